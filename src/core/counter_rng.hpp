@@ -1,0 +1,73 @@
+// Counter-based random numbers: value = f(seed, stream, index), Philox-4x32-10.
+// No state, so every backend and thread count produces identical numbers for the same triple.
+// Streams separate independent uses (initialisation of each tensor, router noise per layer
+// and step, dropout masks, data order) so that changing one never shifts another.
+#pragma once
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+namespace kmoe::rng {
+
+struct Block4 {
+  uint32_t v[4];
+};
+
+KOKKOS_INLINE_FUNCTION void mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
+  const uint64_t p = static_cast<uint64_t>(a) * static_cast<uint64_t>(b);
+  hi = static_cast<uint32_t>(p >> 32);
+  lo = static_cast<uint32_t>(p);
+}
+
+// Philox-4x32 with 10 rounds (Salmon et al., SC'11). Counter = (index, stream), key = seed.
+KOKKOS_INLINE_FUNCTION Block4 philox4x32(uint64_t seed, uint64_t stream, uint64_t index) {
+  uint32_t c0 = static_cast<uint32_t>(index), c1 = static_cast<uint32_t>(index >> 32);
+  uint32_t c2 = static_cast<uint32_t>(stream), c3 = static_cast<uint32_t>(stream >> 32);
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    uint32_t hi0, lo0, hi1, lo1;
+    mulhilo(0xD2511F53u, c0, hi0, lo0);
+    mulhilo(0xCD9E8D57u, c2, hi1, lo1);
+    const uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Block4{{c0, c1, c2, c3}};
+}
+
+// 53-bit uniform in the open interval (0, 1) from two 32-bit words.
+KOKKOS_INLINE_FUNCTION double to_open_unit(uint32_t a, uint32_t b) {
+  const uint64_t bits = (static_cast<uint64_t>(a) << 21) ^ static_cast<uint64_t>(b >> 11);
+  return (static_cast<double>(bits & ((uint64_t(1) << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+KOKKOS_INLINE_FUNCTION double uniform(uint64_t seed, uint64_t stream, uint64_t index) {
+  const Block4 r = philox4x32(seed, stream, index);
+  return to_open_unit(r.v[0], r.v[1]);
+}
+
+// Standard normal by Box-Muller in double precision (then rounded by the caller's type,
+// which hides last-ulp differences between device and host math libraries).
+KOKKOS_INLINE_FUNCTION double normal(uint64_t seed, uint64_t stream, uint64_t index) {
+  const Block4 r = philox4x32(seed, stream, index);
+  const double u1 = to_open_unit(r.v[0], r.v[1]);
+  const double u2 = to_open_unit(r.v[2], r.v[3]);
+#if KOKKOS_VERSION >= 30700
+  return Kokkos::sqrt(-2.0 * Kokkos::log(u1)) * Kokkos::cos(6.283185307179586 * u2);
+#else
+  return Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
+         Kokkos::Experimental::cos(6.283185307179586 * u2);
+#endif
+}
+
+// Stream ids: a named purpose combined with up to two small coordinates (layer, tensor...).
+enum class Purpose : uint32_t { Init = 1, RouterNoise = 2, Dropout = 3, DataOrder = 4, Test = 99 };
+
+KOKKOS_INLINE_FUNCTION uint64_t stream_id(Purpose purpose, uint32_t a = 0, uint32_t b = 0) {
+  return (static_cast<uint64_t>(purpose) << 56) ^ (static_cast<uint64_t>(a & 0xFFFFFFu) << 32) ^
+         static_cast<uint64_t>(b);
+}
+
+}  // namespace kmoe::rng

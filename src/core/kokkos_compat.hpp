@@ -1,0 +1,43 @@
+// The one place that papers over API differences between Kokkos / Kokkos Kernels 3.4 and 4.x.
+#pragma once
+
+#include <Kokkos_Core.hpp>
+#include <KokkosKernels_config.h>
+
+#if KOKKOS_VERSION >= 30700
+#define KMOE_KOKKOS_MATH_NS Kokkos
+#else
+#define KMOE_KOKKOS_MATH_NS Kokkos::Experimental
+#endif
+
+// Kokkos Kernels 3.4 defines no version macro at all.
+#ifndef KOKKOSKERNELS_VERSION
+#define KMOE_KOKKOSKERNELS_VERSION 30400
+#else
+#define KMOE_KOKKOSKERNELS_VERSION KOKKOSKERNELS_VERSION
+#endif
+
+namespace kmoe::math {
+
+template <class T> KOKKOS_INLINE_FUNCTION T exp(T x) { return KMOE_KOKKOS_MATH_NS::exp(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T log(T x) { return KMOE_KOKKOS_MATH_NS::log(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T sqrt(T x) { return KMOE_KOKKOS_MATH_NS::sqrt(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T tanh(T x) { return KMOE_KOKKOS_MATH_NS::tanh(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T cos(T x) { return KMOE_KOKKOS_MATH_NS::cos(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T sin(T x) { return KMOE_KOKKOS_MATH_NS::sin(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T pow(T x, T y) { return KMOE_KOKKOS_MATH_NS::pow(x, y); }
+template <class T> KOKKOS_INLINE_FUNCTION T fabs(T x) { return KMOE_KOKKOS_MATH_NS::fabs(x); }
+template <class T> KOKKOS_INLINE_FUNCTION T fmax(T x, T y) { return KMOE_KOKKOS_MATH_NS::fmax(x, y); }
+template <class T> KOKKOS_INLINE_FUNCTION T fmin(T x, T y) { return KMOE_KOKKOS_MATH_NS::fmin(x, y); }
+template <class T> KOKKOS_INLINE_FUNCTION T log1p(T x) { return KMOE_KOKKOS_MATH_NS::log1p(x); }
+template <class T> KOKKOS_INLINE_FUNCTION bool isfinite(T x) { return KMOE_KOKKOS_MATH_NS::isfinite(x); }
+
+template <class T> KOKKOS_INLINE_FUNCTION T rsqrt(T x) {
+#if KOKKOS_VERSION >= 40100
+  return Kokkos::rsqrt(x);
+#else
+  return T(1) / KMOE_KOKKOS_MATH_NS::sqrt(x);
+#endif
+}
+
+}  // namespace kmoe::math

@@ -1,0 +1,27 @@
+// Execution/memory space and View aliases used across kmoe. Tensors are row-major (LayoutRight).
+#pragma once
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+namespace kmoe {
+
+using ExecSpace = Kokkos::DefaultExecutionSpace;
+using MemSpace = ExecSpace::memory_space;
+using HostSpace = Kokkos::HostSpace;
+
+template <class T> using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>;
+template <class T> using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
+template <class T> using View3 = Kokkos::View<T***, Kokkos::LayoutRight, MemSpace>;
+template <class T> using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
+template <class T> using HostView2 = Kokkos::View<T**, Kokkos::LayoutRight, HostSpace>;
+
+using Range = Kokkos::RangePolicy<ExecSpace>;
+using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+using Member = TeamPolicy::member_type;
+
+// Human-readable description of the default execution space, e.g. "OpenMP (2 threads)".
+std::string backend_description();
+
+}  // namespace kmoe

@@ -1,0 +1,210 @@
+// TOML → RunDeck: unknown keys, wrong types and out-of-range values are rejected with
+// messages that name the file, the key and what is allowed.
+#include "core/error.hpp"
+#include "io/deck_schema.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace kmoe {
+namespace {
+
+std::string where(const std::string& source, const toml::node& node) {
+  const auto& src = node.source();
+  if (src.begin.line == 0) return source;
+  return source + ":" + std::to_string(src.begin.line);
+}
+
+Error key_error(const std::string& location, const DeckField& f, const std::string& problem) {
+  return Error(location + ": key '" + f.full_name() + "' " + problem + "; allowed: " + f.allowed());
+}
+
+void assign(const DeckField& f, const toml::node& node, const std::string& location) {
+  switch (f.target.index()) {
+    case 0: {
+      const auto v = node.value_exact<int64_t>();
+      if (!v) throw key_error(location, f, "must be an integer");
+      if (!f.bounds.contains(static_cast<double>(*v))) {
+        throw key_error(location, f, "has out-of-range value " + std::to_string(*v));
+      }
+      *std::get<0>(f.target) = *v;
+      break;
+    }
+    case 1: {
+      std::optional<double> v;
+      if (node.is_integer()) v = static_cast<double>(*node.value_exact<int64_t>());
+      if (node.is_floating_point()) v = *node.value_exact<double>();
+      if (!v) throw key_error(location, f, "must be a number");
+      if (!f.bounds.contains(*v)) {
+        std::ostringstream text;
+        text << *v;
+        throw key_error(location, f, "has out-of-range value " + text.str());
+      }
+      *std::get<1>(f.target) = *v;
+      break;
+    }
+    case 2: {
+      const auto v = node.value_exact<bool>();
+      if (!v) throw key_error(location, f, "must be a boolean");
+      *std::get<2>(f.target) = *v;
+      break;
+    }
+    default: {
+      const auto v = node.value_exact<std::string>();
+      if (!v) throw key_error(location, f, "must be a string");
+      if (!f.choices.empty() &&
+          std::find(f.choices.begin(), f.choices.end(), *v) == f.choices.end()) {
+        throw key_error(location, f, "has unknown value \"" + *v + "\"");
+      }
+      *std::get<3>(f.target) = *v;
+    }
+  }
+}
+
+std::string did_you_mean(const std::string& guess) {
+  return guess.empty() ? "" : " (did you mean '" + guess + "'?)";
+}
+
+void reject_unknown_key(const std::string& location, const std::string& section,
+                        const std::string& key, const std::vector<DeckField>& fields) {
+  std::vector<std::string> same_section, everywhere;
+  for (const auto& f : fields) {
+    if (f.section == section) same_section.push_back(f.key);
+    everywhere.push_back(f.full_name());
+  }
+  std::string guess = closest_match(key, same_section);
+  if (!guess.empty()) guess = section + "." + guess;
+  if (guess.empty()) {
+    for (const auto& f : fields) {
+      if (f.key == key) guess = f.full_name();  // right key, wrong section
+    }
+  }
+  if (guess.empty()) guess = closest_match(section + "." + key, everywhere);
+  std::string known;
+  for (const auto& k : same_section) known += (known.empty() ? "" : ", ") + k;
+  throw Error(location + ": unknown key '" + section + "." + key + "'" + did_you_mean(guess) +
+              "; keys of [" + section + "]: " + known);
+}
+
+void reject_unknown_section(const std::string& location, const std::string& section) {
+  std::string known;
+  for (const auto& s : deck_sections()) known += (known.empty() ? "" : ", ") + s;
+  throw Error(location + ": unknown section '[" + section + "]'" +
+              did_you_mean(closest_match(section, deck_sections())) + "; sections: " + known);
+}
+
+void fill_from_table(const toml::table& root, const std::string& source,
+                     const std::vector<DeckField>& fields, std::set<std::string>& given) {
+  const auto sections = deck_sections();
+  for (const auto& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const std::string location = where(source, section_node);
+    if (!section_node.is_table()) {
+      std::string guess;
+      for (const auto& f : fields) {
+        if (f.key == section) guess = f.full_name();
+      }
+      throw Error(location + ": key '" + section + "' is outside any section" +
+                  did_you_mean(guess) + "; keys belong to a [section]");
+    }
+    if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
+      reject_unknown_section(location, section);
+    }
+    const auto* table = section_node.as_table();
+    for (const auto& [key_name, node] : *table) {
+      const std::string key(key_name.str());
+      const auto it = std::find_if(fields.begin(), fields.end(), [&](const DeckField& f) {
+        return f.section == section && f.key == key;
+      });
+      if (it == fields.end()) reject_unknown_key(where(source, node), section, key, fields);
+      assign(*it, node, where(source, node));
+      given.insert(it->full_name());
+    }
+  }
+}
+
+void check(bool ok, const std::string& source, const std::string& key, const std::string& msg) {
+  if (!ok) throw Error(source + ": key '" + key + "' " + msg);
+}
+
+void validate_relations(const RunDeck& d, const std::string& src) {
+  const auto& m = d.model;
+  const auto& e = d.moe;
+  check(m.d_model % m.n_heads == 0, src, "model.n_heads",
+        "must divide model.d_model (" + std::to_string(m.d_model) + ")");
+  check((m.d_model / m.n_heads) % 2 == 0, src, "model.n_heads",
+        "must leave an even head dimension for RoPE pairs (d_model / n_heads = " +
+            std::to_string(m.d_model / m.n_heads) + ")");
+  check(e.top_k <= e.num_experts, src, "moe.top_k",
+        "must be <= moe.num_experts (" + std::to_string(e.num_experts) + ")");
+  check(e.lb_decay_end_frac >= e.lb_warmup_frac, src, "moe.lb_decay_end_frac",
+        "must be >= moe.lb_warmup_frac (" + std::to_string(e.lb_warmup_frac) + ")");
+  check(!d.run.name.empty() && d.run.name.find('/') == std::string::npos, src, "run.name",
+        "must be a non-empty name without '/'");
+  const bool has_shards = !d.data.train_shard.empty();
+  check(has_shards || !d.data.corpus.empty(), src, "data.corpus",
+        "must be set when data.train_shard is empty (where does the training text come from?)");
+  check(!has_shards || !d.data.val_shard.empty(), src, "data.val_shard",
+        "must be set when data.train_shard is set");
+}
+
+}  // namespace
+
+RunDeck parse_run_deck_string(const std::string& toml_text, const std::string& source_name,
+                              const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& err) {
+    std::ostringstream msg;
+    msg << source_name << ":" << err.source().begin.line << ":" << err.source().begin.column
+        << ": TOML syntax error: " << err.description();
+    throw Error(msg.str());
+  }
+  for (const auto& assignment : overrides) {
+    const auto eq = assignment.find('=');
+    const auto dot = assignment.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+      throw Error("--set '" + assignment + "': expected section.key=value");
+    }
+    const std::string section = assignment.substr(0, dot);
+    const std::string key = assignment.substr(dot + 1, eq - dot - 1);
+    const std::string value = assignment.substr(eq + 1);
+    if (!root.contains(section)) root.insert(section, toml::table{});
+    auto* table = root[section].as_table();
+    if (!table) throw Error("--set '" + assignment + "': '" + section + "' is not a section");
+    toml::table parsed;
+    try {
+      parsed = toml::parse("v = " + value);
+      table->insert_or_assign(key, *parsed.get("v"));
+    } catch (const toml::parse_error&) {
+      table->insert_or_assign(key, value);  // a bare word: take it as a string
+    }
+  }
+
+  RunDeck deck;
+  deck.source = source_name;
+  const auto fields = deck_fields(deck);
+  std::set<std::string> given;
+  fill_from_table(root, source_name, fields, given);
+  if (!given.count("moe.load_balancing_weight_end")) {
+    deck.moe.load_balancing_weight_end = deck.moe.load_balancing_weight;
+  }
+  validate_relations(deck, source_name);
+  return deck;
+}
+
+RunDeck load_run_deck(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open run deck");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_run_deck_string(text.str(), path, overrides);
+}
+
+}  // namespace kmoe

@@ -1,0 +1,71 @@
+// RunDeck → TOML: the resolved deck (every key, defaults filled in) and the schema reference.
+#include "io/deck_schema.hpp"
+
+#include <iomanip>
+#include <sstream>
+
+namespace kmoe {
+namespace {
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string value_text(const DeckField& f) {
+  std::ostringstream out;
+  switch (f.target.index()) {
+    case 0: out << *std::get<0>(f.target); break;
+    case 1: {
+      const double v = *std::get<1>(f.target);
+      out << std::setprecision(17) << v;
+      const std::string s = out.str();
+      // TOML needs a '.' or exponent to read the value back as a float.
+      if (s.find_first_of(".eEn") == std::string::npos) out << ".0";
+      break;
+    }
+    case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
+    default: out << quoted(*std::get<3>(f.target));
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string to_toml(const RunDeck& deck) {
+  RunDeck copy = deck;
+  const auto fields = deck_fields(copy);
+  std::ostringstream out;
+  for (const auto& section : deck_sections()) {
+    out << "[" << section << "]\n";
+    for (const auto& f : fields) {
+      if (f.section == section) out << f.key << " = " << value_text(f) << "\n";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string schema_reference() {
+  RunDeck defaults;
+  const auto fields = deck_fields(defaults);
+  std::ostringstream out;
+  out << "# kmoe run deck: every key with its default.\n"
+         "# Unknown keys are errors. Override any key with --set section.key=value.\n\n";
+  for (const auto& section : deck_sections()) {
+    out << "[" << section << "]\n";
+    for (const auto& f : fields) {
+      if (f.section != section) continue;
+      out << "# " << f.doc << "\n#   " << f.type_name() << ", allowed: " << f.allowed() << "\n";
+      out << f.key << " = " << value_text(f) << "\n";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace kmoe

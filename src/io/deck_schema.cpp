@@ -1,0 +1,190 @@
+#include "io/deck_schema.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+namespace kmoe {
+namespace {
+
+Bounds at_least(double lo) { return Bounds{lo, Bounds().hi, false, false}; }
+Bounds positive() { return Bounds{0.0, Bounds().hi, true, false}; }
+Bounds closed(double lo, double hi) { return Bounds{lo, hi, false, false}; }
+Bounds half_open(double lo, double hi) { return Bounds{lo, hi, false, true}; }
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << std::setprecision(12) << v;
+  return out.str();
+}
+
+}  // namespace
+
+bool Bounds::contains(double v) const {
+  if (v != v) return false;
+  const bool above = lo_open ? v > lo : v >= lo;
+  const bool below = hi_open ? v < hi : v <= hi;
+  return above && below;
+}
+
+std::string Bounds::describe() const {
+  const bool has_lo = lo != -std::numeric_limits<double>::infinity();
+  const bool has_hi = hi != std::numeric_limits<double>::infinity();
+  if (has_lo && has_hi) {
+    return std::string("in ") + (lo_open ? "(" : "[") + number_text(lo) + ", " + number_text(hi) +
+           (hi_open ? ")" : "]");
+  }
+  if (has_lo) return (lo_open ? "> " : ">= ") + number_text(lo);
+  if (has_hi) return (hi_open ? "< " : "<= ") + number_text(hi);
+  return "any number";
+}
+
+std::string DeckField::type_name() const {
+  switch (target.index()) {
+    case 0: return "integer";
+    case 1: return "number";
+    case 2: return "boolean";
+    default: return "string";
+  }
+}
+
+std::string DeckField::allowed() const {
+  if (target.index() == 2) return "true or false";
+  if (target.index() == 3) {
+    if (choices.empty()) return "any string";
+    std::string text = "one of";
+    for (const auto& c : choices) text += " \"" + c + "\"";
+    return text;
+  }
+  return type_name() + " " + bounds.describe();
+}
+
+std::vector<std::string> deck_sections() {
+  return {"run", "model", "moe", "optim", "train", "eval", "data", "output"};
+}
+
+std::vector<DeckField> deck_fields(RunDeck& d) {
+  const double big = 1e9;
+  auto& r = d.run;
+  auto& m = d.model;
+  auto& e = d.moe;
+  auto& o = d.optim;
+  auto& t = d.train;
+  auto& v = d.eval;
+  auto& a = d.data;
+  auto& w = d.output;
+  return {
+      {"run", "name", &r.name, {}, {}, "run name; names the HDF5 file and checkpoints"},
+      {"run", "seed", &r.seed, closed(0, 4294967295.0), {}, "seed of the counter RNG (init, router noise, dropout, batch order)"},
+      {"run", "output_dir", &r.output_dir, {}, {}, "directory for the HDF5 record and checkpoints"},
+
+      {"model", "vocab_size", &m.vocab_size, closed(2, 4294967295.0), {}, "vocabulary size (must match the tokenizer / shards)"},
+      {"model", "d_model", &m.d_model, closed(2, 65536), {}, "residual stream width"},
+      {"model", "n_layers", &m.n_layers, closed(1, 1024), {}, "number of transformer blocks (applications, with weight sharing)"},
+      {"model", "n_heads", &m.n_heads, closed(1, 1024), {}, "attention heads; d_model / n_heads must be an even integer (RoPE pairs)"},
+      {"model", "seq_len", &m.seq_len, closed(1, 1 << 20), {}, "context length in tokens"},
+      {"model", "ffn", &m.ffn, {}, {"moe", "dense"}, "feed-forward kind: mixture of experts or the dense baseline"},
+      {"model", "d_ff", &m.d_ff, closed(1, big), {}, "hidden width of the dense FFN (ffn = \"dense\")"},
+      {"model", "weight_sharing", &m.weight_sharing, {}, {}, "one block's parameters applied n_layers times (recurrent depth)"},
+      {"model", "dropout", &m.dropout, half_open(0, 1), {}, "dropout probability at all six sites; 0 means exactly no dropout"},
+      {"model", "norm_eps", &m.norm_eps, positive(), {}, "RMSNorm epsilon (research: fp32 machine epsilon)"},
+      {"model", "rope_base", &m.rope_base, positive(), {}, "RoPE base (interleaved pairs)"},
+      {"model", "init_std", &m.init_std, positive(), {}, "std of the N(0, std) init of embedding and Linear weights"},
+      {"model", "init_weights", &m.init_weights, {}, {}, "HDF5 weights file to start from instead of random init (\"\" = none)"},
+
+      {"moe", "num_experts", &e.num_experts, closed(1, 4096), {}, "experts per MoE layer"},
+      {"moe", "top_k", &e.top_k, closed(1, 4096), {}, "experts per token; must be <= num_experts"},
+      {"moe", "expert_d_ff", &e.expert_d_ff, closed(1, big), {}, "hidden width of each expert"},
+      {"moe", "capacity_factor", &e.capacity_factor, at_least(0), {}, "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless"},
+      {"moe", "noise_std", &e.noise_std, at_least(0), {}, "std of Gaussian noise added to router logits in training"},
+      {"moe", "load_balancing_weight", &e.load_balancing_weight, at_least(0), {}, "Switch load-balancing loss weight (schedule start value)"},
+      {"moe", "load_balancing_weight_end", &e.load_balancing_weight_end, at_least(0), {}, "schedule end value; defaults to load_balancing_weight (constant)"},
+      {"moe", "lb_warmup_frac", &e.lb_warmup_frac, closed(0, 1), {}, "fraction of steps the start value is held"},
+      {"moe", "lb_decay_end_frac", &e.lb_decay_end_frac, closed(0, 1), {}, "fraction of steps by which the weight reaches the end value (linear decay)"},
+      {"moe", "z_loss_weight", &e.z_loss_weight, at_least(0), {}, "router z-loss weight: mean logsumexp(logits)^2 per layer"},
+      {"moe", "aux_free_bias", &e.aux_free_bias, {}, {}, "aux-loss-free balancing: per-expert bias on routing scores, nudged toward balance"},
+      {"moe", "aux_free_bias_rate", &e.aux_free_bias_rate, at_least(0), {}, "update rate of the aux-loss-free bias"},
+      {"moe", "router_muon", &e.router_muon, {}, {}, "optimise the router matrix with Muon (research) instead of AdamW"},
+
+      {"optim", "muon_lr", &o.muon_lr, at_least(0), {}, "peak learning rate of the Muon group"},
+      {"optim", "muon_momentum", &o.muon_momentum, half_open(0, 1), {}, "Muon momentum (EMA coefficient)"},
+      {"optim", "muon_nesterov", &o.muon_nesterov, {}, {}, "Nesterov direction (1-mu)*g + mu*m"},
+      {"optim", "muon_ns_steps", &o.muon_ns_steps, closed(1, 100), {}, "Newton-Schulz iterations"},
+      {"optim", "adamw_lr", &o.adamw_lr, at_least(0), {}, "peak learning rate of the AdamW group"},
+      {"optim", "adamw_beta1", &o.adamw_beta1, half_open(0, 1), {}, "AdamW beta1"},
+      {"optim", "adamw_beta2", &o.adamw_beta2, half_open(0, 1), {}, "AdamW beta2"},
+      {"optim", "adamw_eps", &o.adamw_eps, positive(), {}, "AdamW epsilon"},
+      {"optim", "weight_decay", &o.weight_decay, at_least(0), {}, "decoupled weight decay of the AdamW group"},
+      {"optim", "warmup_frac", &o.warmup_frac, half_open(0, 1), {}, "fraction of optimizer updates with linear LR warm-up"},
+      {"optim", "decay", &o.decay, {}, {"cosine", "linear", "constant"}, "LR decay after warm-up"},
+      {"optim", "min_lr_ratio", &o.min_lr_ratio, closed(0, 1), {}, "final LR as a fraction of the peak"},
+      {"optim", "grad_clip", &o.grad_clip, at_least(0), {}, "global gradient-norm clip; 0 = off"},
+      {"optim", "legacy_schedule", &o.legacy_schedule, {}, {}, "reproduce the research's mis-stepped LR schedule (20% warm-up, ends ~0.91x)"},
+
+      {"train", "max_steps", &t.max_steps, closed(1, big), {}, "optimizer updates"},
+      {"train", "batch_size", &t.batch_size, closed(1, big), {}, "sequences per micro-batch"},
+      {"train", "grad_accum", &t.grad_accum, closed(1, 4096), {}, "micro-batches per optimizer update"},
+      {"train", "precision", &t.precision, {}, {"fp32", "bf16"}, "compute precision (bf16 only on GPU)"},
+      {"train", "debug_nan_step", &t.debug_nan_step, at_least(-1), {}, "inject a NaN into the gradients at this step (-1 = never); tests the detector"},
+
+      {"eval", "every", &v.every, closed(0, big), {}, "evaluate every this many steps (0 = only at the end)"},
+      {"eval", "batches", &v.batches, closed(0, big), {}, "validation batches per evaluation (0 = the whole split)"},
+      {"eval", "test_fraction", &v.test_fraction, half_open(0, 1), {}, "fraction of held-out documents reserved for the final test"},
+
+      {"data", "train_shard", &a.train_shard, {}, {}, "token shard for training (llm.c layout); \"\" = prepare from corpus"},
+      {"data", "val_shard", &a.val_shard, {}, {}, "token shard for validation"},
+      {"data", "test_shard", &a.test_shard, {}, {}, "token shard for the final test"},
+      {"data", "corpus", &a.corpus, {}, {}, "raw text: .txt / .jsonl file or a directory of them"},
+      {"data", "tokenizer_model", &a.tokenizer_model, {}, {}, "SentencePiece .model to use (\"\" = train one of model.vocab_size)"},
+      {"data", "data_dir", &a.data_dir, {}, {}, "where prepared shards and tokenizers are written"},
+      {"data", "holdout_fraction", &a.holdout_fraction, half_open(0, 1), {}, "fraction of documents held out (validation + test)"},
+      {"data", "split_seed", &a.split_seed, closed(0, 4294967295.0), {}, "seed of the document split (separate from run.seed so all cells share data)"},
+      {"data", "max_documents", &a.max_documents, at_least(0), {}, "use at most this many documents (0 = all)"},
+      {"data", "max_tokens", &a.max_tokens, at_least(0), {}, "cap on training tokens (0 = all)"},
+      {"data", "max_doc_chars", &a.max_doc_chars, at_least(0), {}, "truncate documents to this many characters (0 = no limit)"},
+
+      {"output", "hdf5", &w.hdf5, {}, {}, "HDF5 record path (\"\" = <run.output_dir>/<run.name>.h5)"},
+      {"output", "checkpoint_every", &w.checkpoint_every, closed(0, big), {}, "checkpoint every this many steps (0 = only on signal / end)"},
+      {"output", "log_every", &w.log_every, closed(1, big), {}, "progress line every this many steps"},
+  };
+}
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  for (const auto& c : candidates) {  // "optimizer" → "optim", "lb_warmup" → "lb_warmup_frac"
+    if (word.size() >= 3 && c.size() >= 3 &&
+        (word.compare(0, c.size(), c) == 0 || c.compare(0, word.size(), word) == 0)) {
+      return c;
+    }
+  }
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const size_t dist = edit_distance(word, c);
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace kmoe

@@ -1,0 +1,169 @@
+#include "core/error.hpp"
+#include "io/run_deck.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using kmoe::parse_run_deck_string;
+
+namespace {
+
+// Parses `text` and returns the error message ("" if it parsed).
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_run_deck_string(text, "bad.toml", overrides);
+  } catch (const kmoe::Error& err) {
+    return err.what();
+  }
+  return "";
+}
+
+void expect_error_mentions(const std::string& text, std::initializer_list<const char*> words) {
+  const std::string message = error_of(text);
+  ASSERT_FALSE(message.empty()) << "deck was accepted:\n" << text;
+  EXPECT_NE(message.find("bad.toml"), std::string::npos) << message;
+  for (const char* word : words) EXPECT_NE(message.find(word), std::string::npos) << message;
+}
+
+TEST(RunDeck, DefaultsAreTheResearchConfiguration) {
+  const auto deck = parse_run_deck_string("", "empty.toml");
+  EXPECT_EQ(deck.model.d_model, 384);
+  EXPECT_EQ(deck.model.n_heads, 8);
+  EXPECT_EQ(deck.moe.num_experts, 8);
+  EXPECT_EQ(deck.moe.top_k, 2);
+  EXPECT_DOUBLE_EQ(deck.optim.muon_lr, 0.01);
+  EXPECT_DOUBLE_EQ(deck.optim.adamw_lr, 0.001);
+  EXPECT_DOUBLE_EQ(deck.moe.load_balancing_weight, 0.01);
+}
+
+TEST(RunDeck, ValuesAreRead) {
+  const auto deck = parse_run_deck_string(
+      "[run]\nname = \"cell3\"\nseed = 43\n[moe]\nnoise_std = 0.5\ntop_k = 1\n"
+      "[model]\nffn = \"dense\"\ndropout = 0\n[optim]\ndecay = \"linear\"\n",
+      "ok.toml");
+  EXPECT_EQ(deck.run.name, "cell3");
+  EXPECT_EQ(deck.run.seed, 43);
+  EXPECT_DOUBLE_EQ(deck.moe.noise_std, 0.5);
+  EXPECT_EQ(deck.moe.top_k, 1);
+  EXPECT_EQ(deck.model.ffn, "dense");
+  EXPECT_DOUBLE_EQ(deck.model.dropout, 0.0);  // an integer is accepted for a number
+  EXPECT_EQ(deck.optim.decay, "linear");
+}
+
+TEST(RunDeck, LoadBalancingEndDefaultsToStart) {
+  auto deck = parse_run_deck_string("[moe]\nload_balancing_weight = 0.05\n", "ok.toml");
+  EXPECT_DOUBLE_EQ(deck.moe.load_balancing_weight_end, 0.05);
+  deck = parse_run_deck_string(
+      "[moe]\nload_balancing_weight = 0.05\nload_balancing_weight_end = 0.01\n"
+      "lb_warmup_frac = 0.05\nlb_decay_end_frac = 0.3\n",
+      "ok.toml");
+  EXPECT_DOUBLE_EQ(deck.moe.load_balancing_weight_end, 0.01);
+}
+
+TEST(RunDeck, OverridesApplyOnTopOfTheFile) {
+  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.1\n", "ok.toml",
+                                          {"moe.noise_std=0.5", "run.name=cell7", "moe.top_k=1"});
+  EXPECT_DOUBLE_EQ(deck.moe.noise_std, 0.5);
+  EXPECT_EQ(deck.run.name, "cell7");
+  EXPECT_EQ(deck.moe.top_k, 1);
+}
+
+TEST(RunDeck, ResolvedDeckRoundTrips) {
+  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[run]\nname = \"a\\\"b\"\n",
+                                          "ok.toml");
+  const auto again = parse_run_deck_string(kmoe::to_toml(deck), "resolved.toml");
+  EXPECT_EQ(kmoe::to_toml(again), kmoe::to_toml(deck));
+  EXPECT_DOUBLE_EQ(again.moe.noise_std, 0.25);
+  EXPECT_EQ(again.run.name, "a\"b");
+}
+
+TEST(RunDeckErrors, UnknownKeySuggestsTheNearestKey) {
+  expect_error_mentions("[moe]\nnoise_stdd = 0.1\n", {"moe.noise_stdd", "did you mean 'moe.noise_std'"});
+}
+TEST(RunDeckErrors, KeyInTheWrongSectionPointsToTheRightOne) {
+  expect_error_mentions("[model]\ntop_k = 2\n", {"model.top_k", "moe.top_k"});
+}
+TEST(RunDeckErrors, UnknownSectionSuggestsTheNearestSection) {
+  expect_error_mentions("[optimizer]\nmuon_lr = 0.1\n", {"optimizer", "did you mean 'optim'"});
+}
+TEST(RunDeckErrors, TopLevelKeyOutsideASection) {
+  expect_error_mentions("seed = 42\n", {"seed"});
+}
+TEST(RunDeckErrors, IntegerKeyGivenAString) {
+  expect_error_mentions("[model]\nd_model = \"384\"\n", {"model.d_model", "integer"});
+}
+TEST(RunDeckErrors, IntegerKeyGivenAFloat) {
+  expect_error_mentions("[train]\nbatch_size = 2.5\n", {"train.batch_size", "integer"});
+}
+TEST(RunDeckErrors, NumberKeyGivenABoolean) {
+  expect_error_mentions("[moe]\nnoise_std = true\n", {"moe.noise_std", "number"});
+}
+TEST(RunDeckErrors, BooleanKeyGivenAString) {
+  expect_error_mentions("[model]\nweight_sharing = \"yes\"\n", {"model.weight_sharing", "true or false"});
+}
+TEST(RunDeckErrors, NegativeNoise) {
+  expect_error_mentions("[moe]\nnoise_std = -0.1\n", {"moe.noise_std", ">= 0"});
+}
+TEST(RunDeckErrors, DropoutOfOne) {
+  expect_error_mentions("[model]\ndropout = 1.0\n", {"model.dropout", "[0, 1)"});
+}
+TEST(RunDeckErrors, ZeroExperts) {
+  expect_error_mentions("[moe]\nnum_experts = 0\n", {"moe.num_experts", "[1, 4096]"});
+}
+TEST(RunDeckErrors, TopKAboveExpertCount) {
+  expect_error_mentions("[moe]\nnum_experts = 4\ntop_k = 5\n", {"moe.top_k", "moe.num_experts"});
+}
+TEST(RunDeckErrors, HeadsThatDoNotDivideWidth) {
+  expect_error_mentions("[model]\nd_model = 100\nn_heads = 3\n", {"model.n_heads", "d_model"});
+}
+TEST(RunDeckErrors, OddHeadDimensionForRope) {
+  expect_error_mentions("[model]\nd_model = 24\nn_heads = 8\n", {"model.n_heads", "even"});
+}
+TEST(RunDeckErrors, UnknownFfnKindListsTheChoices) {
+  expect_error_mentions("[model]\nffn = \"moe2\"\n", {"model.ffn", "\"moe\"", "\"dense\""});
+}
+TEST(RunDeckErrors, UnknownDecayKind) {
+  expect_error_mentions("[optim]\ndecay = \"exp\"\n", {"optim.decay", "cosine", "linear", "constant"});
+}
+TEST(RunDeckErrors, UnknownPrecision) {
+  expect_error_mentions("[train]\nprecision = \"fp8\"\n", {"train.precision", "fp32", "bf16"});
+}
+TEST(RunDeckErrors, ScheduleDecayEndsBeforeWarmup) {
+  expect_error_mentions("[moe]\nlb_warmup_frac = 0.5\nlb_decay_end_frac = 0.3\n",
+                        {"moe.lb_decay_end_frac", "moe.lb_warmup_frac"});
+}
+TEST(RunDeckErrors, MinLrRatioAboveOne) {
+  expect_error_mentions("[optim]\nmin_lr_ratio = 1.5\n", {"optim.min_lr_ratio", "[0, 1]"});
+}
+TEST(RunDeckErrors, ZeroMaxSteps) {
+  expect_error_mentions("[train]\nmax_steps = 0\n", {"train.max_steps"});
+}
+TEST(RunDeckErrors, ValidationShardMissing) {
+  expect_error_mentions("[data]\ntrain_shard = \"t.bin\"\n", {"data.val_shard"});
+}
+TEST(RunDeckErrors, SectionGivenAsAValue) {
+  expect_error_mentions("moe = 3\n", {"moe"});
+}
+TEST(RunDeckErrors, SyntaxErrorGivesTheLine) {
+  expect_error_mentions("[moe]\ntop_k = = 2\n", {"bad.toml:2"});
+}
+TEST(RunDeckErrors, ErrorsGiveTheLineOfTheKey) {
+  expect_error_mentions("[run]\nname = \"x\"\n\n[moe]\ntop_k = -1\n", {"bad.toml:5", "moe.top_k"});
+}
+TEST(RunDeckErrors, BadOverrideNamesTheKey) {
+  const std::string message = error_of("", {"moe.top_kk=3"});
+  EXPECT_NE(message.find("moe.top_kk"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'moe.top_k'"), std::string::npos) << message;
+  EXPECT_NE(error_of("", {"noequals"}).find("noequals"), std::string::npos);
+}
+TEST(RunDeckErrors, MissingFileIsNamed) {
+  try {
+    kmoe::load_run_deck("/nonexistent/deck.toml");
+    FAIL() << "no error";
+  } catch (const kmoe::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("/nonexistent/deck.toml"), std::string::npos);
+  }
+}
+
+}  // namespace
