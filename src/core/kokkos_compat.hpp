@@ -40,4 +40,9 @@ template <class T> KOKKOS_INLINE_FUNCTION T rsqrt(T x) {
 #endif
 }
 
+// Most negative finite value (a -inf stand-in that keeps exp() differences finite).
+template <class T> KOKKOS_INLINE_FUNCTION T lowest();
+template <> KOKKOS_INLINE_FUNCTION float lowest<float>() { return -3.402823466e+38f; }
+template <> KOKKOS_INLINE_FUNCTION double lowest<double>() { return -1.7976931348623157e+308; }
+
 }  // namespace kmoe::math

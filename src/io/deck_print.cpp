@@ -7,15 +7,6 @@
 namespace kmoe {
 namespace {
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string value_text(const DeckField& f) {
   std::ostringstream out;
   switch (f.target.index()) {
@@ -29,7 +20,7 @@ std::string value_text(const DeckField& f) {
       break;
     }
     case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
-    default: out << quoted(*std::get<3>(f.target));
+    default: out << std::quoted(*std::get<3>(f.target));
   }
   return out.str();
 }

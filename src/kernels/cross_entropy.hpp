@@ -1,0 +1,24 @@
+// Cross-entropy over the tied LM head, logits = h·Eᵀ, computed in row chunks so that only a
+// [chunk, vocab] block of logits ever exists. Optionally produces the gradients in the same
+// pass (the softmax is at hand): dh = ∂L/∂h and dE += ∂L/∂E, for L = grad_scale · Σ_rows CE.
+#pragma once
+
+#include "core/views.hpp"
+
+#include <cstdint>
+
+namespace kmoe::kernels {
+
+struct CrossEntropySums {
+  double loss_sum = 0;   // Σ over rows of −log softmax(logits)[target]
+  int64_t correct = 0;   // rows whose argmax (lowest index on ties) equals the target
+};
+
+// `logits_chunk` [chunk_rows, vocab] is scratch and sets the chunk size. Leave dh empty
+// (extent 0) for evaluation without gradients.
+template <class T>
+CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding,
+                                         const View1<int>& targets, const View2<T>& logits_chunk,
+                                         T grad_scale, const View2<T>& dh, const View2<T>& dembedding);
+
+}  // namespace kmoe::kernels

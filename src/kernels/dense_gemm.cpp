@@ -1,0 +1,48 @@
+#include "kernels/dense_gemm.hpp"
+
+#include "core/kokkos_compat.hpp"
+
+#include <KokkosBlas3_gemm.hpp>
+
+namespace kmoe::kernels {
+
+template <class T>
+void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta,
+          const View2<T>& c) {
+  if (c.extent(0) == 0 || c.extent(1) == 0) return;
+  const bool ta = op_a[0] == 'T';
+  const size_t k = ta ? a.extent(0) : a.extent(1);
+  if (k == 0) {  // BLAS would be asked for a zero inner dimension: C = beta·C
+    if (beta == T(0)) Kokkos::deep_copy(c, T(0));
+    return;
+  }
+  // Kokkos Kernels 3.4 has no execution-space argument: fence around the call instead.
+  KokkosBlas::gemm(op_a, op_b, alpha, a, b, beta, c);
+}
+
+template <class T>
+void linear_forward(const View2<T>& x, const View2<T>& w, const View2<T>& y, T beta) {
+  gemm<T>("N", "T", T(1), x, w, beta, y);
+}
+
+template <class T>
+void linear_backward_input(const View2<T>& dy, const View2<T>& w, const View2<T>& dx, T beta) {
+  gemm<T>("N", "N", T(1), dy, w, beta, dx);
+}
+
+template <class T>
+void linear_backward_weight(const View2<T>& dy, const View2<T>& x, const View2<T>& dw) {
+  gemm<T>("T", "N", T(1), dy, x, T(1), dw);
+}
+
+#define KMOE_INSTANTIATE(T)                                                                       \
+  template void gemm<T>(const char*, const char*, T, const View2<T>&, const View2<T>&, T,          \
+                        const View2<T>&);                                                          \
+  template void linear_forward<T>(const View2<T>&, const View2<T>&, const View2<T>&, T);           \
+  template void linear_backward_input<T>(const View2<T>&, const View2<T>&, const View2<T>&, T);    \
+  template void linear_backward_weight<T>(const View2<T>&, const View2<T>&, const View2<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe::kernels

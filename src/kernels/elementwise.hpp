@@ -1,0 +1,26 @@
+// Small element-wise kernels: SiLU, residual adds, counter-based dropout.
+#pragma once
+
+#include "core/views.hpp"
+
+#include <cstdint>
+
+namespace kmoe::kernels {
+
+// y = silu(x) = x · sigmoid(x)
+template <class T>
+void silu_forward(const View2<T>& x, const View2<T>& y);
+// dx = dy · silu'(x)
+template <class T>
+void silu_backward(const View2<T>& x, const View2<T>& dy, const View2<T>& dx);
+
+// y += x
+template <class T>
+void add_into(const View2<T>& y, const View2<T>& x);
+
+// Inverted dropout in place: x ← x · mask / (1 − p), mask[i] = uniform(seed, stream, i) ≥ p.
+// The same call on the gradient is the backward. p = 0 leaves x untouched.
+template <class T>
+void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream);
+
+}  // namespace kmoe::kernels

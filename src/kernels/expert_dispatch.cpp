@@ -1,0 +1,95 @@
+#include "kernels/expert_dispatch.hpp"
+
+namespace kmoe::kernels {
+
+int assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity,
+                 const View1<int>& slot_of) {
+  const int num_experts = static_cast<int>(offsets.extent(0)) - 1;
+  Kokkos::deep_copy(slot_of, -1);
+  int dropped = 0;
+  Kokkos::parallel_reduce(
+      "assign_slots", Range(0, num_experts),
+      KOKKOS_LAMBDA(int e, int& drops) {
+        for (int row = offsets(e); row < offsets(e + 1); ++row) {
+          if (capacity > 0 && row - offsets(e) >= capacity) {
+            ++drops;
+          } else {
+            slot_of(order(row)) = row;
+          }
+        }
+      },
+      dropped);
+  return dropped;
+}
+
+template <class T>
+void gather_by_expert(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped) {
+  Kokkos::parallel_for(
+      "gather_by_expert",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(grouped.extent(0)), int(grouped.extent(1))}),
+      KOKKOS_LAMBDA(int row, int j) { grouped(row, j) = x(order(row) / k, j); });
+}
+
+template <class T>
+void combine_from_experts(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+                          const View2<T>& out) {
+  const int k = static_cast<int>(gates.extent(1));
+  Kokkos::parallel_for(
+      "combine_from_experts",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(out.extent(0)), int(out.extent(1))}),
+      KOKKOS_LAMBDA(int n, int j) {
+        T sum = 0;
+        for (int s = 0; s < k; ++s) {
+          const int slot = slot_of(n * k + s);
+          if (slot >= 0) sum += gates(n, s) * expert_out(slot, j);
+        }
+        out(n, j) = sum;
+      });
+}
+
+template <class T>
+void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+                      const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out) {
+  const int k = static_cast<int>(gates.extent(1)), d = static_cast<int>(dout.extent(1));
+  Kokkos::parallel_for(
+      "combine_backward", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(dout.extent(0)), k}),
+      KOKKOS_LAMBDA(int n, int s) {
+        const int slot = slot_of(n * k + s);
+        T dot = 0;
+        if (slot >= 0) {
+          for (int j = 0; j < d; ++j) {
+            dot += dout(n, j) * expert_out(slot, j);
+            dexpert_out(slot, j) = gates(n, s) * dout(n, j);
+          }
+        }
+        dgates(n, s) = dot;
+      });
+}
+
+template <class T>
+void scatter_to_tokens(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx) {
+  Kokkos::parallel_for(
+      "scatter_to_tokens",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(dx.extent(0)), int(dx.extent(1))}),
+      KOKKOS_LAMBDA(int n, int j) {
+        T sum = 0;
+        for (int s = 0; s < k; ++s) {
+          const int slot = slot_of(n * k + s);
+          if (slot >= 0) sum += dgrouped(slot, j);
+        }
+        dx(n, j) += sum;
+      });
+}
+
+#define KMOE_INSTANTIATE(T)                                                                          \
+  template void gather_by_expert<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);       \
+  template void combine_from_experts<T>(const View2<T>&, const View2<T>&, const View1<int>&,         \
+                                        const View2<T>&);                                            \
+  template void combine_backward<T>(const View2<T>&, const View2<T>&, const View1<int>&,             \
+                                    const View2<T>&, const View2<T>&, const View2<T>&);              \
+  template void scatter_to_tokens<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe::kernels

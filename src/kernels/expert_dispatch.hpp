@@ -1,0 +1,35 @@
+// Moving tokens to experts and back. Assignment a = n·k + s is (token n, slot s). Assignments
+// are grouped by expert (group_by_key on the top-k indices), so expert e's rows are the
+// contiguous slice [offsets[e], offsets[e+1]) of the grouped buffers and its GEMMs run on
+// that slice. With a capacity, only the first `capacity` rows of each slice are kept; a
+// dropped assignment contributes nothing (the token keeps only its residual path).
+#pragma once
+
+#include "core/views.hpp"
+
+namespace kmoe::kernels {
+
+// slot_of[a] = grouped row of assignment a, or −1 if dropped by capacity (0 = no capacity).
+// Returns the number of dropped assignments.
+int assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity,
+                 const View1<int>& slot_of);
+
+// grouped[row, :] = x[order[row] / k, :]
+template <class T>
+void gather_by_expert(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped);
+
+// out[n, :] = Σ_s gates[n, s] · expert_out[slot_of[n·k + s], :]   (overwrites out)
+template <class T>
+void combine_from_experts(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+                          const View2<T>& out);
+
+// Backward of combine: dgates[n, s] = dout[n]·expert_out[slot]; dexpert_out[slot] = gates[n, s]·dout[n].
+template <class T>
+void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+                      const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out);
+
+// Backward of gather: dx[n, :] += Σ_s dgrouped[slot_of[n·k + s], :]
+template <class T>
+void scatter_to_tokens(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx);
+
+}  // namespace kmoe::kernels

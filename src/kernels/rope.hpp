@@ -1,0 +1,15 @@
+// Rotary position embedding on interleaved pairs (2i, 2i+1) of every head:
+// (x0, x1) → (x0·cos θ − x1·sin θ, x1·cos θ + x0·sin θ), θ = p · base^(−2i/head_dim),
+// p = position of the row within its sequence (row mod seq_len).
+#pragma once
+
+#include "core/views.hpp"
+
+namespace kmoe::kernels {
+
+// In place on x [tokens, heads·head_dim]. direction = +1 forward; −1 applies the inverse
+// rotation, which is the backward (the rotation is orthogonal).
+template <class T>
+void rope_rotate(const View2<T>& x, int seq_len, int head_dim, double base, int direction);
+
+}  // namespace kmoe::kernels

@@ -1,0 +1,97 @@
+#include "kernels/router.hpp"
+
+#include "core/counter_rng.hpp"
+#include "core/kokkos_compat.hpp"
+
+namespace kmoe::kernels {
+
+template <class T>
+RouterState<T>::RouterState(int tokens, int experts, int k)
+    : logits("router_logits", tokens, experts),
+      probs("router_probs", tokens, experts),
+      lse("router_lse", tokens),
+      top_idx("router_top_idx", tokens, k),
+      gates("router_gates", tokens, k) {}
+
+template <class T>
+void router_select(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias) {
+  const auto logits = state.logits;
+  const auto probs = state.probs;
+  const auto lse = state.lse;
+  const auto top_idx = state.top_idx;
+  const auto gates = state.gates;
+  const int tokens = static_cast<int>(logits.extent(0)), E = static_cast<int>(logits.extent(1));
+  const int k = static_cast<int>(top_idx.extent(1));
+  const double noise_std = noise.std;
+  const uint64_t seed = noise.seed, stream = noise.stream;
+  Kokkos::parallel_for(
+      "router_select", Range(0, tokens), KOKKOS_LAMBDA(int n) {
+        if (noise_std > 0.0) {
+          for (int e = 0; e < E; ++e) {
+            logits(n, e) += static_cast<T>(noise_std * rng::normal(seed, stream, uint64_t(n) * E + e));
+          }
+        }
+        T max_logit = logits(n, 0);
+        for (int e = 1; e < E; ++e) max_logit = math::fmax(max_logit, logits(n, e));
+        T sum = 0;
+        for (int e = 0; e < E; ++e) sum += math::exp(logits(n, e) - max_logit);
+        for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
+        lse(n) = max_logit + math::log(sum);
+        // Top-k by repeated selection; strict '>' keeps the lower index on ties.
+        for (int s = 0; s < k; ++s) {
+          int best = -1;
+          T best_score = 0;
+          for (int e = 0; e < E; ++e) {
+            bool taken = false;
+            for (int t = 0; t < s; ++t) taken = taken || top_idx(n, t) == e;
+            if (taken) continue;
+            const T score = logits(n, e) + selection_bias(e);
+            if (best < 0 || score > best_score) {
+              best = e;
+              best_score = score;
+            }
+          }
+          top_idx(n, s) = best;
+        }
+        T sel_max = logits(n, top_idx(n, 0));
+        for (int s = 1; s < k; ++s) sel_max = math::fmax(sel_max, logits(n, top_idx(n, s)));
+        T sel_sum = 0;
+        for (int s = 0; s < k; ++s) sel_sum += math::exp(logits(n, top_idx(n, s)) - sel_max);
+        for (int s = 0; s < k; ++s) gates(n, s) = math::exp(logits(n, top_idx(n, s)) - sel_max) / sel_sum;
+      });
+}
+
+template <class T>
+void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions,
+                     T lb_coef, T z_coef, const View2<T>& dlogits) {
+  const auto probs = state.probs;
+  const auto lse = state.lse;
+  const auto top_idx = state.top_idx;
+  const auto gates = state.gates;
+  const int tokens = static_cast<int>(probs.extent(0)), E = static_cast<int>(probs.extent(1));
+  const int k = static_cast<int>(top_idx.extent(1));
+  const T lb_scale = lb_coef * T(E) / T(tokens);  // ∂(lb_coef·E·Σ f_e P̄_e)/∂P_ne = lb_scale·f_e
+  const T z_scale = z_coef * T(2) / T(tokens);
+  Kokkos::parallel_for(
+      "router_backward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
+        T p_dot_dp = 0;
+        for (int e = 0; e < E; ++e) p_dot_dp += probs(n, e) * lb_scale * fractions(e);
+        for (int e = 0; e < E; ++e) {
+          dlogits(n, e) = probs(n, e) * (lb_scale * fractions(e) - p_dot_dp) + z_scale * lse(n) * probs(n, e);
+        }
+        T g_dot_dg = 0;
+        for (int s = 0; s < k; ++s) g_dot_dg += gates(n, s) * dgates(n, s);
+        for (int s = 0; s < k; ++s) dlogits(n, top_idx(n, s)) += gates(n, s) * (dgates(n, s) - g_dot_dg);
+      });
+}
+
+#define KMOE_INSTANTIATE(T)                                                                       \
+  template struct RouterState<T>;                                                                 \
+  template void router_select<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&);     \
+  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, \
+                                   const View2<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe::kernels
