@@ -1,0 +1,76 @@
+// The attention half of a block: x_mid = x + Drop(Wo · Attn(RoPE(Wq·n), RoPE(Wk·n), Wv·n)),
+// n = RMSNorm(x).
+#include "core/counter_rng.hpp"
+#include "kernels/causal_attention.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rope.hpp"
+#include "model/moe_transformer.hpp"
+#include "model/transformer_sites.hpp"
+
+namespace kmoe {
+
+using namespace kernels;
+
+template <class T>
+AttentionDropout MoeTransformer<T>::attention_dropout(int layer) const {
+  AttentionDropout d;
+  if (options_.training) d = AttentionDropout{config_.dropout, options_.seed,
+                                              dropout_stream(layer, dropout_site::kAttentionProbs)};
+  return d;
+}
+
+template <class T>
+void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
+  const auto& c = config_;
+  const auto& p = block_params_[layer];
+  auto& a = blocks_[layer];
+  rmsnorm_forward(x, params_.vector(p.attn_norm), T(c.norm_eps), a.normed_attn, a.rstd_attn);
+  linear_forward(a.normed_attn, params_.matrix(p.wq), a.q);
+  linear_forward(a.normed_attn, params_.matrix(p.wk), a.k);
+  linear_forward(a.normed_attn, params_.matrix(p.wv), a.v);
+  rope_rotate(a.q, c.seq_len, c.head_dim(), c.rope_base, +1);
+  rope_rotate(a.k, c.seq_len, c.head_dim(), c.rope_base, +1);
+  const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
+  causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse);
+  linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid);
+  apply_dropout(a.x_mid, layer, dropout_site::kAttentionBranch);
+  add_into(a.x_mid, x);
+}
+
+template <class T>
+void MoeTransformer<T>::attention_backward(int layer) {
+  const auto& c = config_;
+  const auto& p = block_params_[layer];
+  auto& a = blocks_[layer];
+  auto& s = scratch_;
+  // s.dx holds ∂L/∂x_mid on entry and ∂L/∂x on exit.
+  Kokkos::deep_copy(s.dbranch, s.dx);
+  apply_dropout(s.dbranch, layer, dropout_site::kAttentionBranch);
+  linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo));
+  linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn);
+  const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
+  causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
+                            s.dq, s.dk, s.dv, s.attn_row_dot);
+  rope_rotate(s.dq, c.seq_len, c.head_dim(), c.rope_base, -1);
+  rope_rotate(s.dk, c.seq_len, c.head_dim(), c.rope_base, -1);
+  linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq));
+  linear_backward_weight(s.dk, a.normed_attn, params_.matrix_grad(p.wk));
+  linear_backward_weight(s.dv, a.normed_attn, params_.matrix_grad(p.wv));
+  linear_backward_input(s.dq, params_.matrix(p.wq), s.dnormed);
+  linear_backward_input(s.dk, params_.matrix(p.wk), s.dnormed, T(1));
+  linear_backward_input(s.dv, params_.matrix(p.wv), s.dnormed, T(1));
+  rmsnorm_backward(residual_[layer], params_.vector(p.attn_norm), a.rstd_attn, s.dnormed, s.dx,
+                   params_.vector_grad(p.attn_norm), true);
+}
+
+#define KMOE_INSTANTIATE(T)                                                        \
+  template AttentionDropout MoeTransformer<T>::attention_dropout(int) const;       \
+  template void MoeTransformer<T>::attention_forward(int, const View2<T>&);        \
+  template void MoeTransformer<T>::attention_backward(int);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe

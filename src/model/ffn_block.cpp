@@ -1,0 +1,161 @@
+// The feed-forward half of a block: x_next = x_mid + Drop(FFN(RMSNorm(x_mid))), where FFN is
+// the routed mixture of experts or, for the dense baseline, one SiLU MLP.
+#include "core/counter_rng.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/expert_dispatch.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/router.hpp"
+#include "kernels/router_losses.hpp"
+#include "kernels/token_grouping.hpp"
+#include "model/moe_transformer.hpp"
+#include "model/transformer_sites.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kmoe {
+
+using namespace kernels;
+
+namespace {
+template <class T>
+View2<T> rows_of(const View2<T>& m, int begin, int end) {
+  return Kokkos::subview(m, Kokkos::make_pair(begin, end), Kokkos::ALL());
+}
+}  // namespace
+
+template <class T>
+View2<T> MoeTransformer<T>::expert_matrix(int layer, int expert, int which) const {
+  return params_.matrix(block_params_[layer].first_expert + 2 * expert + which);
+}
+
+template <class T>
+View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, int which) const {
+  return params_.matrix_grad(block_params_[layer].first_expert + 2 * expert + which);
+}
+
+template <class T>
+int MoeTransformer<T>::expert_capacity() const {
+  const auto& c = config_;
+  if (c.capacity_factor <= 0) return 0;
+  return static_cast<int>(std::ceil(c.capacity_factor * tokens_ * c.top_k / c.num_experts));
+}
+
+template <class T>
+void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
+  const auto& c = config_;
+  const auto& p = block_params_[layer];
+  auto& a = blocks_[layer];
+  rmsnorm_forward(a.x_mid, params_.vector(p.ffn_norm), T(c.norm_eps), a.normed_ffn, a.rstd_ffn);
+  if (!c.moe) {
+    linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden);
+    silu_forward(a.hidden, activated_);
+    apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+    linear_forward(activated_, params_.matrix(p.ffn_w2), ffn_out_);
+  } else {
+    linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
+    RouterNoise noise;
+    if (options_.training) {
+      noise = RouterNoise{c.noise_std, options_.seed,
+                          rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
+                                         static_cast<uint32_t>(options_.rng_step))};
+    }
+    router_select(a.router, noise, zero_bias_);
+    const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
+    group_by_key(assignment_expert, c.num_experts, a.offsets, a.order);
+    a.dropped = assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
+    gather_by_expert(a.normed_ffn, a.order, c.top_k, a.grouped_in);
+    Kokkos::deep_copy(host_offsets_, a.offsets);
+    for (int e = 0; e < c.num_experts; ++e) {
+      const int begin = host_offsets_(e), end = kept_end(e);
+      linear_forward(rows_of(a.grouped_in, begin, end), expert_matrix(layer, e, 0), rows_of(a.hidden, begin, end));
+    }
+    silu_forward(a.hidden, activated_);
+    apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+    for (int e = 0; e < c.num_experts; ++e) {
+      const int begin = host_offsets_(e), end = kept_end(e);
+      linear_forward(rows_of(activated_, begin, end), expert_matrix(layer, e, 1), rows_of(a.expert_out, begin, end));
+    }
+    combine_from_experts(a.expert_out, a.router.gates, a.slot_of, ffn_out_);
+    const auto losses = router_losses(a.router, a.offsets, a.fractions, a.mean_probs);
+    stats.load_balancing = losses.load_balancing;
+    stats.z_loss = losses.z_loss;
+    stats.entropy = losses.entropy;
+    stats.dropped = a.dropped;
+    const auto mean_probs = Kokkos::create_mirror_view_and_copy(HostSpace(), a.mean_probs);
+    for (int e = 0; e < c.num_experts; ++e) {
+      stats.expert_tokens.push_back(host_offsets_(e + 1) - host_offsets_(e));
+      stats.mean_prob.push_back(mean_probs(e));
+    }
+  }
+  Kokkos::deep_copy(residual_[layer + 1], a.x_mid);
+  apply_dropout(ffn_out_, layer, dropout_site::kFfnBranch);
+  add_into(residual_[layer + 1], ffn_out_);
+}
+
+template <class T>
+int MoeTransformer<T>::kept_end(int expert) const {
+  const int begin = host_offsets_(expert), end = host_offsets_(expert + 1);
+  const int capacity = expert_capacity();
+  return capacity > 0 ? std::min(end, begin + capacity) : end;
+}
+
+template <class T>
+void MoeTransformer<T>::ffn_backward(int layer) {
+  const auto& c = config_;
+  const auto& p = block_params_[layer];
+  auto& a = blocks_[layer];
+  auto& s = scratch_;
+  // s.dx holds ∂L/∂x_next on entry and ∂L/∂x_mid on exit.
+  Kokkos::deep_copy(s.dbranch, s.dx);
+  apply_dropout(s.dbranch, layer, dropout_site::kFfnBranch);
+  silu_forward(a.hidden, activated_);  // recompute the expert activations
+  apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+  if (!c.moe) {
+    linear_backward_weight(s.dbranch, activated_, params_.matrix_grad(p.ffn_w2));
+    linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);
+    apply_dropout(s.dactivated, layer, dropout_site::kInsideExpert);
+    silu_backward(a.hidden, s.dactivated, s.dhidden);
+    linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1));
+    linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed);
+  } else {
+    combine_backward(a.expert_out, a.router.gates, a.slot_of, s.dbranch, s.dgates, s.dexpert_out);
+    Kokkos::deep_copy(host_offsets_, a.offsets);
+    for (int e = 0; e < c.num_experts; ++e) {
+      const int begin = host_offsets_(e), end = kept_end(e);
+      const View2<T> dout = rows_of(s.dexpert_out, begin, end);
+      linear_backward_weight(dout, rows_of(activated_, begin, end), expert_matrix_grad(layer, e, 1));
+      linear_backward_input(dout, expert_matrix(layer, e, 1), rows_of(s.dactivated, begin, end));
+    }
+    apply_dropout(s.dactivated, layer, dropout_site::kInsideExpert);
+    silu_backward(a.hidden, s.dactivated, s.dhidden);
+    for (int e = 0; e < c.num_experts; ++e) {
+      const int begin = host_offsets_(e), end = kept_end(e);
+      const View2<T> dhidden = rows_of(s.dhidden, begin, end);
+      linear_backward_weight(dhidden, rows_of(a.grouped_in, begin, end), expert_matrix_grad(layer, e, 0));
+      linear_backward_input(dhidden, expert_matrix(layer, e, 0), rows_of(s.dgrouped, begin, end));
+    }
+    Kokkos::deep_copy(s.dnormed, T(0));
+    scatter_to_tokens(s.dgrouped, a.slot_of, c.top_k, s.dnormed);
+    router_backward(a.router, s.dgates, a.fractions, T(options_.lb_weight * options_.grad_scale),
+                    T(options_.z_weight * options_.grad_scale), s.dlogits);
+    linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
+    linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
+  }
+  rmsnorm_backward(a.x_mid, params_.vector(p.ffn_norm), a.rstd_ffn, s.dnormed, s.dx,
+                   params_.vector_grad(p.ffn_norm), true);
+}
+
+#define KMOE_INSTANTIATE(T)                                                                 \
+  template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                  \
+  template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;             \
+  template int MoeTransformer<T>::expert_capacity() const;                                  \
+  template int MoeTransformer<T>::kept_end(int) const;                                      \
+  template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                     \
+  template void MoeTransformer<T>::ffn_backward(int);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe

@@ -1,0 +1,57 @@
+#include "model/layer_buffers.hpp"
+
+namespace kmoe {
+
+namespace {
+int ffn_rows(const ModelConfig& c, int tokens) { return c.moe ? tokens * c.top_k : tokens; }
+int ffn_width(const ModelConfig& c) { return c.moe ? c.expert_d_ff : c.d_ff; }
+}  // namespace
+
+template <class T>
+BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
+    : normed_attn("normed_attn", tokens, c.d_model),
+      rstd_attn("rstd_attn", tokens),
+      q("q", tokens, c.d_model),
+      k("k", tokens, c.d_model),
+      v("v", tokens, c.d_model),
+      attn_out("attn_out", tokens, c.d_model),
+      attn_lse("attn_lse", tokens, c.n_heads),
+      x_mid("x_mid", tokens, c.d_model),
+      normed_ffn("normed_ffn", tokens, c.d_model),
+      rstd_ffn("rstd_ffn", tokens),
+      grouped_in("grouped_in", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
+      hidden("hidden", ffn_rows(c, tokens), ffn_width(c)),
+      expert_out("expert_out", ffn_rows(c, tokens), c.d_model) {
+  if (c.moe) {
+    router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
+    offsets = View1<int>("offsets", c.num_experts + 1);
+    order = View1<int>("order", ffn_rows(c, tokens));
+    slot_of = View1<int>("slot_of", ffn_rows(c, tokens));
+    fractions = View1<T>("fractions", c.num_experts);
+    mean_probs = View1<T>("mean_probs", c.num_experts);
+  }
+}
+
+template <class T>
+BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
+    : dx("dx", tokens, c.d_model),
+      dbranch("dbranch", tokens, c.d_model),
+      dnormed("dnormed", tokens, c.d_model),
+      dq("dq", tokens, c.d_model),
+      dk("dk", tokens, c.d_model),
+      dv("dv", tokens, c.d_model),
+      dattn("dattn", tokens, c.d_model),
+      attn_row_dot("attn_row_dot", tokens, c.n_heads),
+      dgates("dgates", tokens, c.moe ? c.top_k : 0),
+      dlogits("dlogits", tokens, c.moe ? c.num_experts : 0),
+      dexpert_out("dexpert_out", ffn_rows(c, tokens), c.d_model),
+      dhidden("dhidden", ffn_rows(c, tokens), ffn_width(c)),
+      dactivated("dactivated", ffn_rows(c, tokens), ffn_width(c)),
+      dgrouped("dgrouped", ffn_rows(c, tokens), c.d_model) {}
+
+template struct BlockActivations<float>;
+template struct BlockActivations<double>;
+template struct BackwardScratch<float>;
+template struct BackwardScratch<double>;
+
+}  // namespace kmoe

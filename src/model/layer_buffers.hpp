@@ -1,0 +1,43 @@
+// Activations one block keeps from forward for backward, and the shared backward scratch.
+// Allocated once for a token count; reused every step.
+#pragma once
+
+#include "core/views.hpp"
+#include "kernels/router.hpp"
+#include "model/model_config.hpp"
+
+namespace kmoe {
+
+template <class T>
+struct BlockActivations {
+  View2<T> normed_attn;  // RMSNorm1 output [N, D]
+  View1<T> rstd_attn;
+  View2<T> q, k, v;      // after RoPE
+  View2<T> attn_out;     // [N, D] before the output projection
+  View2<T> attn_lse;     // [N, heads]
+  View2<T> x_mid;        // residual after the attention branch
+  View2<T> normed_ffn;   // RMSNorm2 output
+  View1<T> rstd_ffn;
+  // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
+  kernels::RouterState<T> router;
+  View1<int> offsets, order, slot_of;
+  View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
+  View2<T> grouped_in;   // [rows, D]
+  View2<T> hidden;       // [rows, F] before SiLU
+  View2<T> expert_out;   // [rows, D]
+  int dropped = 0;
+
+  BlockActivations() = default;
+  BlockActivations(const ModelConfig& c, int tokens);
+};
+
+template <class T>
+struct BackwardScratch {
+  View2<T> dx, dbranch, dnormed, dq, dk, dv, dattn, attn_row_dot;
+  View2<T> dgates, dlogits, dexpert_out, dhidden, dactivated, dgrouped;
+
+  BackwardScratch() = default;
+  BackwardScratch(const ModelConfig& c, int tokens);
+};
+
+}  // namespace kmoe

@@ -1,0 +1,102 @@
+// The decoder-only MoE transformer: host orchestration of the kernels in src/kernels.
+//   x = √D · Emb[tokens] → dropout
+//   per block: x += Drop(Attn(RMSNorm(x)));  x += Drop(FFN(RMSNorm(x)))   (FFN = MoE or dense)
+//   logits = Drop(RMSNorm(x)) · Embᵀ  (tied head), loss = CE + lb_w·Σ_l lb_l + z_w·Σ_l z_l
+// forward() in training mode also computes the head's gradient (the softmax is at hand) and
+// keeps what backward() needs; backward() adds ∂loss/∂θ · grad_scale into params().grads().
+#pragma once
+
+#include "core/views.hpp"
+#include "kernels/causal_attention.hpp"
+#include "model/layer_buffers.hpp"
+#include "model/model_config.hpp"
+#include "model/parameter_registry.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace kmoe {
+
+struct TokenBatch {
+  View1<int> inputs;   // [batch · seq_len], row b·T + t
+  View1<int> targets;  // next tokens, same layout
+  int batch = 0;
+};
+
+struct StepOptions {
+  bool training = true;
+  uint64_t seed = 42;       // run seed (router noise, dropout)
+  uint64_t rng_step = 0;    // micro-batch counter: fresh noise / masks each micro-batch
+  double lb_weight = 0.01;  // load-balancing coefficient in force
+  double z_weight = 0.0;
+  double grad_scale = 1.0;  // e.g. 1 / grad_accum
+};
+
+struct LayerRouterStats {
+  std::vector<int64_t> expert_tokens;  // (token, slot) assignments per expert
+  std::vector<double> mean_prob;       // P̄ per expert
+  double entropy = 0, load_balancing = 0, z_loss = 0;
+  int64_t dropped = 0;
+};
+
+struct ForwardResult {
+  double cross_entropy = 0;   // mean over tokens
+  double load_balancing = 0;  // Σ_l lb_l (unweighted)
+  double z_loss = 0;          // Σ_l z_l (unweighted)
+  double total_loss = 0;      // cross_entropy + lb_weight·load_balancing + z_weight·z_loss
+  int64_t correct = 0;        // argmax hits
+  int64_t tokens = 0;
+  std::vector<LayerRouterStats> layers;
+};
+
+template <class T>
+class MoeTransformer {
+ public:
+  MoeTransformer(const ModelConfig& config, uint64_t seed);
+
+  const ModelConfig& config() const { return config_; }
+  ParameterSet<T>& params() { return params_; }
+  const ParameterSet<T>& params() const { return params_; }
+
+  ForwardResult forward(const TokenBatch& batch, const StepOptions& options);
+  void backward();
+
+ private:
+  struct BlockParams {
+    int attn_norm, wq, wk, wv, wo, ffn_norm, router, first_expert, ffn_w1, ffn_w2;
+  };
+  void ensure_buffers(int tokens);
+  uint64_t dropout_stream(int layer, int site) const;
+  // Dropout at one of the six sites (no-op in evaluation or at p = 0); the same call on a
+  // gradient is the backward.
+  void apply_dropout(const View2<T>& x, int layer, int site) const;
+  kernels::AttentionDropout attention_dropout(int layer) const;
+  void attention_forward(int layer, const View2<T>& x);
+  void attention_backward(int layer);
+  void ffn_forward(int layer, LayerRouterStats& stats);
+  void ffn_backward(int layer);
+  int expert_capacity() const;     // rows each expert keeps (0 = dropless)
+  int kept_end(int expert) const;  // end of the expert's kept rows (host_offsets_ current)
+  View2<T> expert_matrix(int layer, int expert, int which) const;
+  View2<T> expert_matrix_grad(int layer, int expert, int which) const;
+
+  ModelConfig config_;
+  ParameterSet<T> params_;
+  std::vector<BlockParams> block_params_;
+  int tok_emb_, final_norm_;
+
+  int tokens_ = 0;
+  std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
+  std::vector<BlockActivations<T>> blocks_;
+  View2<T> ffn_out_, activated_, final_normed_, dfinal_, logits_chunk_;
+  View1<T> final_rstd_, zero_bias_;
+  View1<int> token_offsets_, token_order_;
+  BackwardScratch<T> scratch_;
+  HostView1<int> host_offsets_;
+
+  TokenBatch batch_;
+  StepOptions options_;
+  bool has_gradient_state_ = false;
+};
+
+}  // namespace kmoe

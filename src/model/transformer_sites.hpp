@@ -1,0 +1,7 @@
+// Dropout sites of the transformer (the stream of each mask is (layer, site, micro-step)).
+#pragma once
+
+namespace kmoe::dropout_site {
+constexpr int kEmbedding = 0, kAttentionProbs = 1, kAttentionBranch = 2, kInsideExpert = 3,
+              kFfnBranch = 4, kHead = 5;
+}  // namespace kmoe::dropout_site
