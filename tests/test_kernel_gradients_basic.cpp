@@ -1,0 +1,154 @@
+// Finite-difference checks of the element-wise, norm, RoPE, linear and embedding backwards.
+#include "gradient_check.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/embedding.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rope.hpp"
+#include "kernels/token_grouping.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace kmoe;
+using namespace kmoe::kernels;
+using namespace kmoe::testing;
+
+namespace {
+
+constexpr double kTolerance = 1e-6;
+
+TEST(KernelGradients, RmsNorm) {
+  const int n = 5, d = 12;
+  View2<double> x("x", n, d), y("y", n, d), dy("dy", n, d), dx("dx", n, d);
+  View1<double> g("g", d), dg("dg", d), rstd("rstd", n);
+  fill_normal(x, 1);
+  fill_normal(g, 2, 0.5);
+  const auto loss = [&] {
+    rmsnorm_forward(x, g, 1e-5, y, rstd);
+    return weighted_sum(y);
+  };
+  loss();
+  weighted_sum_grad(dy);
+  rmsnorm_backward(x, g, rstd, dy, dx, dg, false);
+  EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), kTolerance);
+  EXPECT_LT(fd_relative_error(g, to_vector(dg), loss), kTolerance);
+}
+
+TEST(KernelGradients, RopeBackwardIsInverseRotation) {
+  const int seq = 4, heads = 2, hd = 6;
+  View2<double> x("x", 2 * seq, heads * hd), y("y", 2 * seq, heads * hd), dy("dy", 2 * seq, heads * hd);
+  fill_normal(x, 3);
+  const auto loss = [&] {
+    Kokkos::deep_copy(y, x);
+    rope_rotate(y, seq, hd, 10000.0, +1);
+    return weighted_sum(y);
+  };
+  weighted_sum_grad(dy);
+  rope_rotate(dy, seq, hd, 10000.0, -1);
+  EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
+}
+
+TEST(KernelGradients, RopeRotatesInterleavedPairsByPositionAngle) {
+  const int seq = 3, hd = 4;
+  View2<double> x("x", seq, hd);
+  auto h = Kokkos::create_mirror_view(x);
+  for (int t = 0; t < seq; ++t)
+    for (int j = 0; j < hd; ++j) h(t, j) = (j % 2 == 0) ? 1.0 : 0.0;  // (1, 0) in every pair
+  Kokkos::deep_copy(x, h);
+  rope_rotate(x, seq, hd, 100.0, +1);
+  Kokkos::deep_copy(h, x);
+  // pair i at position p turns by p·100^(−2i/4): pair 0 by p, pair 1 by p/10.
+  EXPECT_NEAR(h(2, 0), std::cos(2.0), 1e-12);
+  EXPECT_NEAR(h(2, 1), std::sin(2.0), 1e-12);
+  EXPECT_NEAR(h(2, 2), std::cos(0.2), 1e-12);
+  EXPECT_NEAR(h(2, 3), std::sin(0.2), 1e-12);
+  EXPECT_NEAR(h(0, 0), 1.0, 1e-15);
+}
+
+TEST(KernelGradients, Linear) {
+  const int n = 4, in = 5, out = 3;
+  View2<double> x("x", n, in), w("w", out, in), y("y", n, out), dy("dy", n, out), dx("dx", n, in), dw("dw", out, in);
+  fill_normal(x, 4);
+  fill_normal(w, 5);
+  const auto loss = [&] {
+    linear_forward(x, w, y);
+    return weighted_sum(y);
+  };
+  weighted_sum_grad(dy);
+  linear_backward_input(dy, w, dx);
+  linear_backward_weight(dy, x, dw);
+  EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), kTolerance);
+  EXPECT_LT(fd_relative_error(w, to_vector(dw), loss), kTolerance);
+}
+
+TEST(KernelGradients, Silu) {
+  View2<double> x("x", 3, 7), y("y", 3, 7), dy("dy", 3, 7), dx("dx", 3, 7);
+  fill_normal(x, 6, 2.0);
+  const auto loss = [&] {
+    silu_forward(x, y);
+    return weighted_sum(y);
+  };
+  weighted_sum_grad(dy);
+  silu_backward(x, dy, dx);
+  EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), kTolerance);
+}
+
+TEST(KernelGradients, DropoutMaskIsReusedByTheBackward) {
+  View2<double> x("x", 6, 8), y("y", 6, 8), dy("dy", 6, 8);
+  fill_normal(x, 7);
+  const auto loss = [&] {
+    Kokkos::deep_copy(y, x);
+    dropout_apply(y, 0.3, 42, 5);
+    return weighted_sum(y);
+  };
+  weighted_sum_grad(dy);
+  dropout_apply(dy, 0.3, 42, 5);
+  EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
+  const auto dropped = to_vector(dy);
+  const long zeros = std::count(dropped.begin(), dropped.end(), 0.0);
+  EXPECT_GT(zeros, 5);   // about 0.3 · 48 = 14 of 48 dropped
+  EXPECT_LT(zeros, 25);
+}
+
+TEST(KernelGradients, DropoutZeroIsExactlyIdentity) {
+  View2<double> x("x", 3, 3);
+  fill_normal(x, 8);
+  const auto before = to_vector(x);
+  dropout_apply(x, 0.0, 42, 5);
+  EXPECT_EQ(to_vector(x), before);
+}
+
+TEST(KernelGradients, EmbeddingScatterAdd) {
+  const int vocab = 6, d = 4, n = 7;
+  View1<int> tokens("tokens", n), offsets("offsets", vocab + 1), order("order", n);
+  auto ht = Kokkos::create_mirror_view(tokens);
+  const int ids[n] = {3, 1, 3, 0, 5, 3, 1};
+  for (int i = 0; i < n; ++i) ht(i) = ids[i];
+  Kokkos::deep_copy(tokens, ht);
+  View2<double> table("table", vocab, d), out("out", n, d), dout("dout", n, d), dtable("dtable", vocab, d);
+  fill_normal(table, 9);
+  const auto loss = [&] {
+    embedding_forward(tokens, table, 2.5, out);
+    return weighted_sum(out);
+  };
+  weighted_sum_grad(dout);
+  group_by_key(tokens, vocab, offsets, order);
+  embedding_backward(offsets, order, dout, 2.5, dtable);
+  EXPECT_LT(fd_relative_error(table, to_vector(dtable), loss), kTolerance);
+}
+
+TEST(TokenGrouping, StableCountingSort) {
+  const int n = 8;
+  View1<int> keys("keys", n), offsets("offsets", 5), order("order", n);
+  auto hk = Kokkos::create_mirror_view(keys);
+  const int k[n] = {2, 0, 2, 3, 0, -1, 2, 0};
+  for (int i = 0; i < n; ++i) hk(i) = k[i];
+  Kokkos::deep_copy(keys, hk);
+  group_by_key(keys, 4, offsets, order);
+  const auto o = to_vector(offsets);
+  EXPECT_EQ(o, (std::vector<double>{0, 3, 3, 6, 7}));
+  const auto ord = to_vector(order);
+  EXPECT_EQ(std::vector<double>(ord.begin(), ord.begin() + 7), (std::vector<double>{1, 4, 7, 0, 2, 6, 3}));
+}
+
+}  // namespace

@@ -1,0 +1,89 @@
+// Finite-difference checks of the router (gates, load balancing, z-loss) and expert dispatch.
+#include "gradient_check.hpp"
+#include "kernels/expert_dispatch.hpp"
+#include "kernels/router.hpp"
+#include "kernels/router_losses.hpp"
+#include "kernels/token_grouping.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace kmoe;
+using namespace kmoe::kernels;
+using namespace kmoe::testing;
+
+namespace {
+
+constexpr int kTokens = 6, kExperts = 4, kTopK = 2;
+
+struct RouterFixture {
+  View2<double> raw_logits{"raw", kTokens, kExperts};
+  RouterState<double> state{kTokens, kExperts, kTopK};
+  View1<int> offsets{"offsets", kExperts + 1}, order{"order", kTokens * kTopK};
+  View1<double> fractions{"f", kExperts}, mean_probs{"p", kExperts}, zero_bias{"bias", kExperts};
+  RouterNoise noise;
+  double lb_coef = 0.3, z_coef = 0.05;
+
+  // loss = Σ w·gates + lb_coef·lb + z_coef·z, f held fixed (it carries no gradient).
+  double loss() {
+    Kokkos::deep_copy(state.logits, raw_logits);
+    router_select(state, noise, zero_bias);
+    const View1<int> keys(state.top_idx.data(), kTokens * kTopK);
+    group_by_key(keys, kExperts, offsets, order);
+    const auto values = router_losses(state, offsets, fractions, mean_probs);
+    return weighted_sum(state.gates) + lb_coef * values.load_balancing + z_coef * values.z_loss;
+  }
+};
+
+void check_router_gradient(double noise_std) {
+  RouterFixture fx;
+  fx.noise = RouterNoise{noise_std, 42, 9};
+  fill_normal(fx.raw_logits, 31, 2.0);
+  fx.loss();
+  View2<double> dgates("dgates", kTokens, kTopK), dlogits("dlogits", kTokens, kExperts);
+  weighted_sum_grad(dgates);
+  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits);
+  EXPECT_LT(fd_relative_error(fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7), 1e-6);
+}
+
+TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }
+TEST(KernelGradients, RouterWithNoise) { check_router_gradient(0.5); }
+
+TEST(KernelGradients, ExpertDispatchGatherCombine) {
+  const int d = 3, rows = kTokens * kTopK;
+  View2<int> top_idx("top", kTokens, kTopK);
+  auto ht = Kokkos::create_mirror_view(top_idx);
+  const int picks[kTokens][kTopK] = {{0, 2}, {2, 1}, {3, 0}, {0, 1}, {2, 3}, {1, 0}};
+  for (int n = 0; n < kTokens; ++n)
+    for (int s = 0; s < kTopK; ++s) ht(n, s) = picks[n][s];
+  Kokkos::deep_copy(top_idx, ht);
+  View1<int> offsets("offsets", kExperts + 1), order("order", rows), slot_of("slot_of", rows);
+  group_by_key(View1<int>(top_idx.data(), rows), kExperts, offsets, order);
+  ASSERT_EQ(assign_slots(offsets, order, 0, slot_of), 0);
+  View2<double> x("x", kTokens, d), gates("gates", kTokens, kTopK), grouped("grouped", rows, d);
+  View2<double> expert_out("eo", rows, d), out("out", kTokens, d), dout("dout", kTokens, d);
+  View2<double> dgates("dgates", kTokens, kTopK), dexpert("dexpert", rows, d), dx("dx", kTokens, d);
+  fill_normal(x, 41);
+  fill_normal(gates, 42);
+  // "Expert" = a fixed non-linear map of its grouped input: y = grouped² (element-wise).
+  const auto loss = [&] {
+    gather_by_expert(x, order, kTopK, grouped);
+    Kokkos::deep_copy(expert_out, grouped);
+    auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), expert_out);
+    for (size_t i = 0; i < g.span(); ++i) g.data()[i] *= g.data()[i];
+    Kokkos::deep_copy(expert_out, g);
+    combine_from_experts(expert_out, gates, slot_of, out);
+    return weighted_sum(out);
+  };
+  loss();
+  weighted_sum_grad(dout);
+  combine_backward(expert_out, gates, slot_of, dout, dgates, dexpert);
+  auto de = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dexpert);
+  const auto g = to_vector(grouped);
+  for (size_t i = 0; i < de.span(); ++i) de.data()[i] *= 2 * g[i];  // chain through y = x²
+  Kokkos::deep_copy(dexpert, de);
+  scatter_to_tokens(dexpert, slot_of, kTopK, dx);
+  EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), 1e-6);
+  EXPECT_LT(fd_relative_error(gates, to_vector(dgates), loss), 1e-6);
+}
+
+}  // namespace
