@@ -1,0 +1,98 @@
+// Router, load-balancing, z-loss, entropy and capacity checked against hand-computed values.
+#include "gradient_check.hpp"
+#include "kernels/expert_dispatch.hpp"
+#include "kernels/router.hpp"
+#include "kernels/router_losses.hpp"
+#include "kernels/token_grouping.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace kmoe;
+using namespace kmoe::kernels;
+using namespace kmoe::testing;
+
+namespace {
+
+struct Routed {
+  RouterState<double> state;
+  View1<int> offsets, order;
+  View1<double> fractions, mean_probs;
+  RouterLossValues losses;
+};
+
+Routed route(const std::vector<std::vector<double>>& logits, int k) {
+  const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
+  Routed r{RouterState<double>(n, E, k), View1<int>("offsets", E + 1), View1<int>("order", n * k),
+           View1<double>("f", E), View1<double>("p", E), {}};
+  auto h = Kokkos::create_mirror_view(r.state.logits);
+  for (int i = 0; i < n; ++i)
+    for (int e = 0; e < E; ++e) h(i, e) = logits[i][e];
+  Kokkos::deep_copy(r.state.logits, h);
+  router_select(r.state, RouterNoise{}, View1<double>("bias", E));
+  group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
+  r.losses = router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
+  return r;
+}
+
+std::vector<double> logs(std::initializer_list<double> values) {
+  std::vector<double> out;
+  for (double v : values) out.push_back(std::log(v));
+  return out;
+}
+
+TEST(RouterValues, TopKTiesGoToTheLowerIndex) {
+  const auto r = route({{1, 3, 3, 0}, {2, 2, 2, 2}, {0, 5, 1, 5}}, 2);
+  EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{1, 2, 0, 1, 1, 3}));
+  EXPECT_EQ(to_vector(r.state.gates), (std::vector<double>{0.5, 0.5, 0.5, 0.5, 0.5, 0.5}));
+}
+
+TEST(RouterValues, GatesAreTheSelectedProbabilitiesRenormalised) {
+  const auto r = route({logs({1, 2, 3, 4})}, 2);  // P = 0.1, 0.2, 0.3, 0.4
+  EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 2}));
+  const auto gates = to_vector(r.state.gates);
+  EXPECT_NEAR(gates[0], 4.0 / 7.0, 1e-15);
+  EXPECT_NEAR(gates[1], 3.0 / 7.0, 1e-15);
+  const auto probs = to_vector(r.state.probs);
+  for (int e = 0; e < 4; ++e) EXPECT_NEAR(probs[e], 0.1 * (e + 1), 1e-15);
+}
+
+TEST(RouterValues, LoadBalancingLossOnAConstructedAssignment) {
+  // Both tokens pick experts 0 and 1: f = (1/2, 1/2, 0, 0); P̄ = (0.4, 0.3, 0.2, 0.1).
+  const auto r = route({logs({4, 3, 2, 1}), logs({4, 3, 2, 1})}, 2);
+  EXPECT_EQ(to_vector(r.fractions), (std::vector<double>{0.5, 0.5, 0, 0}));
+  EXPECT_NEAR(r.losses.load_balancing, 4 * (0.5 * 0.4 + 0.5 * 0.3), 1e-14);  // = 1.4
+  // Perfect balance gives exactly 1.
+  const auto balanced = route({logs({4, 3, 2, 1}), logs({1, 2, 3, 4})}, 2);
+  EXPECT_NEAR(balanced.losses.load_balancing, 1.0, 1e-14);
+}
+
+TEST(RouterValues, ZLossAndEntropy) {
+  const auto r = route({logs({1, 2, 3, 4}), {0, 0, 0, 0}}, 1);
+  // lse = log 10 and log 4.
+  EXPECT_NEAR(r.losses.z_loss, (std::pow(std::log(10.0), 2) + std::pow(std::log(4.0), 2)) / 2, 1e-13);
+  double h0 = 0;
+  for (double p : {0.1, 0.2, 0.3, 0.4}) h0 -= p * std::log(p);
+  EXPECT_NEAR(r.losses.entropy, (h0 + std::log(4.0)) / 2, 1e-13);
+}
+
+TEST(RouterValues, CapacityDropsTheLaterTokens) {
+  // Four tokens, all choosing experts 0 and 1; capacity 2 per expert.
+  const auto r = route({logs({4, 3, 2, 1}), logs({4, 3, 2, 1}), logs({4, 3, 2, 1}), logs({4, 3, 2, 1})}, 2);
+  View1<int> slot_of("slot_of", 8);
+  EXPECT_EQ(assign_slots(r.offsets, r.order, 2, slot_of), 4);
+  // Assignments a = n·2 + s; expert 0 rows 0..3 hold tokens 0..3 (slot 0), expert 1 rows 4..7.
+  EXPECT_EQ(to_vector(slot_of), (std::vector<double>{0, 4, 1, 5, -1, -1, -1, -1}));
+  EXPECT_EQ(assign_slots(r.offsets, r.order, 0, slot_of), 0);  // dropless
+  // A dropped token's MoE output is zero: it keeps only its residual path.
+  View2<double> expert_out("eo", 8, 1), out("out", 4, 1);
+  Kokkos::deep_copy(expert_out, 1.0);
+  assign_slots(r.offsets, r.order, 2, slot_of);
+  combine_from_experts(expert_out, r.state.gates, slot_of, out);
+  const auto o = to_vector(out);
+  EXPECT_NEAR(o[0], 1.0, 1e-15);
+  EXPECT_EQ(o[3], 0.0);
+}
+
+}  // namespace
