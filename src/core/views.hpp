@@ -7,7 +7,11 @@
 
 namespace kmoe {
 
+#ifdef KMOE_FORCE_SERIAL  // the kmoe_serial variant: Serial backend, for cross-backend checks
+using ExecSpace = Kokkos::Serial;
+#else
 using ExecSpace = Kokkos::DefaultExecutionSpace;
+#endif
 using MemSpace = ExecSpace::memory_space;
 using HostSpace = Kokkos::HostSpace;
 
