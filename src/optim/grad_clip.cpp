@@ -1,0 +1,44 @@
+#include "optim/grad_clip.hpp"
+
+#include "core/kokkos_compat.hpp"
+
+#include <cmath>
+
+namespace kmoe {
+
+template <class T>
+double gradient_norm(const View1<T>& grads) {
+  double sum = 0;
+  Kokkos::parallel_reduce(
+      "gradient_norm", Range(0, grads.extent(0)),
+      KOKKOS_LAMBDA(size_t i, double& acc) { acc += double(grads(i)) * double(grads(i)); }, sum);
+  return std::sqrt(sum);
+}
+
+template <class T>
+double clip_gradient_norm(const View1<T>& grads, double max_norm) {
+  const double norm = gradient_norm(grads);
+  if (max_norm > 0 && norm > max_norm) {
+    const T scale = T(max_norm / (norm + 1e-6));
+    Kokkos::parallel_for("clip_gradients", Range(0, grads.extent(0)), KOKKOS_LAMBDA(size_t i) { grads(i) *= scale; });
+  }
+  return norm;
+}
+
+template <class T>
+bool all_finite(const View1<T>& values) {
+  int bad = 0;
+  Kokkos::parallel_reduce(
+      "count_nonfinite", Range(0, values.extent(0)),
+      KOKKOS_LAMBDA(size_t i, int& acc) { acc += math::isfinite(values(i)) ? 0 : 1; }, bad);
+  return bad == 0;
+}
+
+template double gradient_norm<float>(const View1<float>&);
+template double gradient_norm<double>(const View1<double>&);
+template double clip_gradient_norm<float>(const View1<float>&, double);
+template double clip_gradient_norm<double>(const View1<double>&, double);
+template bool all_finite<float>(const View1<float>&);
+template bool all_finite<double>(const View1<double>&);
+
+}  // namespace kmoe

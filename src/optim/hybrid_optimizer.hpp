@@ -1,0 +1,39 @@
+// The research's hybrid optimizer: Muon for the registry's Muon-tagged 2-D hidden matrices,
+// AdamW for the rest (tied embedding, norm gains), each with its own peak LR and one shared
+// schedule multiplier.
+#pragma once
+
+#include "model/parameter_registry.hpp"
+#include "optim/adamw.hpp"
+#include "optim/muon.hpp"
+
+namespace kmoe {
+
+struct HybridOptimizerSettings {
+  double muon_lr = 0.01, adamw_lr = 0.001;
+  MuonSettings muon;
+  AdamWSettings adamw;
+};
+
+struct RunDeck;
+HybridOptimizerSettings optimizer_settings_from_deck(const RunDeck& deck);
+
+template <class T>
+class HybridOptimizer {
+ public:
+  HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings);
+  // One update with both peak LRs times `lr_multiplier`; counts updates from 1.
+  void step(ParameterSet<T>& params, double lr_multiplier);
+  int64_t updates() const { return updates_; }
+  void set_updates(int64_t n) { updates_ = n; }
+  AdamW<T>& adamw() { return adamw_; }
+  Muon<T>& muon() { return muon_; }
+
+ private:
+  HybridOptimizerSettings settings_;
+  AdamW<T> adamw_;
+  Muon<T> muon_;
+  int64_t updates_ = 0;
+};
+
+}  // namespace kmoe
