@@ -126,6 +126,7 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"train", "grad_accum", &t.grad_accum, closed(1, 4096), {}, "micro-batches per optimizer update"},
       {"train", "precision", &t.precision, {}, {"fp32", "bf16"}, "compute precision (bf16 only on GPU)"},
       {"train", "debug_nan_step", &t.debug_nan_step, at_least(-1), {}, "inject a NaN into the gradients at this step (-1 = never); tests the detector"},
+      {"train", "debug_signal_step", &t.debug_signal_step, at_least(-1), {}, "send SIGTERM to itself after this step (-1 = never); tests stop and resume"},
 
       {"eval", "every", &v.every, closed(0, big), {}, "evaluate every this many steps (0 = only at the end)"},
       {"eval", "batches", &v.batches, closed(0, big), {}, "validation batches per evaluation (0 = the whole split)"},

@@ -141,7 +141,8 @@ uint64_t Hdf5Writer::rows(const std::string& path) const {
 void Hdf5Writer::write_array_impl(const std::string& path, const std::vector<uint64_t>& shape,
                                   const void* data, int64_t type) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  const hid_t space = dims.empty() ? H5Screate(H5S_SCALAR)
+                                   : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
   const hid_t links = link_creation_with_parents();
   const hid_t dataset = H5Dcreate2(file_, path.c_str(), type, space, links, H5P_DEFAULT, H5P_DEFAULT);
   H5Pclose(links);

@@ -38,7 +38,7 @@ class Hdf5Writer {
   void append(const std::string& path, T value) { append<T>(path, &value); }
   uint64_t rows(const std::string& path) const;
 
-  // A fixed dataset written in one go.
+  // A fixed dataset written in one go (empty shape: a scalar).
   template <class T>
   void write_array(const std::string& path, const std::vector<uint64_t>& shape, const T* data);
 

@@ -1,0 +1,48 @@
+// kmoe-train DECK.toml [--set section.key=value ...] [--resume]
+// Trains one run described by the deck and writes its HDF5 record. Exit codes: 0 complete,
+// 1 failed (bad input, non-finite values), 75 stopped by SIGTERM/SIGINT after checkpointing
+// (continue with --resume).
+#include "core/error.hpp"
+#include "train/trainer.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  setenv("OMP_PROC_BIND", "false", 0);  // OpenBLAS + Kokkos threads share the cores unpinned
+  Kokkos::initialize(argc, argv);
+  int status = kmoe::kExitFailed;
+  {
+    kmoe::TrainerRequest request;
+    std::string deck_path;
+    bool usage_error = false;
+    for (int i = 1; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+        request.overrides.push_back(argv[++i]);
+      } else if (std::strcmp(argv[i], "--resume") == 0) {
+        request.resume = true;
+      } else if (deck_path.empty() && argv[i][0] != '-') {
+        deck_path = argv[i];
+      } else {
+        usage_error = true;
+      }
+    }
+    if (usage_error || deck_path.empty()) {
+      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume]\n";
+      status = 2;
+    } else {
+      try {
+        request.deck = kmoe::load_run_deck(deck_path, request.overrides);
+        status = kmoe::run_training(request, std::cout);
+      } catch (const std::exception& err) {
+        std::cerr << "\nkmoe-train: " << err.what() << "\n";
+        status = kmoe::kExitFailed;
+      }
+    }
+  }
+  Kokkos::finalize();
+  return status;
+}

@@ -1,0 +1,11 @@
+// SIGTERM / SIGINT (Slurm's time limit, Ctrl-C) only raise a flag; the training loop checks
+// it after each update, checkpoints and exits cleanly.
+#pragma once
+
+namespace kmoe {
+
+void install_stop_handlers();
+bool stop_requested();
+int stop_signal_number();  // the signal that asked to stop (0 if none)
+
+}  // namespace kmoe

@@ -1,0 +1,28 @@
+// One training run: data, model and optimizer from a deck; training with gradient
+// accumulation, clipping and schedules; evaluation; the HDF5 record; checkpoints (periodic
+// and on SIGTERM / SIGINT); resume; NaN/Inf detection.
+#pragma once
+
+#include "io/run_deck.hpp"
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace kmoe {
+
+// Exit codes of kmoe-train.
+constexpr int kExitComplete = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitStopped = 75;  // checkpointed on a signal; continue with --resume
+
+struct TrainerRequest {
+  RunDeck deck;
+  std::vector<std::string> overrides;  // recorded in the output
+  bool resume = false;
+};
+
+// Runs the whole training; progress goes to `log`. Returns one of the exit codes above.
+int run_training(const TrainerRequest& request, std::ostream& log);
+
+}  // namespace kmoe
