@@ -1,0 +1,78 @@
+"""Helpers for the Python tests that drive kmoe-train on a tiny synthetic corpus."""
+import os
+import random
+import subprocess
+
+BUILD_DIR = os.environ.get("KMOE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build", "default"))
+KMOE_TRAIN = os.path.join(BUILD_DIR, "apps", "kmoe-train")
+KMOE_TRAIN_SERIAL = os.path.join(BUILD_DIR, "tests", "kmoe-train-serial")
+
+WORDS = ("the union state of congress people nation law peace war trade money year great public "
+         "shall federal duty treaty army navy citizen liberty justice").split()
+
+
+def write_corpus(directory, documents=80, seed=5):
+    rng = random.Random(seed)
+    path = os.path.join(directory, "corpus.txt")
+    with open(path, "w") as f:
+        for _ in range(documents):
+            # Word pairs follow a fixed pattern, so there is structure beyond unigram counts.
+            words = []
+            for _ in range(80):
+                w = rng.choice(WORDS)
+                words += [w, WORDS[(WORDS.index(w) * 7 + 3) % len(WORDS)]]
+            f.write(" ".join(words) + ".\n")
+    return path
+
+
+def write_deck(directory, name, extra=""):
+    corpus = write_corpus(directory)
+    deck = f"""
+[run]
+name = "{name}"
+seed = 7
+output_dir = "{directory}/runs"
+
+[model]
+vocab_size = 320
+d_model = 32
+n_layers = 2
+n_heads = 4
+seq_len = 16
+dropout = 0.1
+
+[moe]
+num_experts = 4
+top_k = 2
+expert_d_ff = 48
+noise_std = 0.1
+z_loss_weight = 0.001
+
+[optim]
+muon_lr = 0.02
+adamw_lr = 0.003
+
+[train]
+max_steps = 12
+batch_size = 4
+grad_accum = 2
+
+[eval]
+every = 4
+batches = 4
+
+[data]
+corpus = "{corpus}"
+data_dir = "{directory}/data"
+holdout_fraction = 0.2
+{extra}
+"""
+    path = os.path.join(directory, name + ".toml")
+    with open(path, "w") as f:
+        f.write(deck)
+    return path
+
+
+def train(deck, *args, binary=KMOE_TRAIN, threads=2):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_PROC_BIND="false")
+    return subprocess.run([binary, deck, *args], env=env, capture_output=True, text=True, timeout=600)
