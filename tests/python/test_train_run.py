@@ -135,5 +135,17 @@ class NonFiniteTest(unittest.TestCase):
                 np.testing.assert_array_equal(f["train/nonfinite"][:], [0, 0, 0, 1])
 
 
+class LearningTest(unittest.TestCase):
+    def test_validation_loss_falls_well_below_the_unigram_entropy(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            deck = write_deck(tmp, "learn")
+            r = train(deck, "--set", "train.max_steps=150", "--set", "eval.every=50", "--set", "eval.batches=0")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with h5py.File(os.path.join(tmp, "runs", "learn.h5"), "r") as f:
+                entropy = float(f.attrs["unigram_entropy"])
+                val_loss = float(f["final/val_loss"][()])
+                self.assertLess(val_loss, entropy - 1.0)
+
+
 if __name__ == "__main__":
     unittest.main()
