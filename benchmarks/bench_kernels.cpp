@@ -61,15 +61,16 @@ void BM_Rope(benchmark::State& state) {
 void BM_CausalAttention(benchmark::State& state) {
   View2<float> q("q", kTokens, kDim), k("k", kTokens, kDim), v("v", kTokens, kDim), o("o", kTokens, kDim);
   View2<float> lse("lse", kTokens, kHeads), dout("dout", kTokens, kDim), dq("dq", kTokens, kDim),
-      dk("dk", kTokens, kDim), dv("dv", kTokens, kDim), row_dot("row_dot", kTokens, kHeads);
+      dk("dk", kTokens, kDim), dv("dv", kTokens, kDim);
+  AttentionWorkspace<float> workspace;
   fill(q, 1);
   fill(k, 1);
   fill(v, 1);
   fill(dout, 1);
   const AttentionShape shape{kBatch, kSeq, kHeads, kDim / kHeads};
   for (auto _ : state) {
-    causal_attention_forward(shape, q, k, v, AttentionDropout{}, o, lse);
-    causal_attention_backward(shape, q, k, v, o, lse, dout, AttentionDropout{}, dq, dk, dv, row_dot);
+    causal_attention_forward(shape, q, k, v, AttentionDropout{}, o, lse, workspace);
+    causal_attention_backward(shape, q, k, v, o, lse, dout, AttentionDropout{}, dq, dk, dv, workspace);
     Kokkos::fence();
   }
   report_tokens(state);

@@ -16,17 +16,18 @@ const int kRows = kShape.batch * kShape.seq_len, kCols = kShape.heads * kShape.h
 void check_gradients(const AttentionDropout& dropout) {
   View2<double> q("q", kRows, kCols), k("k", kRows, kCols), v("v", kRows, kCols), out("out", kRows, kCols);
   View2<double> lse("lse", kRows, kShape.heads), dout("dout", kRows, kCols), dq("dq", kRows, kCols),
-      dk("dk", kRows, kCols), dv("dv", kRows, kCols), row_dot("row_dot", kRows, kShape.heads);
+      dk("dk", kRows, kCols), dv("dv", kRows, kCols);
+  AttentionWorkspace<double> workspace;
   fill_normal(q, 11);
   fill_normal(k, 12);
   fill_normal(v, 13);
   const auto loss = [&] {
-    causal_attention_forward(kShape, q, k, v, dropout, out, lse);
+    causal_attention_forward(kShape, q, k, v, dropout, out, lse, workspace);
     return weighted_sum(out);
   };
   loss();
   weighted_sum_grad(dout);
-  causal_attention_backward(kShape, q, k, v, out, lse, dout, dropout, dq, dk, dv, row_dot);
+  causal_attention_backward(kShape, q, k, v, out, lse, dout, dropout, dq, dk, dv, workspace);
   EXPECT_LT(fd_relative_error(q, to_vector(dq), loss), 1e-6);
   EXPECT_LT(fd_relative_error(k, to_vector(dk), loss), 1e-6);
   EXPECT_LT(fd_relative_error(v, to_vector(dv), loss), 1e-6);
@@ -44,7 +45,8 @@ TEST(CausalAttention, MatchesNaiveSoftmaxAttention) {
   fill_normal(q, 21, 2.0);  // large scores exercise the online-softmax rescaling
   fill_normal(k, 22, 2.0);
   fill_normal(v, 23);
-  causal_attention_forward(kShape, q, k, v, AttentionDropout{}, out, lse);
+  AttentionWorkspace<double> workspace;
+  causal_attention_forward(kShape, q, k, v, AttentionDropout{}, out, lse, workspace);
   const auto hq = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), q);
   const auto hk = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), k);
   const auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);

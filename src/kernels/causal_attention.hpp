@@ -1,8 +1,9 @@
 // Causal multi-head attention over q, k, v [tokens, heads·head_dim] (rows b·T + t), with
-// scale 1/√head_dim and dropout on the probabilities. Memory-bounded: the forward keeps only
-// each row's log-sum-exp; the backward recomputes probabilities from it (flash-style), so no
-// T×T matrix is ever stored. Column sums (dK, dV) run in their own pass: no atomics, so
-// results are deterministic.
+// scale 1/√head_dim and dropout on the probabilities. Heads are packed to contiguous
+// [T, head_dim] blocks and the score and value products run as GEMMs (Kokkos Kernels → BLAS),
+// a group of heads at a time, so the T×T score scratch is bounded by the workspace, never
+// [batch, heads, T, T] for the whole batch. The forward keeps each row's log-sum-exp; the
+// backward recomputes the probabilities from it (flash-style). No atomics: deterministic.
 #pragma once
 
 #include "core/views.hpp"
@@ -15,27 +16,33 @@ struct AttentionShape {
   int batch, seq_len, heads, head_dim;
 };
 
-// Largest head_dim the kernels accept (per-thread accumulators live in registers/stack).
-constexpr int kMaxHeadDim = 256;
-
 struct AttentionDropout {
   double p = 0.0;
   uint64_t seed = 0;
   uint64_t stream = 0;
 };
 
+// Scratch for the packed heads and a group of T×T score blocks; sized on first use.
+template <class T>
+struct AttentionWorkspace {
+  View2<T> q, k, v, out, dout, dq, dk, dv;  // packed [(b·H + h)·T + t, head_dim]
+  View1<T> scores, grad_scores;             // group of T×T blocks
+  View1<T> row_dot;                         // [tokens·heads] dO·O per row (backward)
+  int group = 0;                            // heads per group
+  void ensure(const AttentionShape& shape);
+};
+
 // out [tokens, heads·head_dim], lse [tokens, heads].
 template <class T>
 void causal_attention_forward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
-                              const View2<T>& v, const AttentionDropout& dropout,
-                              const View2<T>& out, const View2<T>& lse);
+                              const View2<T>& v, const AttentionDropout& dropout, const View2<T>& out,
+                              const View2<T>& lse, AttentionWorkspace<T>& workspace);
 
-// dq, dk, dv overwritten. `row_dot` [tokens, heads] is scratch.
+// dq, dk, dv overwritten.
 template <class T>
 void causal_attention_backward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
                                const View2<T>& v, const View2<T>& out, const View2<T>& lse,
-                               const View2<T>& dout, const AttentionDropout& dropout,
-                               const View2<T>& dq, const View2<T>& dk, const View2<T>& dv,
-                               const View2<T>& row_dot);
+                               const View2<T>& dout, const AttentionDropout& dropout, const View2<T>& dq,
+                               const View2<T>& dk, const View2<T>& dv, AttentionWorkspace<T>& workspace);
 
 }  // namespace kmoe::kernels

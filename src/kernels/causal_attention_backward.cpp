@@ -1,88 +1,100 @@
 #include "core/counter_rng.hpp"
 #include "core/kokkos_compat.hpp"
-#include "kernels/causal_attention.hpp"
+#include "kernels/attention_head_packing.hpp"
+#include "kernels/dense_gemm.hpp"
+
+#include <algorithm>
 
 namespace kmoe::kernels {
 
+namespace {
+
+// For one group, from S = scale·Q·Kᵀ (in `scores`) and G = dO·Vᵀ (in `grad`):
+//   P = exp(S − L) on j ≤ i, m = dropout multiplier,
+//   grad ← dS·scale = P ∘ (m ∘ G − D_i) · scale,   scores ← m ∘ P  (for dV = (m∘P)ᵀ·dO).
 template <class T>
-void causal_attention_backward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
-                               const View2<T>& v, const View2<T>& out, const View2<T>& lse,
-                               const View2<T>& dout, const AttentionDropout& dropout,
-                               const View2<T>& dq, const View2<T>& dk, const View2<T>& dv,
-                               const View2<T>& row_dot) {
-  const int T_len = shape.seq_len, H = shape.heads, hd = shape.head_dim;
-  const T scale = T(1) / math::sqrt(T(hd));
+void attention_score_gradients(const AttentionShape& s, int first_head, int count, const View1<T>& scores,
+                               const View1<T>& grad, const View2<T>& lse, const View1<T>& row_dot,
+                               const AttentionDropout& dropout, T scale) {
+  const int T_len = s.seq_len, H = s.heads;
   const double p = dropout.p;
   const uint64_t seed = dropout.seed, stream = dropout.stream;
   const T keep_scale = T(1.0 / (1.0 - p));
-  const int rows = shape.batch * T_len;
-  const Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_row_head({0, 0}, {rows, H});
-
-  // Pass 1, per query row i: D_i = dO_i·O_i and dQ_i = scale Σ_j dS_ij K_j,
-  // with dS_ij = P_ij (m_ij dO_i·V_j − D_i) and m_ij the dropout multiplier.
   Kokkos::parallel_for(
-      "causal_attention_backward_dq", every_row_head, KOKKOS_LAMBDA(int row, int h) {
-        const int b = row / T_len, i = row % T_len, col0 = h * hd;
-        T D = 0;
-        for (int d = 0; d < hd; ++d) D += dout(row, col0 + d) * out(row, col0 + d);
-        row_dot(row, h) = D;
-        T acc[kMaxHeadDim];
-        for (int d = 0; d < hd; ++d) acc[d] = 0;
-        const T L = lse(row, h);
-        const uint64_t mask_base = (static_cast<uint64_t>(b * H + h) * T_len + i) * T_len;
-        for (int j = 0; j <= i; ++j) {
-          const int key_row = b * T_len + j;
-          T s = 0, dp = 0;
-          for (int d = 0; d < hd; ++d) {
-            s += q(row, col0 + d) * k(key_row, col0 + d);
-            dp += dout(row, col0 + d) * v(key_row, col0 + d);
+      "attention_score_gradients", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
+        T* srow = scores.data() + size_t(r) * T_len;
+        T* grow = grad.data() + size_t(r) * T_len;
+        const T L = lse((bh / H) * T_len + i, bh % H);
+        const T D = row_dot(size_t(bh) * T_len + i);
+        const uint64_t mask_base = (uint64_t(bh) * T_len + i) * T_len;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T_len), [&](int j) {
+          if (j > i) {
+            srow[j] = grow[j] = T(0);
+            return;
           }
-          const T prob = math::exp(s * scale - L);
-          if (p > 0.0) dp = rng::uniform(seed, stream, mask_base + j) >= p ? dp * keep_scale : T(0);
-          const T ds = prob * (dp - D) * scale;
-          for (int d = 0; d < hd; ++d) acc[d] += ds * k(key_row, col0 + d);
-        }
-        for (int d = 0; d < hd; ++d) dq(row, col0 + d) = acc[d];
-      });
-
-  // Pass 2, per key row j: dK_j = scale Σ_{i≥j} dS_ij Q_i, dV_j = Σ_{i≥j} m_ij P_ij dO_i.
-  Kokkos::parallel_for(
-      "causal_attention_backward_dkv", every_row_head, KOKKOS_LAMBDA(int key_row, int h) {
-        const int b = key_row / T_len, j = key_row % T_len, col0 = h * hd;
-        T acc_k[kMaxHeadDim], acc_v[kMaxHeadDim];
-        for (int d = 0; d < hd; ++d) acc_k[d] = acc_v[d] = 0;
-        for (int i = j; i < T_len; ++i) {
-          const int row = b * T_len + i;
-          T s = 0, dp = 0;
-          for (int d = 0; d < hd; ++d) {
-            s += q(row, col0 + d) * k(key_row, col0 + d);
-            dp += dout(row, col0 + d) * v(key_row, col0 + d);
-          }
-          const T prob = math::exp(s * scale - lse(row, h));
-          T multiplier = 1;
-          if (p > 0.0) {
-            const uint64_t mask_index = (static_cast<uint64_t>(b * H + h) * T_len + i) * T_len + j;
-            multiplier = rng::uniform(seed, stream, mask_index) >= p ? keep_scale : T(0);
-          }
-          const T ds = prob * (multiplier * dp - row_dot(row, h)) * scale;
-          const T pv = prob * multiplier;
-          for (int d = 0; d < hd; ++d) {
-            acc_k[d] += ds * q(row, col0 + d);
-            acc_v[d] += pv * dout(row, col0 + d);
-          }
-        }
-        for (int d = 0; d < hd; ++d) {
-          dk(key_row, col0 + d) = acc_k[d];
-          dv(key_row, col0 + d) = acc_v[d];
-        }
+          const T prob = math::exp(srow[j] - L);
+          T m = 1;
+          if (p > 0.0) m = rng::uniform(seed, stream, mask_base + j) >= p ? keep_scale : T(0);
+          grow[j] = prob * (m * grow[j] - D) * scale;
+          srow[j] = m * prob;
+        });
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                    \
-  template void causal_attention_backward<T>(                                                  \
-      const AttentionShape&, const View2<T>&, const View2<T>&, const View2<T>&, const View2<T>&, \
-      const View2<T>&, const View2<T>&, const AttentionDropout&, const View2<T>&, const View2<T>&, \
-      const View2<T>&, const View2<T>&);
+}  // namespace
+
+template <class T>
+void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const View2<T>& k, const View2<T>& v,
+                               const View2<T>& out, const View2<T>& lse, const View2<T>& dout,
+                               const AttentionDropout& dropout, const View2<T>& dq, const View2<T>& dk,
+                               const View2<T>& dv, AttentionWorkspace<T>& ws) {
+  ws.ensure(s);
+  pack_heads(s, q, ws.q);
+  pack_heads(s, k, ws.k);
+  pack_heads(s, v, ws.v);
+  pack_heads(s, out, ws.out);
+  pack_heads(s, dout, ws.dout);
+  const int hd = s.head_dim;
+  const auto packed_out = ws.out;
+  const auto packed_dout = ws.dout;
+  const auto row_dot = ws.row_dot;
+  Kokkos::parallel_for(
+      "attention_row_dot", Range(0, row_dot.extent(0)), KOKKOS_LAMBDA(size_t r) {
+        T dot = 0;
+        for (int d = 0; d < hd; ++d) dot += packed_dout(r, d) * packed_out(r, d);
+        row_dot(r) = dot;
+      });
+  const T scale = T(1) / math::sqrt(T(hd));
+  const int heads = s.batch * s.heads, T_len = s.seq_len;
+  for (int first = 0; first < heads; first += ws.group) {
+    const int count = std::min(ws.group, heads - first);
+    for (int g = 0; g < count; ++g) {
+      const int h = first + g;
+      gemm<T>("N", "T", scale, head_rows(ws.q, T_len, h, 1), head_rows(ws.k, T_len, h, 1), T(0),
+              score_block(ws.scores, T_len, g));
+      gemm<T>("N", "T", T(1), head_rows(ws.dout, T_len, h, 1), head_rows(ws.v, T_len, h, 1), T(0),
+              score_block(ws.grad_scores, T_len, g));
+    }
+    attention_score_gradients(s, first, count, ws.scores, ws.grad_scores, lse, ws.row_dot, dropout, scale);
+    for (int g = 0; g < count; ++g) {
+      const int h = first + g;
+      const View2<T> probs = score_block(ws.scores, T_len, g), dscores = score_block(ws.grad_scores, T_len, g);
+      gemm<T>("T", "N", T(1), probs, head_rows(ws.dout, T_len, h, 1), T(0), head_rows(ws.dv, T_len, h, 1));
+      gemm<T>("N", "N", T(1), dscores, head_rows(ws.k, T_len, h, 1), T(0), head_rows(ws.dq, T_len, h, 1));
+      gemm<T>("T", "N", T(1), dscores, head_rows(ws.q, T_len, h, 1), T(0), head_rows(ws.dk, T_len, h, 1));
+    }
+  }
+  unpack_heads(s, ws.dq, dq);
+  unpack_heads(s, ws.dk, dk);
+  unpack_heads(s, ws.dv, dv);
+}
+
+#define KMOE_INSTANTIATE(T)                                                                                \
+  template void causal_attention_backward<T>(const AttentionShape&, const View2<T>&, const View2<T>&,      \
+                                             const View2<T>&, const View2<T>&, const View2<T>&,            \
+                                             const View2<T>&, const AttentionDropout&, const View2<T>&,    \
+                                             const View2<T>&, const View2<T>&, AttentionWorkspace<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

@@ -1,57 +1,77 @@
 #include "core/counter_rng.hpp"
 #include "core/kokkos_compat.hpp"
-#include "kernels/causal_attention.hpp"
+#include "kernels/attention_head_packing.hpp"
+#include "kernels/dense_gemm.hpp"
+
+#include <algorithm>
 
 namespace kmoe::kernels {
 
+namespace {
+
+// Row-wise causal softmax of a group of score blocks, in place, then dropout; writes lse.
 template <class T>
-void causal_attention_forward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
-                              const View2<T>& v, const AttentionDropout& dropout,
-                              const View2<T>& out, const View2<T>& lse) {
-  const int T_len = shape.seq_len, H = shape.heads, hd = shape.head_dim;
-  const T scale = T(1) / math::sqrt(T(hd));
+void causal_softmax_rows(const AttentionShape& s, int first_head, int count, const View1<T>& scores,
+                         const AttentionDropout& dropout, const View2<T>& lse) {
+  const int T_len = s.seq_len, H = s.heads;
   const double p = dropout.p;
   const uint64_t seed = dropout.seed, stream = dropout.stream;
   const T keep_scale = T(1.0 / (1.0 - p));
-  const int rows = shape.batch * T_len;
   Kokkos::parallel_for(
-      "causal_attention_forward", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, H}),
-      KOKKOS_LAMBDA(int row, int h) {
-        const int b = row / T_len, i = row % T_len, col0 = h * hd;
-        T acc[kMaxHeadDim];
-        for (int d = 0; d < hd; ++d) acc[d] = 0;
-        T running_max = math::lowest<T>(), running_sum = 0;
-        const uint64_t mask_base = (static_cast<uint64_t>(b * H + h) * T_len + i) * T_len;
-        for (int j = 0; j <= i; ++j) {
-          const int key_row = b * T_len + j;
-          T s = 0;
-          for (int d = 0; d < hd; ++d) s += q(row, col0 + d) * k(key_row, col0 + d);
-          s *= scale;
-          if (s > running_max) {  // online softmax: rescale what has been accumulated
-            const T correction = math::exp(running_max - s);
-            running_sum *= correction;
-            for (int d = 0; d < hd; ++d) acc[d] *= correction;
-            running_max = s;
-          }
-          const T e = math::exp(s - running_max);
-          running_sum += e;
-          T weight = e;
-          if (p > 0.0) weight = rng::uniform(seed, stream, mask_base + j) >= p ? e * keep_scale : T(0);
-          for (int d = 0; d < hd; ++d) acc[d] += weight * v(key_row, col0 + d);
-        }
-        const T inv = T(1) / running_sum;
-        for (int d = 0; d < hd; ++d) out(row, col0 + d) = acc[d] * inv;
-        lse(row, h) = running_max + math::log(running_sum);
+      "causal_softmax_rows", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
+        T* row = scores.data() + size_t(r) * T_len;
+        T max_score = math::lowest<T>();
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& m) { m = math::fmax(m, row[j]); },
+            Kokkos::Max<T>(max_score));
+        T sum = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& acc) { acc += math::exp(row[j] - max_score); }, sum);
+        const T L = max_score + math::log(sum);
+        team.team_barrier();
+        const uint64_t mask_base = (uint64_t(bh) * T_len + i) * T_len;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T_len), [&](int j) {
+          T prob = j <= i ? math::exp(row[j] - L) : T(0);
+          if (p > 0.0 && j <= i) prob = rng::uniform(seed, stream, mask_base + j) >= p ? prob * keep_scale : T(0);
+          row[j] = prob;
+        });
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { lse((bh / H) * T_len + i, bh % H) = L; });
       });
 }
 
-template void causal_attention_forward<float>(const AttentionShape&, const View2<float>&,
-                                              const View2<float>&, const View2<float>&,
-                                              const AttentionDropout&, const View2<float>&,
-                                              const View2<float>&);
-template void causal_attention_forward<double>(const AttentionShape&, const View2<double>&,
-                                               const View2<double>&, const View2<double>&,
-                                               const AttentionDropout&, const View2<double>&,
-                                               const View2<double>&);
+}  // namespace
+
+template <class T>
+void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const View2<T>& k, const View2<T>& v,
+                              const AttentionDropout& dropout, const View2<T>& out, const View2<T>& lse,
+                              AttentionWorkspace<T>& ws) {
+  ws.ensure(s);
+  pack_heads(s, q, ws.q);
+  pack_heads(s, k, ws.k);
+  pack_heads(s, v, ws.v);
+  const T scale = T(1) / math::sqrt(T(s.head_dim));
+  const int heads = s.batch * s.heads, T_len = s.seq_len;
+  for (int first = 0; first < heads; first += ws.group) {
+    const int count = std::min(ws.group, heads - first);
+    for (int g = 0; g < count; ++g) {
+      gemm<T>("N", "T", scale, head_rows(ws.q, T_len, first + g, 1), head_rows(ws.k, T_len, first + g, 1), T(0),
+              score_block(ws.scores, T_len, g));
+    }
+    causal_softmax_rows(s, first, count, ws.scores, dropout, lse);
+    for (int g = 0; g < count; ++g) {
+      gemm<T>("N", "N", T(1), score_block(ws.scores, T_len, g), head_rows(ws.v, T_len, first + g, 1), T(0),
+              head_rows(ws.out, T_len, first + g, 1));
+    }
+  }
+  unpack_heads(s, ws.out, out);
+}
+
+template void causal_attention_forward<float>(const AttentionShape&, const View2<float>&, const View2<float>&,
+                                              const View2<float>&, const AttentionDropout&, const View2<float>&,
+                                              const View2<float>&, AttentionWorkspace<float>&);
+template void causal_attention_forward<double>(const AttentionShape&, const View2<double>&, const View2<double>&,
+                                               const View2<double>&, const AttentionDropout&, const View2<double>&,
+                                               const View2<double>&, AttentionWorkspace<double>&);
 
 }  // namespace kmoe::kernels

@@ -33,7 +33,8 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   rope_rotate(a.q, c.seq_len, c.head_dim(), c.rope_base, +1);
   rope_rotate(a.k, c.seq_len, c.head_dim(), c.rope_base, +1);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
-  causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse);
+  causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
+                           attention_workspace_);
   linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid);
   apply_dropout(a.x_mid, layer, dropout_site::kAttentionBranch);
   add_into(a.x_mid, x);
@@ -52,7 +53,7 @@ void MoeTransformer<T>::attention_backward(int layer) {
   linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
   causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
-                            s.dq, s.dk, s.dv, s.attn_row_dot);
+                            s.dq, s.dk, s.dv, attention_workspace_);
   rope_rotate(s.dq, c.seq_len, c.head_dim(), c.rope_base, -1);
   rope_rotate(s.dk, c.seq_len, c.head_dim(), c.rope_base, -1);
   linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq));

@@ -41,7 +41,6 @@ BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
       dk("dk", tokens, c.d_model),
       dv("dv", tokens, c.d_model),
       dattn("dattn", tokens, c.d_model),
-      attn_row_dot("attn_row_dot", tokens, c.n_heads),
       dgates("dgates", tokens, c.moe ? c.top_k : 0),
       dlogits("dlogits", tokens, c.moe ? c.num_experts : 0),
       dexpert_out("dexpert_out", ffn_rows(c, tokens), c.d_model),

@@ -33,7 +33,7 @@ struct BlockActivations {
 
 template <class T>
 struct BackwardScratch {
-  View2<T> dx, dbranch, dnormed, dq, dk, dv, dattn, attn_row_dot;
+  View2<T> dx, dbranch, dnormed, dq, dk, dv, dattn;
   View2<T> dgates, dlogits, dexpert_out, dhidden, dactivated, dgrouped;
 
   BackwardScratch() = default;

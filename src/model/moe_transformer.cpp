@@ -27,7 +27,6 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed)
     : config_(config), params_(config) {
   require(config.d_model % config.n_heads == 0 && config.head_dim() % 2 == 0,
           "d_model / n_heads must be an even integer");
-  require(config.head_dim() <= kernels::kMaxHeadDim, "head_dim above " + std::to_string(kMaxHeadDim));
   params_.initialize(seed, config.init_std);
   tok_emb_ = params_.index_of("tok_emb");
   final_norm_ = params_.index_of("final_norm");

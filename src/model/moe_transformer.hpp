@@ -92,6 +92,7 @@ class MoeTransformer {
   View1<T> final_rstd_, zero_bias_;
   View1<int> token_offsets_, token_order_;
   BackwardScratch<T> scratch_;
+  kernels::AttentionWorkspace<T> attention_workspace_;
   HostView1<int> host_offsets_;
 
   TokenBatch batch_;

@@ -1,0 +1,54 @@
+#include "kernels/attention_head_packing.hpp"
+
+#include <algorithm>
+
+namespace kmoe::kernels {
+
+template <class T>
+void AttentionWorkspace<T>::ensure(const AttentionShape& s) {
+  const size_t rows = size_t(s.batch) * s.heads * s.seq_len;
+  if (q.extent(0) != rows || q.extent(1) != size_t(s.head_dim)) {
+    for (View2<T>* buffer : {&q, &k, &v, &out, &dout, &dq, &dk, &dv}) *buffer = View2<T>("attention_packed", rows, s.head_dim);
+    row_dot = View1<T>("attention_row_dot", rows);
+  }
+  // Bound the score scratch to about 4 M elements per buffer (16 MiB in float).
+  const int heads = s.batch * s.heads;
+  const int wanted = std::max(1, std::min(heads, int((size_t(1) << 22) / (size_t(s.seq_len) * s.seq_len))));
+  if (wanted != group || scores.extent(0) != size_t(wanted) * s.seq_len * s.seq_len) {
+    group = wanted;
+    scores = View1<T>("attention_scores", size_t(group) * s.seq_len * s.seq_len);
+    grad_scores = View1<T>("attention_grad_scores", size_t(group) * s.seq_len * s.seq_len);
+  }
+}
+
+template <class T>
+void pack_heads(const AttentionShape& s, const View2<T>& x, const View2<T>& packed) {
+  const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
+  Kokkos::parallel_for(
+      "pack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(packed.extent(0)), hd}),
+      KOKKOS_LAMBDA(int r, int d) {
+        const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
+        packed(r, d) = x(b * T_len + t, h * hd + d);
+      });
+}
+
+template <class T>
+void unpack_heads(const AttentionShape& s, const View2<T>& packed, const View2<T>& x) {
+  const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
+  Kokkos::parallel_for(
+      "unpack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(packed.extent(0)), hd}),
+      KOKKOS_LAMBDA(int r, int d) {
+        const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
+        x(b * T_len + t, h * hd + d) = packed(r, d);
+      });
+}
+
+#define KMOE_INSTANTIATE(T)                                                                       \
+  template struct AttentionWorkspace<T>;                                                          \
+  template void pack_heads<T>(const AttentionShape&, const View2<T>&, const View2<T>&);           \
+  template void unpack_heads<T>(const AttentionShape&, const View2<T>&, const View2<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
+
+}  // namespace kmoe::kernels

@@ -1,0 +1,26 @@
+// Moves heads between the token layout [b·T + t, h·hd + d] and the packed per-head layout
+// [(b·H + h)·T + t, d] that the attention GEMMs work on, and holds the group loop helpers.
+#pragma once
+
+#include "kernels/causal_attention.hpp"
+
+namespace kmoe::kernels {
+
+template <class T>
+void pack_heads(const AttentionShape& shape, const View2<T>& tokens_layout, const View2<T>& packed);
+template <class T>
+void unpack_heads(const AttentionShape& shape, const View2<T>& packed, const View2<T>& tokens_layout);
+
+// Rows [first_head·T, (first_head + count)·T) of a packed buffer.
+template <class T>
+View2<T> head_rows(const View2<T>& packed, int seq_len, int first_head, int count) {
+  return Kokkos::subview(packed, Kokkos::make_pair(first_head * seq_len, (first_head + count) * seq_len), Kokkos::ALL());
+}
+
+// The T×T block of head `index` within a group scratch.
+template <class T>
+View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
+  return View2<T>(scratch.data() + size_t(index) * seq_len * seq_len, seq_len, seq_len);
+}
+
+}  // namespace kmoe::kernels
