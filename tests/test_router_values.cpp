@@ -4,6 +4,7 @@
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
 #include "kernels/token_grouping.hpp"
+#include "tiny_model.hpp"
 
 #include <gtest/gtest.h>
 
@@ -93,6 +94,30 @@ TEST(RouterValues, CapacityDropsTheLaterTokens) {
   const auto o = to_vector(out);
   EXPECT_NEAR(o[0], 1.0, 1e-15);
   EXPECT_EQ(o[3], 0.0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(RoutingBias, MovesTowardBalanceAndSteersSelectionOnly) {
+  const auto c = kmoe::testing::tiny_config();
+  MoeTransformer<double> model(c, 1);
+  ForwardResult update;
+  update.layers.resize(c.n_layers);
+  update.layers[0].expert_tokens = {10, 0, 5, 5};  // mean 5: expert 0 over, 1 under
+  update.layers[1].expert_tokens = {5, 5, 5, 5};
+  model.update_routing_bias(update, 0.25);
+  EXPECT_EQ(model.routing_bias(), (std::vector<double>{-0.25, 0.25, 0, 0, 0, 0, 0, 0}));
+  // A large bias on expert 3 of layer 0 makes every token select it; the loss still flows
+  // through gates computed from the unbiased logits.
+  StepOptions eval;
+  eval.training = false;
+  const auto batch = kmoe::testing::tiny_batch(c);
+  model.set_routing_bias({0, 0, 0, 100, 0, 0, 0, 0});
+  const auto r = model.forward(batch, eval);
+  EXPECT_EQ(r.layers[0].expert_tokens[3], r.tokens);
+  EXPECT_TRUE(std::isfinite(r.total_loss));
 }
 
 }  // namespace

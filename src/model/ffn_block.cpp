@@ -61,7 +61,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
                           rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
                                          static_cast<uint32_t>(options_.rng_step))};
     }
-    router_select(a.router, noise, zero_bias_);
+    router_select(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())));
     const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
     group_by_key(assignment_expert, c.num_experts, a.offsets, a.order);
     a.dropped = assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);

@@ -48,6 +48,38 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed)
     }
     block_params_.push_back(b);
   }
+  routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
+}
+
+template <class T>
+void MoeTransformer<T>::update_routing_bias(const ForwardResult& update, double rate) {
+  if (!config_.moe) return;
+  auto bias = Kokkos::create_mirror_view_and_copy(HostSpace(), routing_bias_);
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const auto& load = update.layers[l].expert_tokens;
+    double mean = 0;
+    for (auto n : load) mean += double(n) / double(load.size());
+    for (int e = 0; e < config_.num_experts; ++e) {
+      const double gap = mean - double(load[e]);
+      bias(l, e) += T(rate * ((gap > 0) - (gap < 0)));
+    }
+  }
+  Kokkos::deep_copy(routing_bias_, bias);
+}
+
+template <class T>
+std::vector<double> MoeTransformer<T>::routing_bias() const {
+  const auto bias = Kokkos::create_mirror_view_and_copy(HostSpace(), routing_bias_);
+  return std::vector<double>(bias.data(), bias.data() + bias.span());
+}
+
+template <class T>
+void MoeTransformer<T>::set_routing_bias(const std::vector<double>& values) {
+  require(values.size() == routing_bias_.span(), "routing bias has " + std::to_string(values.size()) +
+                                                     " values, the model needs " + std::to_string(routing_bias_.span()));
+  auto bias = Kokkos::create_mirror_view(routing_bias_);
+  std::copy(values.begin(), values.end(), bias.data());
+  Kokkos::deep_copy(routing_bias_, bias);
 }
 
 template <class T>
@@ -66,7 +98,6 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
   dfinal_ = View2<T>("dfinal", tokens, c.d_model);
   logits_chunk_ = View2<T>("logits_chunk", std::min(tokens, kLogitsChunkRows), c.vocab_size);
   final_rstd_ = View1<T>("final_rstd", tokens);
-  zero_bias_ = View1<T>("zero_bias", c.num_experts);
   token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
   token_order_ = View1<int>("token_order", tokens);
   scratch_ = BackwardScratch<T>(c, tokens);

@@ -61,6 +61,13 @@ class MoeTransformer {
   ForwardResult forward(const TokenBatch& batch, const StepOptions& options);
   void backward();
 
+  // Aux-loss-free balancing: each layer's per-expert bias, added to the routing scores for
+  // expert selection only (gates still come from the unbiased logits), moves by `rate`
+  // toward balance after an update: b_e += rate · sign(mean load − load_e).
+  void update_routing_bias(const ForwardResult& update, double rate);
+  std::vector<double> routing_bias() const;            // [layer · expert]
+  void set_routing_bias(const std::vector<double>& values);
+
  private:
   struct BlockParams {
     int attn_norm, wq, wk, wv, wo, ffn_norm, router, first_expert, ffn_w1, ffn_w2;
@@ -89,7 +96,8 @@ class MoeTransformer {
   std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
   std::vector<BlockActivations<T>> blocks_;
   View2<T> ffn_out_, activated_, final_normed_, dfinal_, logits_chunk_;
-  View1<T> final_rstd_, zero_bias_;
+  View1<T> final_rstd_;
+  View2<T> routing_bias_;  // [layer, expert]
   View1<int> token_offsets_, token_order_;
   BackwardScratch<T> scratch_;
   kernels::AttentionWorkspace<T> attention_workspace_;

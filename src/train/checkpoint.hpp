@@ -17,7 +17,8 @@ struct CheckpointData {
   int64_t tokens_seen = 0;
   double best_val_ppl = 0;        // 0 = no evaluation yet
   double train_seconds = 0;
-  std::vector<std::vector<float>> tensors;  // parameters, AdamW m, AdamW v, Muon momentum
+  // parameters, AdamW m, AdamW v, Muon momentum, routing bias (aux-loss-free balancing)
+  std::vector<std::vector<float>> tensors;
 };
 
 void write_checkpoint(const std::string& path, const CheckpointData& data);

@@ -36,6 +36,7 @@ RunRecord::RunRecord(const std::string& path, const ModelConfig& c) : out_(path)
     add("/router/min_load_frac", Kind::F64, {L});
     add("/router/lb_loss", Kind::F64, {L});
     add("/router/z_loss", Kind::F64, {L});
+    add("/router/routing_bias", Kind::F64, {L, E});
     add("/eval/expert_cv", Kind::F64, {L});
     add("/eval/expert_cv_mean", Kind::F64);
     add("/eval/router_entropy", Kind::F64, {L});
@@ -121,6 +122,7 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
   out_.append<double>("/router/min_load_frac", min_frac.data());
   out_.append<double>("/router/lb_loss", lb.data());
   out_.append<double>("/router/z_loss", z.data());
+  out_.append<double>("/router/routing_bias", row.routing_bias.data());
 }
 
 void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_ppl) {

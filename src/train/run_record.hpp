@@ -18,6 +18,7 @@ struct TrainRow {
   int64_t step = 0, tokens = 0;
   double lr_muon = 0, lr_adamw = 0, aux_coef = 0, grad_norm = 0, ms_per_step = 0, tokens_per_s = 0;
   bool nonfinite = false;
+  std::vector<double> routing_bias;  // [layer · expert] in force during the update (MoE)
 };
 
 class RunRecord {

@@ -157,11 +157,12 @@ void Run::resume_from_checkpoint() {
   if (ckpt.deck_toml != to_toml(deck_)) {
     throw Error(paths_.checkpoint + ": checkpoint was written by a different deck; resume with the same deck and --set overrides");
   }
-  require(ckpt.tensors.size() == 4, paths_.checkpoint + ": unexpected checkpoint layout");
+  require(ckpt.tensors.size() == 5, paths_.checkpoint + ": unexpected checkpoint layout");
   restore(model_->params().values(), ckpt.tensors[0], "parameters");
   restore(optimizer_->adamw().first_moment(), ckpt.tensors[1], "AdamW m");
   restore(optimizer_->adamw().second_moment(), ckpt.tensors[2], "AdamW v");
   restore(optimizer_->muon().momentum(), ckpt.tensors[3], "Muon momentum");
+  model_->set_routing_bias(std::vector<double>(ckpt.tensors[4].begin(), ckpt.tensors[4].end()));
   optimizer_->set_updates(ckpt.update);
   update_ = ckpt.update;
   micro_batches_ = ckpt.micro_batches;
@@ -181,6 +182,8 @@ void Run::save_checkpoint() {
   d.train_seconds = train_seconds_;
   d.tensors = {host_copy(model_->params().values()), host_copy(optimizer_->adamw().first_moment()),
                host_copy(optimizer_->adamw().second_moment()), host_copy(optimizer_->muon().momentum())};
+  const auto bias = model_->routing_bias();
+  d.tensors.emplace_back(bias.begin(), bias.end());
   write_checkpoint(paths_.checkpoint, d);
 }
 
@@ -217,6 +220,7 @@ bool Run::train_one_update() {
   row.lr_muon = o.muon_lr * lr;
   row.lr_adamw = o.adamw_lr * lr;
   row.aux_coef = aux;
+  row.routing_bias = model_->routing_bias();
   row.nonfinite = !std::isfinite(result.total_loss) || !all_finite(params.grads());
   if (row.nonfinite) {
     row.tokens = tokens_seen_;
@@ -232,6 +236,7 @@ bool Run::train_one_update() {
   }
   row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip);
   optimizer_->step(params, lr);
+  if (m.aux_free_bias) model_->update_routing_bias(result, m.aux_free_bias_rate);
   Kokkos::fence();
   tokens_seen_ += result.tokens;
   row.tokens = tokens_seen_;

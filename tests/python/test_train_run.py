@@ -135,6 +135,28 @@ class NonFiniteTest(unittest.TestCase):
                 np.testing.assert_array_equal(f["train/nonfinite"][:], [0, 0, 0, 1])
 
 
+class AuxLossFreeBiasTest(unittest.TestCase):
+    def test_bias_is_recorded_and_survives_resume(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            extra = "[output]\ncheckpoint_every = 3\n"
+            whole = write_deck(tmp, "bias_whole", extra)
+            split = write_deck(tmp, "bias_split", extra)
+            flags = ["--set", "moe.aux_free_bias=true", "--set", "moe.aux_free_bias_rate=0.01",
+                     "--set", "moe.load_balancing_weight=0"]
+            self.assertEqual(train(whole, *flags).returncode, 0)
+            self.assertEqual(train(split, *flags, "--set", "train.debug_signal_step=6").returncode, 75)
+            self.assertEqual(train(split, *flags, "--set", "train.debug_signal_step=6", "--resume").returncode, 0)
+            with h5py.File(os.path.join(tmp, "runs", "bias_whole.h5"), "r") as fa, \
+                    h5py.File(os.path.join(tmp, "runs", "bias_split.h5"), "r") as fb:
+                bias = fa["router/routing_bias"][:]
+                self.assertEqual(bias.shape, (12, 2, 4))
+                np.testing.assert_array_equal(bias[0], 0)
+                self.assertGreater(np.abs(bias[-1]).max(), 0)   # it moved
+                steps = np.abs(np.diff(bias, axis=0))  # each update moves a bias by 0 or ± rate
+                self.assertTrue(np.all((steps < 1e-6) | (np.abs(steps - 0.01) < 1e-6)))
+                np.testing.assert_array_equal(bias, fb["router/routing_bias"][:])
+
+
 class LearningTest(unittest.TestCase):
     def test_validation_loss_falls_well_below_the_unigram_entropy(self):
         with tempfile.TemporaryDirectory() as tmp:
