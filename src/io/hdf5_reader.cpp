@@ -1,17 +1,11 @@
 #include "io/hdf5_reader.hpp"
 
 #include "core/error.hpp"
+#include "io/hdf5_native_type.hpp"
 
 #include <hdf5.h>
 
 namespace kmoe {
-namespace {
-template <class T> hid_t native_type();
-template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
-}  // namespace
-
 Hdf5Reader::Hdf5Reader(const std::string& path) : path_(path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -44,7 +38,7 @@ std::vector<T> Hdf5Reader::read(const std::string& dataset) const {
   for (uint64_t n : shape(dataset)) count *= n;
   std::vector<T> out(count);
   const hid_t d = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);
-  const herr_t status = H5Dread(d, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+  const herr_t status = H5Dread(d, hdf5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
   H5Dclose(d);
   if (status < 0) throw Error(path_ + ": cannot read dataset '" + dataset + "'");
   return out;

@@ -1,6 +1,7 @@
 #include "io/hdf5_writer.hpp"
 
 #include "core/error.hpp"
+#include "io/hdf5_native_type.hpp"
 
 #include <hdf5.h>
 
@@ -9,12 +10,6 @@
 
 namespace kmoe {
 namespace {
-
-template <class T> hid_t native_type();
-template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
-template <> hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
 
 void check_h5(herr_t status, const std::string& what) {
   if (status < 0) throw Error("HDF5: " + what + " failed");
@@ -154,16 +149,16 @@ void Hdf5Writer::write_array_impl(const std::string& path, const std::vector<uin
 
 template <class T>
 void Hdf5Writer::create_series(const std::string& path, const std::vector<uint64_t>& row_shape) {
-  create_series_impl(path, row_shape, native_type<T>());
+  create_series_impl(path, row_shape, hdf5_native_type<T>());
 }
 template <class T>
 void Hdf5Writer::append(const std::string& path, const T* row) {
-  append_impl(path, row, native_type<T>());
+  append_impl(path, row, hdf5_native_type<T>());
 }
 template <class T>
 void Hdf5Writer::write_array(const std::string& path, const std::vector<uint64_t>& shape,
                              const T* data) {
-  write_array_impl(path, shape, data, native_type<T>());
+  write_array_impl(path, shape, data, hdf5_native_type<T>());
 }
 
 #define KMOE_HDF5_WRITER_TYPE(T)                                                            \
