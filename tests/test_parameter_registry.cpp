@@ -47,7 +47,9 @@ TEST(ParameterRegistry, MuonGetsHiddenMatricesAndTheRouter) {
   }
   c.router_muon = false;
   for (const auto& s : build_parameter_specs(c)) {
-    if (s.name.find("router") != std::string::npos) EXPECT_EQ(s.group, OptimizerGroup::AdamW);
+    if (s.name.find("router") != std::string::npos) {
+      EXPECT_EQ(s.group, OptimizerGroup::AdamW);
+    }
   }
 }
 
