@@ -50,9 +50,10 @@ void BM_RmsNorm(benchmark::State& state) {
 void BM_Rope(benchmark::State& state) {
   View2<float> q("q", kTokens, kDim);
   fill(q, 1);
+  const RopeTable<float> table(kSeq, kDim / kHeads, 10000.0);
   for (auto _ : state) {
-    rope_rotate(q, kSeq, kDim / kHeads, 10000.0, +1);
-    rope_rotate(q, kSeq, kDim / kHeads, 10000.0, -1);
+    rope_rotate(q, table, +1);
+    rope_rotate(q, table, -1);
     Kokkos::fence();
   }
   report_tokens(state);

@@ -38,13 +38,14 @@ TEST(KernelGradients, RopeBackwardIsInverseRotation) {
   const int seq = 4, heads = 2, hd = 6;
   View2<double> x("x", 2 * seq, heads * hd), y("y", 2 * seq, heads * hd), dy("dy", 2 * seq, heads * hd);
   fill_normal(x, 3);
+  const RopeTable<double> table(seq, hd, 10000.0);
   const auto loss = [&] {
     Kokkos::deep_copy(y, x);
-    rope_rotate(y, seq, hd, 10000.0, +1);
+    rope_rotate(y, table, +1);
     return weighted_sum(y);
   };
   weighted_sum_grad(dy);
-  rope_rotate(dy, seq, hd, 10000.0, -1);
+  rope_rotate(dy, table, -1);
   EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
 }
 
@@ -55,7 +56,7 @@ TEST(KernelGradients, RopeRotatesInterleavedPairsByPositionAngle) {
   for (int t = 0; t < seq; ++t)
     for (int j = 0; j < hd; ++j) h(t, j) = (j % 2 == 0) ? 1.0 : 0.0;  // (1, 0) in every pair
   Kokkos::deep_copy(x, h);
-  rope_rotate(x, seq, hd, 100.0, +1);
+  rope_rotate(x, RopeTable<double>(seq, hd, 100.0), +1);
   Kokkos::deep_copy(h, x);
   // pair i at position p turns by p·100^(−2i/4): pair 0 by p, pair 1 by p/10.
   EXPECT_NEAR(h(2, 0), std::cos(2.0), 1e-12);

@@ -43,6 +43,10 @@ KOKKOS_INLINE_FUNCTION double to_open_unit(uint32_t a, uint32_t b) {
   return (static_cast<double>(bits & ((uint64_t(1) << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
+// Uniform in (0, 1) from one 32-bit word: where 32 bits suffice (dropout masks), one Philox
+// block gives four draws.
+KOKKOS_INLINE_FUNCTION double word_to_unit(uint32_t word) { return (double(word) + 0.5) * (1.0 / 4294967296.0); }
+
 KOKKOS_INLINE_FUNCTION double uniform(uint64_t seed, uint64_t stream, uint64_t index) {
   const Block4 r = philox4x32(seed, stream, index);
   return to_open_unit(r.v[0], r.v[1]);

@@ -23,4 +23,8 @@ View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
   return View2<T>(scratch.data() + size_t(index) * seq_len * seq_len, seq_len, seq_len);
 }
 
+// Attention-probability dropout draws four masks per Philox block: row r, column j uses
+// block r·blocks + j/4, word j mod 4.
+KOKKOS_INLINE_FUNCTION int dropout_blocks_per_row(int seq_len) { return (seq_len + 3) / 4; }
+
 }  // namespace kmoe::kernels

@@ -27,17 +27,22 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         T* grow = grad.data() + size_t(r) * T_len;
         const T L = lse((bh / H) * T_len + i, bh % H);
         const T D = row_dot(size_t(bh) * T_len + i);
-        const uint64_t mask_base = (uint64_t(bh) * T_len + i) * T_len;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T_len), [&](int j) {
-          if (j > i) {
-            srow[j] = grow[j] = T(0);
-            return;
+        const int blocks = dropout_blocks_per_row(T_len);
+        const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
+          const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block_base + jb) : rng::Block4{};
+          for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
+            const int j = 4 * jb + lane;
+            if (j > i) {
+              srow[j] = grow[j] = T(0);
+              continue;
+            }
+            const T prob = math::exp(srow[j] - L);
+            T m = 1;
+            if (p > 0.0) m = rng::word_to_unit(r.v[lane]) >= p ? keep_scale : T(0);
+            grow[j] = prob * (m * grow[j] - D) * scale;
+            srow[j] = m * prob;
           }
-          const T prob = math::exp(srow[j] - L);
-          T m = 1;
-          if (p > 0.0) m = rng::uniform(seed, stream, mask_base + j) >= p ? keep_scale : T(0);
-          grow[j] = prob * (m * grow[j] - D) * scale;
-          srow[j] = m * prob;
         });
       });
 }

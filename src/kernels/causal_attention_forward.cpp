@@ -30,11 +30,16 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& acc) { acc += math::exp(row[j] - max_score); }, sum);
         const T L = max_score + math::log(sum);
         team.team_barrier();
-        const uint64_t mask_base = (uint64_t(bh) * T_len + i) * T_len;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, T_len), [&](int j) {
-          T prob = j <= i ? math::exp(row[j] - L) : T(0);
-          if (p > 0.0 && j <= i) prob = rng::uniform(seed, stream, mask_base + j) >= p ? prob * keep_scale : T(0);
-          row[j] = prob;
+        const int blocks = dropout_blocks_per_row(T_len);
+        const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
+          const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block_base + jb) : rng::Block4{};
+          for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
+            const int j = 4 * jb + lane;
+            T prob = j <= i ? math::exp(row[j] - L) : T(0);
+            if (p > 0.0) prob = rng::word_to_unit(r.v[lane]) >= p ? prob * keep_scale : T(0);
+            row[j] = prob;
+          }
         });
         Kokkos::single(Kokkos::PerTeam(team), [&]() { lse((bh / H) * T_len + i, bh % H) = L; });
       });

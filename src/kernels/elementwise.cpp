@@ -1,6 +1,7 @@
 #include "kernels/elementwise.hpp"
 
 #include "core/counter_rng.hpp"
+#include "core/error.hpp"
 #include "core/kokkos_compat.hpp"
 
 namespace kmoe::kernels {
@@ -39,12 +40,17 @@ void add_into(const View2<T>& y, const View2<T>& x) {
 template <class T>
 void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream) {
   if (p <= 0.0) return;
-  const int cols = static_cast<int>(x.extent(1));
+  require(x.span_is_contiguous(), "dropout_apply needs a contiguous view");
+  const size_t n = x.span();
+  T* data = x.data();
   const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
   Kokkos::parallel_for(
-      "dropout_apply", every_element(x), KOKKOS_LAMBDA(int i, int j) {
-        const uint64_t index = static_cast<uint64_t>(i) * cols + j;
-        x(i, j) = rng::uniform(seed, stream, index) >= p ? x(i, j) * keep_scale : T(0);
+      "dropout_apply", Range(0, (n + 3) / 4), KOKKOS_LAMBDA(size_t block) {
+        const rng::Block4 r = rng::philox4x32(seed, stream, block);
+        for (int lane = 0; lane < 4; ++lane) {
+          const size_t e = 4 * block + lane;
+          if (e < n) data[e] = rng::word_to_unit(r.v[lane]) >= p ? data[e] * keep_scale : T(0);
+        }
       });
 }
 

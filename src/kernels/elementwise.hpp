@@ -18,8 +18,9 @@ void silu_backward(const View2<T>& x, const View2<T>& dy, const View2<T>& dx);
 template <class T>
 void add_into(const View2<T>& y, const View2<T>& x);
 
-// Inverted dropout in place: x ← x · mask / (1 − p), mask[i] = uniform(seed, stream, i) ≥ p.
-// The same call on the gradient is the backward. p = 0 leaves x untouched.
+// Inverted dropout in place on a contiguous view: x ← x · mask / (1 − p), where element e is
+// kept when word e mod 4 of philox(seed, stream, e / 4), as a uniform, is ≥ p. The same call
+// on the gradient is the backward. p = 0 leaves x untouched.
 template <class T>
 void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream);
 

@@ -5,25 +5,41 @@
 namespace kmoe::kernels {
 
 template <class T>
-void rope_rotate(const View2<T>& x, int seq_len, int head_dim, double base, int direction) {
+RopeTable<T>::RopeTable(int seq_len, int head_dim, double base)
+    : cos("rope_cos", seq_len, head_dim / 2), sin("rope_sin", seq_len, head_dim / 2) {
+  const auto c = cos;
+  const auto s = sin;
+  Kokkos::parallel_for(
+      "rope_table", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {seq_len, head_dim / 2}),
+      KOKKOS_LAMBDA(int pos, int i) {
+        const double angle = pos * math::pow(base, -2.0 * i / head_dim);
+        c(pos, i) = static_cast<T>(math::cos(angle));
+        s(pos, i) = static_cast<T>(math::sin(angle));
+      });
+}
+
+template <class T>
+void rope_rotate(const View2<T>& x, const RopeTable<T>& table, int direction) {
   const int n = static_cast<int>(x.extent(0));
   const int pairs = static_cast<int>(x.extent(1)) / 2;
-  const int half = head_dim / 2;
+  const int seq_len = static_cast<int>(table.cos.extent(0)), half = static_cast<int>(table.cos.extent(1));
+  const auto cos = table.cos;
+  const auto sin = table.sin;
+  const T sign = T(direction);
   Kokkos::parallel_for(
       "rope_rotate", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {n, pairs}),
       KOKKOS_LAMBDA(int row, int pair) {
-        const int i = pair % half;  // pair index within the head
-        const double inv_freq = math::pow(base, -2.0 * i / head_dim);
-        const double angle = (row % seq_len) * inv_freq;
-        const T c = static_cast<T>(math::cos(angle));
-        const T s = static_cast<T>(direction * math::sin(angle));
+        const int pos = row % seq_len, i = pair % half;
+        const T c = cos(pos, i), s = sign * sin(pos, i);
         const T x0 = x(row, 2 * pair), x1 = x(row, 2 * pair + 1);
         x(row, 2 * pair) = x0 * c - x1 * s;
         x(row, 2 * pair + 1) = x1 * c + x0 * s;
       });
 }
 
-template void rope_rotate<float>(const View2<float>&, int, int, double, int);
-template void rope_rotate<double>(const View2<double>&, int, int, double, int);
+template struct RopeTable<float>;
+template struct RopeTable<double>;
+template void rope_rotate<float>(const View2<float>&, const RopeTable<float>&, int);
+template void rope_rotate<double>(const View2<double>&, const RopeTable<double>&, int);
 
 }  // namespace kmoe::kernels

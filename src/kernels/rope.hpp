@@ -7,9 +7,17 @@
 
 namespace kmoe::kernels {
 
+// cos θ and sin θ for every (position, pair), computed once in double.
+template <class T>
+struct RopeTable {
+  View2<T> cos, sin;  // [seq_len, head_dim / 2]
+  RopeTable() = default;
+  RopeTable(int seq_len, int head_dim, double base);
+};
+
 // In place on x [tokens, heads·head_dim]. direction = +1 forward; −1 applies the inverse
 // rotation, which is the backward (the rotation is orthogonal).
 template <class T>
-void rope_rotate(const View2<T>& x, int seq_len, int head_dim, double base, int direction);
+void rope_rotate(const View2<T>& x, const RopeTable<T>& table, int direction);
 
 }  // namespace kmoe::kernels

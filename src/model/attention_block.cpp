@@ -30,8 +30,8 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   linear_forward(a.normed_attn, params_.matrix(p.wq), a.q);
   linear_forward(a.normed_attn, params_.matrix(p.wk), a.k);
   linear_forward(a.normed_attn, params_.matrix(p.wv), a.v);
-  rope_rotate(a.q, c.seq_len, c.head_dim(), c.rope_base, +1);
-  rope_rotate(a.k, c.seq_len, c.head_dim(), c.rope_base, +1);
+  rope_rotate(a.q, rope_table_, +1);
+  rope_rotate(a.k, rope_table_, +1);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
   causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
                            attention_workspace_);
@@ -54,8 +54,8 @@ void MoeTransformer<T>::attention_backward(int layer) {
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
   causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
                             s.dq, s.dk, s.dv, attention_workspace_);
-  rope_rotate(s.dq, c.seq_len, c.head_dim(), c.rope_base, -1);
-  rope_rotate(s.dk, c.seq_len, c.head_dim(), c.rope_base, -1);
+  rope_rotate(s.dq, rope_table_, -1);
+  rope_rotate(s.dk, rope_table_, -1);
   linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq));
   linear_backward_weight(s.dk, a.normed_attn, params_.matrix_grad(p.wk));
   linear_backward_weight(s.dv, a.normed_attn, params_.matrix_grad(p.wv));

@@ -49,6 +49,7 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed)
     block_params_.push_back(b);
   }
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
+  rope_table_ = RopeTable<T>(config.seq_len, config.head_dim(), config.rope_base);
 }
 
 template <class T>

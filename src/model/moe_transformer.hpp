@@ -8,6 +8,7 @@
 
 #include "core/views.hpp"
 #include "kernels/causal_attention.hpp"
+#include "kernels/rope.hpp"
 #include "model/layer_buffers.hpp"
 #include "model/model_config.hpp"
 #include "model/parameter_registry.hpp"
@@ -101,6 +102,7 @@ class MoeTransformer {
   View1<int> token_offsets_, token_order_;
   BackwardScratch<T> scratch_;
   kernels::AttentionWorkspace<T> attention_workspace_;
+  kernels::RopeTable<T> rope_table_;
   HostView1<int> host_offsets_;
 
   TokenBatch batch_;
