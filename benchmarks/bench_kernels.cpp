@@ -91,12 +91,12 @@ void BM_LinearQkvProjection(benchmark::State& state) {
   report_tokens(state);
 }
 
-void BM_Silu(benchmark::State& state) {
+void BM_SiluDropout(benchmark::State& state) {
   View2<float> h("h", kTokens * kTopK, kFfn), a("a", kTokens * kTopK, kFfn), dh("dh", kTokens * kTopK, kFfn);
   fill(h, 2);
   for (auto _ : state) {
-    silu_forward(h, a);
-    silu_backward(h, a, dh);
+    silu_dropout_forward(h, a, 0.1, 42, 1);
+    silu_dropout_backward(h, a, dh, 0.1, 42, 1);
     Kokkos::fence();
   }
   report_tokens(state);
@@ -180,7 +180,7 @@ BENCHMARK(BM_RmsNorm)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Rope)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CausalAttention)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LinearQkvProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Silu)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SiluDropout)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_RouterAndLosses)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ExpertDispatch)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TiedHeadCrossEntropy)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -82,16 +82,31 @@ TEST(KernelGradients, Linear) {
   EXPECT_LT(fd_relative_error(w, to_vector(dw), loss), kTolerance);
 }
 
-TEST(KernelGradients, Silu) {
+void check_silu_dropout(double p) {
   View2<double> x("x", 3, 7), y("y", 3, 7), dy("dy", 3, 7), dx("dx", 3, 7);
   fill_normal(x, 6, 2.0);
   const auto loss = [&] {
-    silu_forward(x, y);
+    silu_dropout_forward(x, y, p, 42, 9);
     return weighted_sum(y);
   };
   weighted_sum_grad(dy);
-  silu_backward(x, dy, dx);
+  silu_dropout_backward(x, dy, dx, p, 42, 9);
   EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), kTolerance);
+}
+
+TEST(KernelGradients, Silu) { check_silu_dropout(0.0); }
+TEST(KernelGradients, SiluWithDropout) { check_silu_dropout(0.3); }
+
+TEST(Silu, ValueAndFusedMaskMatchDropoutApply) {
+  View2<double> x("x", 4, 9), fused("fused", 4, 9), separate("separate", 4, 9);
+  fill_normal(x, 10);
+  silu_dropout_forward(x, fused, 0.0, 0, 0);
+  const auto plain = to_vector(fused), xs = to_vector(x);
+  for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(plain[i], xs[i] / (1 + std::exp(-xs[i])), 1e-15);
+  Kokkos::deep_copy(separate, fused);
+  dropout_apply(separate, 0.4, 3, 4);
+  silu_dropout_forward(x, fused, 0.4, 3, 4);
+  EXPECT_EQ(to_vector(fused), to_vector(separate));
 }
 
 TEST(KernelGradients, DropoutMaskIsReusedByTheBackward) {

@@ -12,23 +12,49 @@ Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_element(const V& v) {
 }
 }  // namespace
 
-template <class T>
-void silu_forward(const View2<T>& x, const View2<T>& y) {
+namespace {
+// Calls f(element, keep_multiplier) for every element of a contiguous view, drawing the
+// dropout masks four per Philox block (multiplier 1 when p = 0).
+template <class T, class F>
+void for_each_with_dropout(const char* name, size_t n, double p, uint64_t seed, uint64_t stream, const F& f) {
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
   Kokkos::parallel_for(
-      "silu_forward", every_element(x), KOKKOS_LAMBDA(int i, int j) {
-        const T v = x(i, j);
-        y(i, j) = v / (T(1) + math::exp(-v));
+      name, Range(0, (n + 3) / 4), KOKKOS_LAMBDA(size_t block) {
+        const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block) : rng::Block4{};
+        for (int lane = 0; lane < 4; ++lane) {
+          const size_t e = 4 * block + lane;
+          if (e >= n) break;
+          const T keep = p > 0.0 ? (rng::word_to_unit(r.v[lane]) >= p ? keep_scale : T(0)) : T(1);
+          f(e, keep);
+        }
       });
+}
+}  // namespace
+
+template <class T>
+void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint64_t seed, uint64_t stream) {
+  require(h.span_is_contiguous() && act.span_is_contiguous(), "silu_dropout_forward needs contiguous views");
+  const T* in = h.data();
+  T* out = act.data();
+  for_each_with_dropout<T>("silu_dropout_forward", h.span(), p, seed, stream, KOKKOS_LAMBDA(size_t e, T keep) {
+    const T v = in[e];
+    out[e] = keep * (v / (T(1) + math::exp(-v)));
+  });
 }
 
 template <class T>
-void silu_backward(const View2<T>& x, const View2<T>& dy, const View2<T>& dx) {
-  Kokkos::parallel_for(
-      "silu_backward", every_element(x), KOKKOS_LAMBDA(int i, int j) {
-        const T v = x(i, j);
-        const T s = T(1) / (T(1) + math::exp(-v));
-        dx(i, j) = dy(i, j) * s * (T(1) + v * (T(1) - s));
-      });
+void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<T>& dh, double p, uint64_t seed,
+                           uint64_t stream) {
+  require(h.span_is_contiguous() && dact.span_is_contiguous() && dh.span_is_contiguous(),
+          "silu_dropout_backward needs contiguous views");
+  const T* in = h.data();
+  const T* grad = dact.data();
+  T* out = dh.data();
+  for_each_with_dropout<T>("silu_dropout_backward", h.span(), p, seed, stream, KOKKOS_LAMBDA(size_t e, T keep) {
+    const T v = in[e];
+    const T s = T(1) / (T(1) + math::exp(-v));
+    out[e] = keep * grad[e] * s * (T(1) + v * (T(1) - s));
+  });
 }
 
 template <class T>
@@ -41,22 +67,15 @@ template <class T>
 void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream) {
   if (p <= 0.0) return;
   require(x.span_is_contiguous(), "dropout_apply needs a contiguous view");
-  const size_t n = x.span();
   T* data = x.data();
-  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
-  Kokkos::parallel_for(
-      "dropout_apply", Range(0, (n + 3) / 4), KOKKOS_LAMBDA(size_t block) {
-        const rng::Block4 r = rng::philox4x32(seed, stream, block);
-        for (int lane = 0; lane < 4; ++lane) {
-          const size_t e = 4 * block + lane;
-          if (e < n) data[e] = rng::word_to_unit(r.v[lane]) >= p ? data[e] * keep_scale : T(0);
-        }
-      });
+  for_each_with_dropout<T>("dropout_apply", x.span(), p, seed, stream,
+                           KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
 }
 
 #define KMOE_INSTANTIATE(T)                                                                 \
-  template void silu_forward<T>(const View2<T>&, const View2<T>&);                          \
-  template void silu_backward<T>(const View2<T>&, const View2<T>&, const View2<T>&);        \
+  template void silu_dropout_forward<T>(const View2<T>&, const View2<T>&, double, uint64_t, uint64_t);          \
+  template void silu_dropout_backward<T>(const View2<T>&, const View2<T>&, const View2<T>&, double, uint64_t,  \
+                                         uint64_t);                                                           \
   template void add_into<T>(const View2<T>&, const View2<T>&);                              \
   template void dropout_apply<T>(const View2<T>&, double, uint64_t, uint64_t);
 KMOE_INSTANTIATE(float)

@@ -7,12 +7,14 @@
 
 namespace kmoe::kernels {
 
-// y = silu(x) = x · sigmoid(x)
+// act = Drop(silu(h)), silu(h) = h · sigmoid(h), with the dropout mask of dropout_apply for
+// (p, seed, stream); p = 0: no dropout. One pass, so the backward can recompute act cheaply.
 template <class T>
-void silu_forward(const View2<T>& x, const View2<T>& y);
-// dx = dy · silu'(x)
+void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint64_t seed, uint64_t stream);
+// dh = silu'(h) · Drop(dact), the same mask.
 template <class T>
-void silu_backward(const View2<T>& x, const View2<T>& dy, const View2<T>& dx);
+void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<T>& dh, double p, uint64_t seed,
+                           uint64_t stream);
 
 // y += x
 template <class T>

@@ -36,6 +36,12 @@ View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, int which)
 }
 
 template <class T>
+void MoeTransformer<T>::expert_activation(int layer, const View2<T>& hidden) {
+  silu_dropout_forward(hidden, activated_, dropout_probability(), options_.seed,
+                       dropout_stream(layer, dropout_site::kInsideExpert));
+}
+
+template <class T>
 int MoeTransformer<T>::expert_capacity() const {
   const auto& c = config_;
   if (c.capacity_factor <= 0) return 0;
@@ -50,8 +56,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
   rmsnorm_forward(a.x_mid, params_.vector(p.ffn_norm), T(c.norm_eps), a.normed_ffn, a.rstd_ffn);
   if (!c.moe) {
     linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden);
-    silu_forward(a.hidden, activated_);
-    apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+    expert_activation(layer, a.hidden);
     linear_forward(activated_, params_.matrix(p.ffn_w2), ffn_out_);
   } else {
     linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
@@ -71,8 +76,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
       const int begin = host_offsets_(e), end = kept_end(e);
       linear_forward(rows_of(a.grouped_in, begin, end), expert_matrix(layer, e, 0), rows_of(a.hidden, begin, end));
     }
-    silu_forward(a.hidden, activated_);
-    apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+    expert_activation(layer, a.hidden);
     for (int e = 0; e < c.num_experts; ++e) {
       const int begin = host_offsets_(e), end = kept_end(e);
       linear_forward(rows_of(activated_, begin, end), expert_matrix(layer, e, 1), rows_of(a.expert_out, begin, end));
@@ -110,13 +114,12 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   // s.dx holds ∂L/∂x_next on entry and ∂L/∂x_mid on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
   apply_dropout(s.dbranch, layer, dropout_site::kFfnBranch);
-  silu_forward(a.hidden, activated_);  // recompute the expert activations
-  apply_dropout(activated_, layer, dropout_site::kInsideExpert);
+  expert_activation(layer, a.hidden);  // recompute rather than store
   if (!c.moe) {
     linear_backward_weight(s.dbranch, activated_, params_.matrix_grad(p.ffn_w2));
     linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);
-    apply_dropout(s.dactivated, layer, dropout_site::kInsideExpert);
-    silu_backward(a.hidden, s.dactivated, s.dhidden);
+    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
+                          dropout_stream(layer, dropout_site::kInsideExpert));
     linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1));
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed);
   } else {
@@ -128,8 +131,8 @@ void MoeTransformer<T>::ffn_backward(int layer) {
       linear_backward_weight(dout, rows_of(activated_, begin, end), expert_matrix_grad(layer, e, 1));
       linear_backward_input(dout, expert_matrix(layer, e, 1), rows_of(s.dactivated, begin, end));
     }
-    apply_dropout(s.dactivated, layer, dropout_site::kInsideExpert);
-    silu_backward(a.hidden, s.dactivated, s.dhidden);
+    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
+                          dropout_stream(layer, dropout_site::kInsideExpert));
     for (int e = 0; e < c.num_experts; ++e) {
       const int begin = host_offsets_(e), end = kept_end(e);
       const View2<T> dhidden = rows_of(s.dhidden, begin, end);
@@ -151,6 +154,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                  \
   template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;             \
   template int MoeTransformer<T>::expert_capacity() const;                                  \
+  template void MoeTransformer<T>::expert_activation(int, const View2<T>&);                 \
   template int MoeTransformer<T>::kept_end(int) const;                                      \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                     \
   template void MoeTransformer<T>::ffn_backward(int);

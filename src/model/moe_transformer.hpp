@@ -78,6 +78,9 @@ class MoeTransformer {
   // Dropout at one of the six sites (no-op in evaluation or at p = 0); the same call on a
   // gradient is the backward.
   void apply_dropout(const View2<T>& x, int layer, int site) const;
+  double dropout_probability() const { return options_.training ? config_.dropout : 0.0; }
+  // activated_ = Drop(SiLU(hidden)) for the FFN of `layer`.
+  void expert_activation(int layer, const View2<T>& hidden);
   kernels::AttentionDropout attention_dropout(int layer) const;
   void attention_forward(int layer, const View2<T>& x);
   void attention_backward(int layer);
