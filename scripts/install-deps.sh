@@ -57,6 +57,14 @@ install_packages() {
   fi
 }
 
+# The Debian archive this machine's apt already uses (deb.debian.org when none is found).
+debian_mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+        | grep -E '^(URIs:|deb )' | grep -oE 'https?://[^ ]+' | grep -v -- '-security' | head -n1 || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
 # True when a Kokkos >= 3.4 with OpenMP or CUDA and Kokkos Kernels are already findable.
 existing_kokkos_usable() {
   local probe
@@ -85,7 +93,9 @@ build_kokkos_from_debian_source() {
   jobs=$(nproc)
   step "Kokkos: building 3.4.01 + Kokkos Kernels from Debian's trilinos source into $KMOE_DEPS_PREFIX"
   mkdir -p "$work/apt/lists/partial"
-  echo "deb-src http://deb.debian.org/debian bookworm main" >"$work/sources.list"
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg signed=""
+  [ -f "$keyring" ] && signed="[signed-by=$keyring] "
+  echo "deb-src ${signed}$(debian_mirror) bookworm main" >"$work/sources.list"
   local aptopts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
                  -o "Dir::State::Lists=$work/apt/lists" -o "APT::Sandbox::User=root")
   step "Kokkos: apt-get source --download-only trilinos (~166 MB)"
