@@ -149,8 +149,8 @@ void BM_ExpertDispatch(benchmark::State& state) {
 }
 
 void BM_TiedHeadCrossEntropy(benchmark::State& state) {
-  View2<float> h("h", kTokens, kDim), emb("emb", kVocab, kDim), dh("dh", kTokens, kDim), demb("demb", kVocab, kDim),
-      chunk("chunk", 1024, kVocab);
+  View2<float> h("h", kTokens, kDim), emb("emb", kVocab, kDim), dh("dh", kTokens, kDim), demb("demb", kVocab, kDim);
+  const CrossEntropyScratch<float> chunk(1024, kVocab);
   View1<int> targets("t", kTokens);
   fill(h, 1);
   fill(emb, 0.02f);

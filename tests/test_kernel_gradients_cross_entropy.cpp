@@ -24,9 +24,10 @@ struct Fixture {
     Kokkos::deep_copy(targets, ht);
   }
   CrossEntropySums run(int chunk, bool grads) {
-    View2<double> logits("logits", chunk, kVocab), none;
+    const CrossEntropyScratch<double> scratch(chunk, kVocab);
+    const View2<double> none;
     Kokkos::deep_copy(demb, 0.0);
-    return tied_head_cross_entropy(h, emb, targets, logits, 1.0 / kRows, grads ? dh : none, grads ? demb : none);
+    return tied_head_cross_entropy(h, emb, targets, scratch, 1.0 / kRows, grads ? dh : none, grads ? demb : none);
   }
 };
 
@@ -71,14 +72,14 @@ TEST(CrossEntropy, ChunkSizeDoesNotChangeResults) {
 }
 
 TEST(CrossEntropy, ArgmaxTiesGoToTheLowerIndex) {
-  View2<double> h("h", 1, 1), emb("emb", 3, 1), logits("logits", 1, 3), none;
+  View2<double> h("h", 1, 1), emb("emb", 3, 1), none;
   View1<int> target("t", 1);
   Kokkos::deep_copy(h, 1.0);
   Kokkos::deep_copy(emb, 2.0);  // all logits equal
   auto ht = Kokkos::create_mirror_view(target);
   ht(0) = 0;
   Kokkos::deep_copy(target, ht);
-  const auto sums = tied_head_cross_entropy(h, emb, target, logits, 1.0, none, none);
+  const auto sums = tied_head_cross_entropy(h, emb, target, CrossEntropyScratch<double>(1, 3), 1.0, none, none);
   EXPECT_EQ(sums.correct, 1);
   EXPECT_NEAR(sums.loss_sum, std::log(3.0), 1e-14);
 }

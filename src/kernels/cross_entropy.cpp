@@ -8,25 +8,28 @@
 namespace kmoe::kernels {
 
 template <class T>
-CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding,
-                                         const View1<int>& targets, const View2<T>& logits_chunk,
-                                         T grad_scale, const View2<T>& dh, const View2<T>& dembedding) {
+CrossEntropyScratch<T>::CrossEntropyScratch(int chunk_rows, int vocab)
+    : logits("ce_logits", chunk_rows, vocab), row_loss("ce_row_loss", chunk_rows), row_correct("ce_row_correct", chunk_rows) {}
+
+template <class T>
+CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding, const View1<int>& targets,
+                                         const CrossEntropyScratch<T>& scratch, T grad_scale, const View2<T>& dh,
+                                         const View2<T>& dembedding) {
   const int rows = static_cast<int>(h.extent(0));
   const int vocab = static_cast<int>(embedding.extent(0));
-  const int chunk = static_cast<int>(logits_chunk.extent(0));
+  const int chunk = static_cast<int>(scratch.logits.extent(0));
   const bool with_grad = dh.extent(0) > 0;
+  const auto row_loss = scratch.row_loss;
+  const auto row_correct = scratch.row_correct;
   CrossEntropySums sums;
   for (int begin = 0; begin < rows; begin += chunk) {
-    const int end = std::min(rows, begin + chunk);
+    const int end = std::min(rows, begin + chunk), count = end - begin;
     const auto rows_range = Kokkos::make_pair(begin, end);
     const View2<T> h_c = Kokkos::subview(h, rows_range, Kokkos::ALL());
-    const View2<T> logits = Kokkos::subview(logits_chunk, Kokkos::make_pair(0, end - begin), Kokkos::ALL());
+    const View2<T> logits = Kokkos::subview(scratch.logits, Kokkos::make_pair(0, count), Kokkos::ALL());
     gemm<T>("N", "T", T(1), h_c, embedding, T(0), logits);
-    double loss = 0;
-    int64_t correct = 0;
-    Kokkos::parallel_reduce(
-        "cross_entropy_rows", TeamPolicy(end - begin, Kokkos::AUTO),
-        KOKKOS_LAMBDA(const Member& team, double& loss_acc, int64_t& correct_acc) {
+    Kokkos::parallel_for(
+        "cross_entropy_rows", TeamPolicy(count, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
           const int r = team.league_rank();
           const int target = targets(begin + r);
           T max_logit = 0;
@@ -54,11 +57,17 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
             });
           }
           Kokkos::single(Kokkos::PerTeam(team), [&]() {
-            loss_acc += double(lse - target_logit);
-            correct_acc += (argmax == target) ? 1 : 0;
+            row_loss(r) = double(lse - target_logit);
+            row_correct(r) = argmax == target ? 1 : 0;
           });
-        },
-        loss, correct);
+        });
+    double loss = 0;
+    int64_t correct = 0;
+    Kokkos::parallel_reduce(
+        "cross_entropy_loss_sum", Range(0, count), KOKKOS_LAMBDA(int r, double& acc) { acc += row_loss(r); }, loss);
+    Kokkos::parallel_reduce(
+        "cross_entropy_correct", Range(0, count), KOKKOS_LAMBDA(int r, int64_t& acc) { acc += row_correct(r); },
+        correct);
     sums.loss_sum += loss;
     sums.correct += correct;
     if (with_grad) {
@@ -70,11 +79,13 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
   return sums;
 }
 
-template CrossEntropySums tied_head_cross_entropy<float>(const View2<float>&, const View2<float>&,
-                                                         const View1<int>&, const View2<float>&, float,
-                                                         const View2<float>&, const View2<float>&);
-template CrossEntropySums tied_head_cross_entropy<double>(const View2<double>&, const View2<double>&,
-                                                          const View1<int>&, const View2<double>&, double,
-                                                          const View2<double>&, const View2<double>&);
+#define KMOE_INSTANTIATE(T)                                                                                  \
+  template struct CrossEntropyScratch<T>;                                                                    \
+  template CrossEntropySums tied_head_cross_entropy<T>(const View2<T>&, const View2<T>&, const View1<int>&, \
+                                                       const CrossEntropyScratch<T>&, T, const View2<T>&,    \
+                                                       const View2<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
 
 }  // namespace kmoe::kernels

@@ -14,11 +14,20 @@ struct CrossEntropySums {
   int64_t correct = 0;   // rows whose argmax (lowest index on ties) equals the target
 };
 
-// `logits_chunk` [chunk_rows, vocab] is scratch and sets the chunk size. Leave dh empty
-// (extent 0) for evaluation without gradients.
+// Scratch for one chunk of rows; its row count sets the chunk size.
 template <class T>
-CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding,
-                                         const View1<int>& targets, const View2<T>& logits_chunk,
-                                         T grad_scale, const View2<T>& dh, const View2<T>& dembedding);
+struct CrossEntropyScratch {
+  View2<T> logits;          // [chunk_rows, vocab]
+  View1<double> row_loss;   // [chunk_rows]
+  View1<int> row_correct;   // [chunk_rows]
+  CrossEntropyScratch() = default;
+  CrossEntropyScratch(int chunk_rows, int vocab);
+};
+
+// Leave dh empty (extent 0) for evaluation without gradients.
+template <class T>
+CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding, const View1<int>& targets,
+                                         const CrossEntropyScratch<T>& scratch, T grad_scale, const View2<T>& dh,
+                                         const View2<T>& dembedding);
 
 }  // namespace kmoe::kernels

@@ -97,7 +97,7 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
   activated_ = View2<T>("activated", ffn_rows, c.moe ? c.expert_d_ff : c.d_ff);
   final_normed_ = View2<T>("final_normed", tokens, c.d_model);
   dfinal_ = View2<T>("dfinal", tokens, c.d_model);
-  logits_chunk_ = View2<T>("logits_chunk", std::min(tokens, kLogitsChunkRows), c.vocab_size);
+  cross_entropy_scratch_ = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);
   final_rstd_ = View1<T>("final_rstd", tokens);
   token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
   token_order_ = View1<int>("token_order", tokens);
@@ -144,7 +144,7 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   apply_dropout(final_normed_, c.n_layers, kHead);
   const View2<T> no_grad;
   const auto ce = tied_head_cross_entropy(
-      final_normed_, params_.matrix(tok_emb_), batch.targets, logits_chunk_,
+      final_normed_, params_.matrix(tok_emb_), batch.targets, cross_entropy_scratch_,
       T(options.grad_scale / tokens), options.training ? dfinal_ : no_grad,
       options.training ? params_.matrix_grad(tok_emb_) : no_grad);
   has_gradient_state_ = options.training;

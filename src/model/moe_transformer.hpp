@@ -8,6 +8,7 @@
 
 #include "core/views.hpp"
 #include "kernels/causal_attention.hpp"
+#include "kernels/cross_entropy.hpp"
 #include "kernels/rope.hpp"
 #include "model/layer_buffers.hpp"
 #include "model/model_config.hpp"
@@ -99,7 +100,8 @@ class MoeTransformer {
   int tokens_ = 0;
   std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
   std::vector<BlockActivations<T>> blocks_;
-  View2<T> ffn_out_, activated_, final_normed_, dfinal_, logits_chunk_;
+  View2<T> ffn_out_, activated_, final_normed_, dfinal_;
+  kernels::CrossEntropyScratch<T> cross_entropy_scratch_;
   View1<T> final_rstd_;
   View2<T> routing_bias_;  // [layer, expert]
   View1<int> token_offsets_, token_order_;
