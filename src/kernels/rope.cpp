@@ -4,18 +4,24 @@
 
 namespace kmoe::kernels {
 
+namespace {
+// A free function: CUDA extended lambdas cannot live in constructors.
+template <class T>
+void fill_rope_table(const View2<T>& cos, const View2<T>& sin, int head_dim, double base) {
+  Kokkos::parallel_for(
+      "rope_table", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(cos.extent(0)), int(cos.extent(1))}),
+      KOKKOS_LAMBDA(int pos, int i) {
+        const double angle = pos * math::pow(base, -2.0 * i / head_dim);
+        cos(pos, i) = static_cast<T>(math::cos(angle));
+        sin(pos, i) = static_cast<T>(math::sin(angle));
+      });
+}
+}  // namespace
+
 template <class T>
 RopeTable<T>::RopeTable(int seq_len, int head_dim, double base)
     : cos("rope_cos", seq_len, head_dim / 2), sin("rope_sin", seq_len, head_dim / 2) {
-  const auto c = cos;
-  const auto s = sin;
-  Kokkos::parallel_for(
-      "rope_table", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {seq_len, head_dim / 2}),
-      KOKKOS_LAMBDA(int pos, int i) {
-        const double angle = pos * math::pow(base, -2.0 * i / head_dim);
-        c(pos, i) = static_cast<T>(math::cos(angle));
-        s(pos, i) = static_cast<T>(math::sin(angle));
-      });
+  fill_rope_table(cos, sin, head_dim, base);
 }
 
 template <class T>
