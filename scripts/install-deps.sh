@@ -6,9 +6,19 @@
 #     (Kokkos_ROOT / CMAKE_PREFIX_PATH / spack); otherwise Kokkos 3.4.01 and Kokkos Kernels
 #     are built from Debian's trilinos *source* package into $KMOE_DEPS_PREFIX.
 # A second run finds everything in place and returns in seconds.
+#
+# KMOE_KOKKOS_CUDA=1 builds the CUDA variant instead (Serial + CUDA, sm_80 code that newer GPUs
+# JIT from PTX, cuBLAS TPL) into $HOME/.local/kmoe-deps-cuda, patching Kokkos 3.4 for CUDA 13;
+# for GPU machines without spack. Needs nvcc on PATH (/usr/local/cuda/bin is added).
 set -euo pipefail
 
-KMOE_DEPS_PREFIX="${KMOE_DEPS_PREFIX:-$HOME/.local/kmoe-deps}"
+KMOE_KOKKOS_CUDA="${KMOE_KOKKOS_CUDA:-0}"
+if [ "$KMOE_KOKKOS_CUDA" = 1 ]; then
+  KMOE_DEPS_PREFIX="${KMOE_DEPS_PREFIX:-$HOME/.local/kmoe-deps-cuda}"
+  export PATH="/usr/local/cuda/bin:$PATH"
+else
+  KMOE_DEPS_PREFIX="${KMOE_DEPS_PREFIX:-$HOME/.local/kmoe-deps}"
+fi
 step() { printf '[install-deps] %s\n' "$*"; }
 die()  { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -79,12 +89,46 @@ kokkos_check(DEVICES Cuda RETURN_VALUE has_cuda)
 if(NOT has_omp AND NOT has_cuda)
   message(FATAL_ERROR "Kokkos has neither OpenMP nor CUDA")
 endif()
+if(WANT_CUDA AND NOT has_cuda)
+  message(FATAL_ERROR "Kokkos has no CUDA backend")
+endif()
 CM
   local ok=1
+  local compiler=()
+  [ -x "$KMOE_DEPS_PREFIX/bin/nvcc_wrapper" ] && [ "$KMOE_KOKKOS_CUDA" = 1 ] \
+    && compiler=(-DCMAKE_CXX_COMPILER="$KMOE_DEPS_PREFIX/bin/nvcc_wrapper" -DCMAKE_CXX_FLAGS=-arch=sm_80)
   cmake -S "$probe" -B "$probe/build" -DCMAKE_PREFIX_PATH="$KMOE_DEPS_PREFIX;${CMAKE_PREFIX_PATH:-}" \
-        >/dev/null 2>&1 || ok=0
+        -DWANT_CUDA="$KMOE_KOKKOS_CUDA" "${compiler[@]}" >/dev/null 2>&1 || ok=0
   rm -rf "$probe"
   [ "$ok" = 1 ]
+}
+
+# Kokkos 3.4 predates CUDA 13: half_t casts, cudaMemPrefetchAsync's new signature and the
+# 3-argument cudaGraphInstantiate.
+patch_kokkos_for_cuda13() {
+  /usr/bin/python3 - "$1" <<'PY' || die "patching Kokkos for CUDA 13 failed"
+import re, sys
+src = sys.argv[1]
+def edit(path, fn):
+    with open(path) as f:
+        text = f.read()
+    new = fn(text)
+    if new == text:
+        raise SystemExit(f"{path}: patch did not apply")
+    with open(path, "w") as f:
+        f.write(new)
+edit(f"{src}/Cuda/Kokkos_Cuda_Half.hpp", lambda t: re.sub(
+    r"return (__half2\w+)\(val\);",
+    lambda m: ("return static_cast<double>(__half2float(static_cast<__half>(val)));" if m.group(1) == "__half2double"
+               else f"return {m.group(1)}(static_cast<__half>(val));"), t))
+edit(f"{src}/Cuda/Kokkos_CudaSpace.cpp", lambda t: t.replace(
+    "CUDA_SAFE_CALL(cudaMemPrefetchAsync(ptr, bytes, space.cuda_device(),",
+    "cudaMemLocation location{};\n    location.type = cudaMemLocationTypeDevice;\n"
+    "    location.id = space.cuda_device();\n    CUDA_SAFE_CALL(cudaMemPrefetchAsync(ptr, bytes, location, 0,"))
+edit(f"{src}/Cuda/Kokkos_Cuda_Graph_Impl.hpp", lambda t: re.sub(
+    r"cudaGraphInstantiate\(&m_graph_exec, m_graph, &error_node,\s*error_log, error_log_size\)",
+    lambda m: "cudaGraphInstantiate(&m_graph_exec, m_graph, 0)", t))
+PY
 }
 
 build_kokkos_from_debian_source() {
@@ -109,18 +153,32 @@ build_kokkos_from_debian_source() {
   mkdir -p "$work/src"
   tar -xf "$tarball" -C "$work/src" --strip-components=1 --wildcards \
       '*/packages/kokkos/*' '*/packages/kokkos-kernels/*' || die "extracting trilinos failed"
-  step "Kokkos: configure + build + install Kokkos (Serial, OpenMP, C++17, Release)"
+  local backend=(-DKokkos_ENABLE_OPENMP=ON) kk_backend=() compiler=() label="OpenMP"
+  if [ "$KMOE_KOKKOS_CUDA" = 1 ]; then
+    command -v nvcc >/dev/null || die "KMOE_KOKKOS_CUDA=1 needs nvcc"
+    step "Kokkos: patching Kokkos 3.4 for CUDA 13"
+    patch_kokkos_for_cuda13 "$work/src/packages/kokkos/core/src"
+    backend=(-DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON -DKokkos_ARCH_AMPERE80=ON)
+    kk_backend=(-DKokkosKernels_ENABLE_TPL_CUBLAS=ON)
+    compiler=(-DCMAKE_CXX_FLAGS=-arch=sm_80)
+    label="CUDA sm_80"
+  fi
+  step "Kokkos: configure + build + install Kokkos (Serial, $label, C++17, Release)"
+  local kokkos_compiler=()
+  [ "$KMOE_KOKKOS_CUDA" = 1 ] && kokkos_compiler=(-DCMAKE_CXX_COMPILER="$work/src/packages/kokkos/bin/nvcc_wrapper")
   cmake -S "$work/src/packages/kokkos" -B "$work/build-kokkos" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_INSTALL_PREFIX="$KMOE_DEPS_PREFIX" -DCMAKE_CXX_STANDARD=17 \
-        -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON -DBUILD_SHARED_LIBS=OFF \
+        -DKokkos_ENABLE_SERIAL=ON "${backend[@]}" "${kokkos_compiler[@]}" "${compiler[@]}" -DBUILD_SHARED_LIBS=OFF \
         -DCMAKE_POSITION_INDEPENDENT_CODE=ON >"$work/kokkos-configure.log" 2>&1 \
     || { tail -n 30 "$work/kokkos-configure.log"; die "Kokkos configure failed"; }
   cmake --build "$work/build-kokkos" -j"$jobs" >"$work/kokkos-build.log" 2>&1 \
     || { tail -n 30 "$work/kokkos-build.log"; die "Kokkos build failed"; }
   cmake --install "$work/build-kokkos" >/dev/null || die "Kokkos install failed"
-  step "Kokkos: configure + build + install Kokkos Kernels (BLAS TPL = OpenBLAS, ETI off)"
+  step "Kokkos: configure + build + install Kokkos Kernels (BLAS TPL = OpenBLAS${kk_backend:+ + cuBLAS}, ETI off)"
+  [ "$KMOE_KOKKOS_CUDA" = 1 ] && compiler+=(-DCMAKE_CXX_COMPILER="$KMOE_DEPS_PREFIX/bin/nvcc_wrapper")
   cmake -S "$work/src/packages/kokkos-kernels" -B "$work/build-kk" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_INSTALL_PREFIX="$KMOE_DEPS_PREFIX" -DCMAKE_PREFIX_PATH="$KMOE_DEPS_PREFIX" \
+        "${kk_backend[@]}" "${compiler[@]}" \
         -DCMAKE_CXX_STANDARD=17 -DKokkosKernels_ENABLE_TPL_BLAS=ON \
         -DKokkosKernels_ADD_DEFAULT_ETI=OFF -DKokkosKernels_INST_FLOAT=OFF \
         -DKokkosKernels_INST_DOUBLE=OFF -DKokkosKernels_ENABLE_TESTS=OFF \
