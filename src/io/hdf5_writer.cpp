@@ -25,7 +25,14 @@ hid_t link_creation_with_parents() {
 
 Hdf5Writer::Hdf5Writer(const std::string& final_path) : final_path_(final_path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported as kmoe::Error
-  file_ = H5Fcreate(partial_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+  // No lock: readers (h5py) may open the record while the run is writing it; rows are
+  // flushed at every evaluation.
+  H5Pset_file_locking(access, 0, 1);
+#endif
+  file_ = H5Fcreate(partial_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+  H5Pclose(access);
   if (file_ < 0) throw Error(partial_path() + ": cannot create HDF5 file");
 }
 

@@ -1,6 +1,8 @@
 """kmoe-train end to end on a tiny corpus: record schema, resume, NaN detection."""
 import os
+import subprocess
 import tempfile
+import time
 import unittest
 
 import h5py
@@ -155,6 +157,35 @@ class AuxLossFreeBiasTest(unittest.TestCase):
                 steps = np.abs(np.diff(bias, axis=0))  # each update moves a bias by 0 or ± rate
                 self.assertTrue(np.all((steps < 1e-6) | (np.abs(steps - 0.01) < 1e-6)))
                 np.testing.assert_array_equal(bias, fb["router/routing_bias"][:])
+
+
+class LiveRecordTest(unittest.TestCase):
+    def test_record_can_be_read_while_the_run_continues(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            deck = write_deck(tmp, "live")
+            env = dict(os.environ, OMP_NUM_THREADS="2", OMP_PROC_BIND="false")
+            run = subprocess.Popen([KMOE_TRAIN, deck, "--set", "train.max_steps=100000", "--set", "eval.every=5"],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            partial = os.path.join(tmp, "runs", "live.h5.partial")
+            try:
+                eval_rows = 0
+                for _ in range(300):
+                    time.sleep(0.1)
+                    if not os.path.exists(partial):
+                        continue
+                    try:  # between flushes a reader may catch the file mid-update: look again
+                        with h5py.File(partial, "r") as f:
+                            status = f.attrs["status"]
+                            eval_rows = f["eval/step"].shape[0]
+                    except (OSError, KeyError, RuntimeError):
+                        continue
+                    self.assertEqual(status, "running")
+                    if eval_rows >= 2:
+                        break
+                self.assertGreaterEqual(eval_rows, 2)
+            finally:
+                run.terminate()
+                self.assertEqual(run.wait(timeout=60), 75)
 
 
 class LearningTest(unittest.TestCase):
