@@ -25,10 +25,15 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& m) { m = math::fmax(m, row[j]); },
             Kokkos::Max<T>(max_score));
-        T sum = 0;
+        T sum = 0;  // the row keeps exp(s − max) so each element needs one exp
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& acc) { acc += math::exp(row[j] - max_score); }, sum);
-        const T L = max_score + math::log(sum);
+            Kokkos::TeamThreadRange(team, i + 1),
+            [&](int j, T& acc) {
+              row[j] = math::exp(row[j] - max_score);
+              acc += row[j];
+            },
+            sum);
+        const T L = max_score + math::log(sum), inv_sum = T(1) / sum;
         team.team_barrier();
         const int blocks = dropout_blocks_per_row(T_len);
         const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
@@ -36,7 +41,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
           const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block_base + jb) : rng::Block4{};
           for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
             const int j = 4 * jb + lane;
-            T prob = j <= i ? math::exp(row[j] - L) : T(0);
+            T prob = j <= i ? row[j] * inv_sum : T(0);
             if (p > 0.0) prob = rng::word_to_unit(r.v[lane]) >= p ? prob * keep_scale : T(0);
             row[j] = prob;
           }

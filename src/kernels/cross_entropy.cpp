@@ -43,17 +43,20 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
                 if (logits(r, v) == max_logit && v < best) best = v;
               },
               Kokkos::Min<int>(argmax));
-          T sum = 0;
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, vocab),
-              [&](int v, T& acc) { acc += math::exp(logits(r, v) - max_logit); }, sum);
-          const T lse = max_logit + math::log(sum);
           const T target_logit = logits(r, target);
           team.team_barrier();
+          T sum = 0;  // the row keeps exp(logit − max) so each element needs one exp
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, vocab),
+              [&](int v, T& acc) {
+                logits(r, v) = math::exp(logits(r, v) - max_logit);
+                acc += logits(r, v);
+              },
+              sum);
+          const T lse = max_logit + math::log(sum), inv_sum = T(1) / sum;
           if (with_grad) {
             Kokkos::parallel_for(Kokkos::TeamThreadRange(team, vocab), [&](int v) {
-              const T p = math::exp(logits(r, v) - lse);
-              logits(r, v) = grad_scale * (p - (v == target ? T(1) : T(0)));
+              logits(r, v) = grad_scale * (logits(r, v) * inv_sum - (v == target ? T(1) : T(0)));
             });
           }
           Kokkos::single(Kokkos::PerTeam(team), [&]() {
