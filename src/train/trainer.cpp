@@ -285,6 +285,10 @@ void Run::finish() {
 int Run::execute() {
   set_up();
   std::string earlier_record;
+  if (!request_.resume && fs::exists(paths_.checkpoint)) {
+    log_ << "note: starting " << deck_.run.name << " from scratch although " << paths_.checkpoint
+         << " exists (--resume continues it); it will be overwritten\n";
+  }
   if (request_.resume) {
     resume_from_checkpoint();
     for (const auto& candidate : {paths_.record + ".partial", paths_.record}) {
