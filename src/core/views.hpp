@@ -20,7 +20,6 @@ template <class T> using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>
 template <class T> using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
 template <class T> using View3 = Kokkos::View<T***, Kokkos::LayoutRight, MemSpace>;
 template <class T> using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
-template <class T> using HostView2 = Kokkos::View<T**, Kokkos::LayoutRight, HostSpace>;
 
 using Range = Kokkos::RangePolicy<ExecSpace>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;

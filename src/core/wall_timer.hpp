@@ -8,7 +8,6 @@ namespace kmoe {
 class WallTimer {
  public:
   WallTimer() : start_(Clock::now()) {}
-  void reset() { start_ = Clock::now(); }
   double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
  private:

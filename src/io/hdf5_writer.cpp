@@ -135,11 +135,6 @@ void Hdf5Writer::append_impl(const std::string& path, const void* row, int64_t t
   ++s.rows;
 }
 
-uint64_t Hdf5Writer::rows(const std::string& path) const {
-  const auto it = series_.find(path);
-  return it == series_.end() ? 0 : it->second.rows;
-}
-
 void Hdf5Writer::write_array_impl(const std::string& path, const std::vector<uint64_t>& shape,
                                   const void* data, int64_t type) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());

@@ -36,7 +36,6 @@ class Hdf5Writer {
   void append(const std::string& path, const T* row);
   template <class T>
   void append(const std::string& path, T value) { append<T>(path, &value); }
-  uint64_t rows(const std::string& path) const;
 
   // A fixed dataset written in one go (empty shape: a scalar).
   template <class T>

@@ -11,8 +11,6 @@ class StepAccumulator {
  public:
   void add(const ForwardResult& micro_batch);
   ForwardResult combined() const;  // throws if nothing was added
-  int micro_batches() const { return count_; }
-  void reset() { *this = StepAccumulator(); }
 
  private:
   ForwardResult sum_;

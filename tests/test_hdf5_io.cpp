@@ -1,0 +1,56 @@
+// The C++ HDF5 reader reads back what the writer wrote (attributes, series, arrays).
+#include "core/error.hpp"
+#include "io/hdf5_reader.hpp"
+#include "io/hdf5_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+using namespace kmoe;
+
+namespace {
+
+TEST(Hdf5Io, WriterOutputReadsBack) {
+  const std::string path = ::testing::TempDir() + "kmoe_hdf5_io.h5";
+  {
+    Hdf5Writer out(path);
+    out.set_attribute("/", "deck", std::string("[run]\nname = \"x\"\n"));
+    out.set_attribute("/", "lr", 0.25);
+    out.create_series<double>("/train/loss", {});
+    out.create_series<int64_t>("/router/load", {2, 2});
+    for (int step = 0; step < 3; ++step) {
+      out.append<double>("/train/loss", 1.0 / (step + 1));
+      const int64_t load[4] = {step, step + 1, step + 2, step + 3};
+      out.append<int64_t>("/router/load", load);
+    }
+    const double scalar = 7.5;
+    out.write_array<double>("/final/test_ppl", {}, &scalar);
+    EXPECT_TRUE(std::filesystem::exists(path + ".partial"));
+    out.close();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  const Hdf5Reader in(path);
+  EXPECT_EQ(in.string_attribute("/", "deck"), "[run]\nname = \"x\"\n");
+  EXPECT_EQ(in.number_attribute("/", "lr"), 0.25);
+  EXPECT_EQ(in.shape("/router/load"), (std::vector<uint64_t>{3, 2, 2}));
+  EXPECT_EQ(in.read<int64_t>("/router/load")[11], 5);
+  EXPECT_EQ(in.read<double>("/train/loss"), (std::vector<double>{1.0, 0.5, 1.0 / 3}));
+  EXPECT_TRUE(in.shape("/final/test_ppl").empty());
+  EXPECT_EQ(in.read<double>("/final/test_ppl"), std::vector<double>{7.5});
+  EXPECT_FALSE(in.has("/train/missing"));
+  EXPECT_THROW(in.string_attribute("/", "missing"), Error);
+  std::remove(path.c_str());
+}
+
+TEST(Hdf5Io, UnreadableFileIsNamed) {
+  try {
+    Hdf5Reader("/nonexistent/record.h5");
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("/nonexistent/record.h5"), std::string::npos);
+  }
+}
+
+}  // namespace
