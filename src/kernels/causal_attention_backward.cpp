@@ -1,5 +1,6 @@
 #include "core/counter_rng.hpp"
 #include "core/kokkos_compat.hpp"
+#include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/dense_gemm.hpp"
 
@@ -17,9 +18,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
                                const View1<T>& grad, const View2<T>& lse, const View1<T>& row_dot,
                                const AttentionDropout& dropout, T scale) {
   const int T_len = s.seq_len, H = s.heads;
-  const double p = dropout.p;
-  const uint64_t seed = dropout.seed, stream = dropout.stream;
-  const T keep_scale = T(1.0 / (1.0 - p));
+  const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
   Kokkos::parallel_for(
       "attention_score_gradients", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
@@ -30,7 +29,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         const int blocks = dropout_blocks_per_row(T_len);
         const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
-          const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block_base + jb) : rng::Block4{};
+          const rng::Block4 r = mask.block(block_base + jb);
           for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
             const int j = 4 * jb + lane;
             if (j > i) {
@@ -38,8 +37,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
               continue;
             }
             const T prob = math::exp(srow[j] - L);
-            T m = 1;
-            if (p > 0.0) m = rng::word_to_unit(r.v[lane]) >= p ? keep_scale : T(0);
+            const T m = mask.multiplier<T>(r, lane);
             grow[j] = prob * (m * grow[j] - D) * scale;
             srow[j] = m * prob;
           }

@@ -1,5 +1,6 @@
 #include "core/counter_rng.hpp"
 #include "core/kokkos_compat.hpp"
+#include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/dense_gemm.hpp"
 
@@ -14,9 +15,7 @@ template <class T>
 void causal_softmax_rows(const AttentionShape& s, int first_head, int count, const View1<T>& scores,
                          const AttentionDropout& dropout, const View2<T>& lse) {
   const int T_len = s.seq_len, H = s.heads;
-  const double p = dropout.p;
-  const uint64_t seed = dropout.seed, stream = dropout.stream;
-  const T keep_scale = T(1.0 / (1.0 - p));
+  const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
   Kokkos::parallel_for(
       "causal_softmax_rows", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
@@ -38,12 +37,10 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         const int blocks = dropout_blocks_per_row(T_len);
         const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
-          const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block_base + jb) : rng::Block4{};
+          const rng::Block4 r = mask.block(block_base + jb);
           for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
             const int j = 4 * jb + lane;
-            T prob = j <= i ? row[j] * inv_sum : T(0);
-            if (p > 0.0) prob = rng::word_to_unit(r.v[lane]) >= p ? prob * keep_scale : T(0);
-            row[j] = prob;
+            row[j] = j <= i ? row[j] * inv_sum * mask.multiplier<T>(r, lane) : T(0);
           }
         });
         Kokkos::single(Kokkos::PerTeam(team), [&]() { lse((bh / H) * T_len + i, bh % H) = L; });

@@ -3,6 +3,7 @@
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
 #include "core/kokkos_compat.hpp"
+#include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
 namespace {
@@ -17,15 +18,14 @@ namespace {
 // dropout masks four per Philox block (multiplier 1 when p = 0).
 template <class T, class F>
 void for_each_with_dropout(const char* name, size_t n, double p, uint64_t seed, uint64_t stream, const F& f) {
-  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+  const DropoutMask mask{p, seed, stream};
   Kokkos::parallel_for(
       name, Range(0, (n + 3) / 4), KOKKOS_LAMBDA(size_t block) {
-        const rng::Block4 r = p > 0.0 ? rng::philox4x32(seed, stream, block) : rng::Block4{};
+        const rng::Block4 r = mask.block(block);
         for (int lane = 0; lane < 4; ++lane) {
           const size_t e = 4 * block + lane;
           if (e >= n) break;
-          const T keep = p > 0.0 ? (rng::word_to_unit(r.v[lane]) >= p ? keep_scale : T(0)) : T(1);
-          f(e, keep);
+          f(e, mask.multiplier<T>(r, lane));
         }
       });
 }
