@@ -36,8 +36,8 @@ View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, int which)
 }
 
 template <class T>
-void MoeTransformer<T>::expert_activation(int layer, const View2<T>& hidden) {
-  silu_dropout_forward(hidden, activated_, dropout_probability(), options_.seed,
+void MoeTransformer<T>::expert_activation(int layer) {
+  silu_dropout_forward(blocks_[layer].hidden, blocks_[layer].activated, dropout_probability(), options_.seed,
                        dropout_stream(layer, dropout_site::kInsideExpert));
 }
 
@@ -56,8 +56,8 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
   rmsnorm_forward(a.x_mid, params_.vector(p.ffn_norm), T(c.norm_eps), a.normed_ffn, a.rstd_ffn);
   if (!c.moe) {
     linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden);
-    expert_activation(layer, a.hidden);
-    linear_forward(activated_, params_.matrix(p.ffn_w2), ffn_out_);
+    expert_activation(layer);
+    linear_forward(a.activated, params_.matrix(p.ffn_w2), ffn_out_);
   } else {
     linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
     RouterNoise noise;
@@ -76,10 +76,10 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
       const int begin = host_offsets_(e), end = kept_end(e);
       linear_forward(rows_of(a.grouped_in, begin, end), expert_matrix(layer, e, 0), rows_of(a.hidden, begin, end));
     }
-    expert_activation(layer, a.hidden);
+    expert_activation(layer);
     for (int e = 0; e < c.num_experts; ++e) {
       const int begin = host_offsets_(e), end = kept_end(e);
-      linear_forward(rows_of(activated_, begin, end), expert_matrix(layer, e, 1), rows_of(a.expert_out, begin, end));
+      linear_forward(rows_of(a.activated, begin, end), expert_matrix(layer, e, 1), rows_of(a.expert_out, begin, end));
     }
     combine_from_experts(a.expert_out, a.router.gates, a.slot_of, ffn_out_);
     const auto losses = router_losses(a.router, a.offsets, a.fractions, a.mean_probs);
@@ -114,9 +114,8 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   // s.dx holds ∂L/∂x_next on entry and ∂L/∂x_mid on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
   apply_dropout(s.dbranch, layer, dropout_site::kFfnBranch);
-  expert_activation(layer, a.hidden);  // recompute rather than store
   if (!c.moe) {
-    linear_backward_weight(s.dbranch, activated_, params_.matrix_grad(p.ffn_w2));
+    linear_backward_weight(s.dbranch, a.activated, params_.matrix_grad(p.ffn_w2));
     linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
                           dropout_stream(layer, dropout_site::kInsideExpert));
@@ -128,7 +127,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     for (int e = 0; e < c.num_experts; ++e) {
       const int begin = host_offsets_(e), end = kept_end(e);
       const View2<T> dout = rows_of(s.dexpert_out, begin, end);
-      linear_backward_weight(dout, rows_of(activated_, begin, end), expert_matrix_grad(layer, e, 1));
+      linear_backward_weight(dout, rows_of(a.activated, begin, end), expert_matrix_grad(layer, e, 1));
       linear_backward_input(dout, expert_matrix(layer, e, 1), rows_of(s.dactivated, begin, end));
     }
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
@@ -154,7 +153,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                  \
   template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;             \
   template int MoeTransformer<T>::expert_capacity() const;                                  \
-  template void MoeTransformer<T>::expert_activation(int, const View2<T>&);                 \
+  template void MoeTransformer<T>::expert_activation(int);                                  \
   template int MoeTransformer<T>::kept_end(int) const;                                      \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                     \
   template void MoeTransformer<T>::ffn_backward(int);

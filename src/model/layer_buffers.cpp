@@ -21,6 +21,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       rstd_ffn("rstd_ffn", tokens),
       grouped_in("grouped_in", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
       hidden("hidden", ffn_rows(c, tokens), ffn_width(c)),
+      activated("activated", ffn_rows(c, tokens), ffn_width(c)),
       expert_out("expert_out", ffn_rows(c, tokens), c.d_model) {
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);

@@ -24,6 +24,7 @@ struct BlockActivations {
   View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
   View2<T> grouped_in;   // [rows, D]
   View2<T> hidden;       // [rows, F] before SiLU
+  View2<T> activated;    // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
   View2<T> expert_out;   // [rows, D]
   int dropped = 0;
 

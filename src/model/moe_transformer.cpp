@@ -92,9 +92,7 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
   for (int l = 0; l <= c.n_layers; ++l) residual_.emplace_back("residual", tokens, c.d_model);
   blocks_.clear();
   for (int l = 0; l < c.n_layers; ++l) blocks_.emplace_back(c, tokens);
-  const int ffn_rows = c.moe ? tokens * c.top_k : tokens;
   ffn_out_ = View2<T>("ffn_out", tokens, c.d_model);
-  activated_ = View2<T>("activated", ffn_rows, c.moe ? c.expert_d_ff : c.d_ff);
   final_normed_ = View2<T>("final_normed", tokens, c.d_model);
   dfinal_ = View2<T>("dfinal", tokens, c.d_model);
   cross_entropy_scratch_ = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);

@@ -80,8 +80,8 @@ class MoeTransformer {
   // gradient is the backward.
   void apply_dropout(const View2<T>& x, int layer, int site) const;
   double dropout_probability() const { return options_.training ? config_.dropout : 0.0; }
-  // activated_ = Drop(SiLU(hidden)) for the FFN of `layer`.
-  void expert_activation(int layer, const View2<T>& hidden);
+  // blocks_[layer].activated = Drop(SiLU(hidden)).
+  void expert_activation(int layer);
   kernels::AttentionDropout attention_dropout(int layer) const;
   void attention_forward(int layer, const View2<T>& x);
   void attention_backward(int layer);
@@ -100,7 +100,7 @@ class MoeTransformer {
   int tokens_ = 0;
   std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
   std::vector<BlockActivations<T>> blocks_;
-  View2<T> ffn_out_, activated_, final_normed_, dfinal_;
+  View2<T> ffn_out_, final_normed_, dfinal_;
   kernels::CrossEntropyScratch<T> cross_entropy_scratch_;
   View1<T> final_rstd_;
   View2<T> routing_bias_;  // [layer, expert]
