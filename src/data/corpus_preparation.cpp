@@ -1,6 +1,7 @@
 #include "data/corpus_preparation.hpp"
 
 #include "core/error.hpp"
+#include "core/fnv_hash.hpp"
 #include "core/wall_timer.hpp"
 #include "data/document_split.hpp"
 #include "data/text_corpus.hpp"

@@ -1,6 +1,7 @@
 #include "data/text_corpus.hpp"
 
 #include "core/error.hpp"
+#include "core/fnv_hash.hpp"
 #include "data/jsonl_text.hpp"
 
 #include <algorithm>
@@ -10,12 +11,6 @@
 
 namespace kmoe {
 namespace fs = std::filesystem;
-
-uint64_t fnv1a64(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 namespace {
 

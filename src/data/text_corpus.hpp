@@ -22,6 +22,4 @@ struct Corpus {
 
 Corpus read_corpus(const std::string& path, const CorpusLimits& limits);
 
-uint64_t fnv1a64(const std::string& bytes);
-
 }  // namespace kmoe

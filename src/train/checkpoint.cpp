@@ -1,6 +1,7 @@
 #include "train/checkpoint.hpp"
 
 #include "core/error.hpp"
+#include "core/fnv_hash.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -52,12 +53,6 @@ class Reader {
   size_t pos_ = 0;
 };
 
-uint64_t checksum(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 void write_checkpoint(const std::string& path, const CheckpointData& d) {
@@ -77,7 +72,7 @@ void write_checkpoint(const std::string& path, const CheckpointData& d) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw Error(tmp + ": cannot create checkpoint");
-  const uint64_t sum = checksum(p.bytes()), size = p.bytes().size();
+  const uint64_t sum = fnv1a64(p.bytes()), size = p.bytes().size();
   bool ok = ::write(fd, kMagic, sizeof(kMagic)) == ssize_t(sizeof(kMagic)) &&
             ::write(fd, &size, sizeof(size)) == ssize_t(sizeof(size));
   for (size_t off = 0; ok && off < p.bytes().size();) {
@@ -101,7 +96,7 @@ CheckpointData read_checkpoint(const std::string& path) {
   if (file.size() != 16 + size + 8) throw Error(path + ": checkpoint is truncated");
   const std::string payload = file.substr(16, size);
   std::memcpy(&sum, file.data() + 16 + size, 8);
-  if (checksum(payload) != sum) throw Error(path + ": checkpoint checksum mismatch (corrupted file)");
+  if (fnv1a64(payload) != sum) throw Error(path + ": checkpoint checksum mismatch (corrupted file)");
   Reader r(payload, path);
   CheckpointData d;
   d.deck_toml.resize(r.get<uint64_t>());

@@ -1,5 +1,6 @@
 // Prints a bitwise hash of the initial weights and the training losses of a small model, so
 // tests/python/test_determinism.py can compare runs across thread counts.
+#include "core/fnv_hash.hpp"
 #include "model/moe_transformer.hpp"
 
 #include <cstdio>
@@ -23,9 +24,7 @@ int main(int argc, char** argv) {
     c.dropout = 0.1;
     MoeTransformer<float> model(c, 42);
     const auto values = Kokkos::create_mirror_view_and_copy(HostSpace(), model.params().values());
-    uint64_t hash = 1469598103934665603ull;  // FNV-1a over the bytes
-    const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
-    for (size_t i = 0; i < values.span() * sizeof(float); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+    const uint64_t hash = fnv1a64(values.data(), values.span() * sizeof(float));
     std::printf("init_hash %016llx\n", static_cast<unsigned long long>(hash));
     TokenBatch batch;
     batch.batch = 4;
