@@ -98,7 +98,7 @@ class Run {
   void resume_from_checkpoint();
   void save_checkpoint();
   bool train_one_update();  // false: non-finite values, the run failed
-  void run_evaluation();
+  const EvalResult& run_evaluation();
   void finish();
 
   const RunDeck& deck_;
@@ -110,7 +110,9 @@ class Run {
   std::unique_ptr<HybridOptimizer<float>> optimizer_;
   std::unique_ptr<RunRecord> record_;
   std::unique_ptr<ProgressReporter> progress_;
+  std::unique_ptr<TrainBatchSampler> sampler_;
   TokenBatch batch_;
+  EvalResult last_eval_;
   int64_t update_ = 0, micro_batches_ = 0, tokens_seen_ = 0, last_eval_step_ = -1;
   double best_val_ppl_ = 0, train_seconds_ = 0;
 };
@@ -128,6 +130,7 @@ void Run::set_up() {
        << " active per token";
   if (!std::isnan(shards_.unigram_entropy)) info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
   log_ << info.str() << "\n";
+  sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
   batch_ = make_batch(int(deck_.train.batch_size), int(deck_.model.seq_len));
   progress_ = std::make_unique<ProgressReporter>(log_, isatty(STDOUT_FILENO), deck_.output.log_every, deck_.train.max_steps);
 }
@@ -197,12 +200,11 @@ bool Run::train_one_update() {
   const double aux = aux_coefficient(AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end,
                                                          m.lb_warmup_frac, m.lb_decay_end_frac},
                                      update_, t.max_steps);
-  const TrainBatchSampler sampler(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
   auto& params = model_->params();
   params.zero_grads();
   StepAccumulator accumulator;
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-    sampler.fill(micro_batches_, batch_);
+    sampler_->fill(micro_batches_, batch_);
     StepOptions options;
     options.seed = uint64_t(deck_.run.seed);
     options.rng_step = uint64_t(micro_batches_);
@@ -250,8 +252,9 @@ bool Run::train_one_update() {
   return true;
 }
 
-void Run::run_evaluation() {
-  const auto e = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+const EvalResult& Run::run_evaluation() {
+  last_eval_ = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+  const EvalResult& e = last_eval_;
   if (best_val_ppl_ == 0 || e.perplexity < best_val_ppl_) best_val_ppl_ = e.perplexity;
   record_->append_eval(update_, e, best_val_ppl_);
   last_eval_step_ = update_;
@@ -260,11 +263,11 @@ void Run::run_evaluation() {
       << " (best " << best_val_ppl_ << ")";
   if (model_->config().moe) msg << ", expert CV " << e.expert_cv_mean;
   progress_->line(msg.str());
+  return e;
 }
 
 void Run::finish() {
-  if (last_eval_step_ != update_) run_evaluation();
-  const auto final_val = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+  const EvalResult& final_val = last_eval_step_ == update_ ? last_eval_ : run_evaluation();
   record_->write_final("best_val_ppl", best_val_ppl_);
   record_->write_final("val_loss", final_val.loss);
   record_->write_final("val_accuracy", final_val.accuracy);
