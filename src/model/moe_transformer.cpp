@@ -150,7 +150,6 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   result.tokens = tokens;
   result.correct = ce.correct;
   result.cross_entropy = ce.loss_sum / tokens;
-  if (!c.moe) result.load_balancing = result.z_loss = 0;
   result.total_loss =
       result.cross_entropy + options.lb_weight * result.load_balancing + options.z_weight * result.z_loss;
   return result;
