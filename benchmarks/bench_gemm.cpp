@@ -60,22 +60,19 @@ void direct_cblas(benchmark::State& state, Shape s) {
 }
 #endif
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Kokkos::initialize(argc, argv);
-  {
-    for (const Shape& s : kShapes) {
-      benchmark::RegisterBenchmark((std::string("KokkosBlas_gemm/") + s.name).c_str(), kokkos_gemm, s)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
+// Each shape next to its cblas twin, registered before the shared main runs.
+const bool kRegistered = [] {
+  for (const Shape& s : kShapes) {
+    benchmark::RegisterBenchmark((std::string("KokkosBlas_gemm/") + s.name).c_str(), kokkos_gemm, s)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 #ifdef KMOE_HAVE_CBLAS
-      benchmark::RegisterBenchmark((std::string("cblas_sgemm/") + s.name).c_str(), direct_cblas, s)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark((std::string("cblas_sgemm/") + s.name).c_str(), direct_cblas, s)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 #endif
-    }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
   }
-  Kokkos::finalize();
-  return 0;
-}
+  return true;
+}();
+
+}  // namespace

@@ -185,11 +185,3 @@ BENCHMARK(BM_RouterAndLosses)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ExpertDispatch)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TiedHeadCrossEntropy)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Embedding)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-int main(int argc, char** argv) {
-  Kokkos::initialize(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  Kokkos::finalize();
-  return 0;
-}

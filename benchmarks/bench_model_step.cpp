@@ -84,11 +84,3 @@ void BM_OptimizerStep(benchmark::State& state) {
 BENCHMARK(BM_OptimizerStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 BENCHMARK_CAPTURE(BM_TrainStep, moe, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 BENCHMARK_CAPTURE(BM_TrainStep, dense_matched_active, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
-
-int main(int argc, char** argv) {
-  Kokkos::initialize(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  Kokkos::finalize();
-  return 0;
-}

@@ -1,0 +1,11 @@
+// main() of every benchmark program: Kokkos around Google Benchmark.
+#include <Kokkos_Core.hpp>
+#include <benchmark/benchmark.h>
+
+int main(int argc, char** argv) {
+  Kokkos::initialize(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  Kokkos::finalize();
+  return 0;
+}
