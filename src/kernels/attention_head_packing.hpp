@@ -27,4 +27,18 @@ View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
 // block r·blocks + j/4, word j mod 4.
 KOKKOS_INLINE_FUNCTION int dropout_blocks_per_row(int seq_len) { return (seq_len + 3) / 4; }
 
+// Row r of a group of score blocks starting at packed head `first_head`: query position i of
+// packed head bh = b·H + h. The forward and the backward locate lse and the dropout mask
+// through this one mapping.
+struct ScoreRow {
+  int i, bh;
+  KOKKOS_INLINE_FUNCTION ScoreRow(int r, int first_head, int seq_len)
+      : i(r % seq_len), bh(first_head + r / seq_len) {}
+  KOKKOS_INLINE_FUNCTION int token(int seq_len, int heads) const { return (bh / heads) * seq_len + i; }
+  KOKKOS_INLINE_FUNCTION int head(int heads) const { return bh % heads; }
+  KOKKOS_INLINE_FUNCTION uint64_t first_dropout_block(int seq_len) const {
+    return (uint64_t(bh) * seq_len + i) * dropout_blocks_per_row(seq_len);
+  }
+};
+
 }  // namespace kmoe::kernels

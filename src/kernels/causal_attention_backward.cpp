@@ -21,15 +21,16 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
   const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
   Kokkos::parallel_for(
       "attention_score_gradients", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
+        const int r = team.league_rank();
+        const ScoreRow where(r, first_head, T_len);
+        const int i = where.i;
         T* srow = scores.data() + size_t(r) * T_len;
         T* grow = grad.data() + size_t(r) * T_len;
-        const T L = lse((bh / H) * T_len + i, bh % H);
-        const T D = row_dot(size_t(bh) * T_len + i);
-        const int blocks = dropout_blocks_per_row(T_len);
-        const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
-          const rng::Block4 r = mask.block(block_base + jb);
+        const T L = lse(where.token(T_len, H), where.head(H));
+        const T D = row_dot(size_t(where.bh) * T_len + i);
+        const uint64_t block_base = where.first_dropout_block(T_len);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dropout_blocks_per_row(T_len)), [&](int jb) {
+          const rng::Block4 bits = mask.block(block_base + jb);
           for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
             const int j = 4 * jb + lane;
             if (j > i) {
@@ -37,7 +38,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
               continue;
             }
             const T prob = math::exp(srow[j] - L);
-            const T m = mask.multiplier<T>(r, lane);
+            const T m = mask.multiplier<T>(bits, lane);
             grow[j] = prob * (m * grow[j] - D) * scale;
             srow[j] = m * prob;
           }

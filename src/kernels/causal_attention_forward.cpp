@@ -18,7 +18,9 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
   const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
   Kokkos::parallel_for(
       "causal_softmax_rows", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank(), i = r % T_len, bh = first_head + r / T_len;
+        const int r = team.league_rank();
+        const ScoreRow where(r, first_head, T_len);
+        const int i = where.i;
         T* row = scores.data() + size_t(r) * T_len;
         T max_score = math::lowest<T>();
         Kokkos::parallel_reduce(
@@ -34,16 +36,15 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             sum);
         const T L = max_score + math::log(sum), inv_sum = T(1) / sum;
         team.team_barrier();
-        const int blocks = dropout_blocks_per_row(T_len);
-        const uint64_t block_base = (uint64_t(bh) * T_len + i) * blocks;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks), [&](int jb) {
-          const rng::Block4 r = mask.block(block_base + jb);
+        const uint64_t block_base = where.first_dropout_block(T_len);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dropout_blocks_per_row(T_len)), [&](int jb) {
+          const rng::Block4 bits = mask.block(block_base + jb);
           for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
             const int j = 4 * jb + lane;
-            row[j] = j <= i ? row[j] * inv_sum * mask.multiplier<T>(r, lane) : T(0);
+            row[j] = j <= i ? row[j] * inv_sum * mask.multiplier<T>(bits, lane) : T(0);
           }
         });
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { lse((bh / H) * T_len + i, bh % H) = L; });
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { lse(where.token(T_len, H), where.head(H)) = L; });
       });
 }
 
