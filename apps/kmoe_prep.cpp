@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
               << data.unigram_entropy << " nats/token\n"
               << "shards: " << data.train << " " << data.val << " " << data.test << "\n"
               << "tokenizer: " << data.tokenizer << "\n";
-  } catch (const kmoe::Error& err) {
+  } catch (const std::exception& err) {  // kmoe::Error, and the filesystem's and SentencePiece's errors
+    std::cout.flush();
     std::cerr << "kmoe-prep: " << err.what() << "\n";
     return 1;
   }

@@ -1,7 +1,7 @@
-// kmoe-train DECK.toml [--set section.key=value ...] [--resume]
+// kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite]
 // Trains one run described by the deck and writes its HDF5 record. Exit codes: 0 complete,
-// 1 failed (bad input, non-finite values), 75 stopped by SIGTERM/SIGINT after checkpointing
-// (continue with --resume).
+// 1 failed (bad input, non-finite values, a full disk), 75 stopped by SIGTERM/SIGINT after
+// checkpointing (continue with --resume), 2 usage.
 #include "core/error.hpp"
 #include "train/trainer.hpp"
 
@@ -24,25 +24,31 @@ int main(int argc, char** argv) {
         request.overrides.push_back(argv[++i]);
       } else if (std::strcmp(argv[i], "--resume") == 0) {
         request.resume = true;
+      } else if (std::strcmp(argv[i], "--overwrite") == 0) {
+        request.overwrite = true;
       } else if (deck_path.empty() && argv[i][0] != '-') {
         deck_path = argv[i];
       } else {
         usage_error = true;
       }
     }
-    if (usage_error || deck_path.empty()) {
-      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume]\n";
+    if (usage_error || deck_path.empty() || (request.resume && request.overwrite)) {
+      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite]\n"
+                   "  --resume     continue from the run's checkpoint (starts at step 0 when there is none)\n"
+                   "  --overwrite  start over, deleting the run's earlier record, checkpoint and weights\n";
       status = 2;
     } else {
       try {
         request.deck = kmoe::load_run_deck(deck_path, request.overrides);
         status = kmoe::run_training(request, std::cout);
       } catch (const std::exception& err) {
+        std::cout.flush();
         std::cerr << "\nkmoe-train: " << err.what() << "\n";
         status = kmoe::kExitFailed;
       }
     }
   }
+  std::cout.flush();
   Kokkos::finalize();
   return status;
 }

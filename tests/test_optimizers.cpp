@@ -138,6 +138,19 @@ TEST(AdamW, ThreeStepsMatchTheUpdateRuleOnTwoSegments) {
   for (int i = 0; i < 7; ++i) EXPECT_NEAR(got[i], p[i], 1e-14) << i;
 }
 
+TEST(AdamW, Float32MomentsUseOneMinusBetaComputedInDouble) {
+  // 1 - float(0.999) is 1.3e-5 (relative) too small; the moments must use 1 - 0.999 rounded once.
+  View1<float> params("p", 4), grads("g", 4);
+  Kokkos::deep_copy(params, 0.0f);
+  Kokkos::deep_copy(grads, 3.0f);
+  AdamW<float> opt({Segment{0, 4}}, AdamWSettings{0.9, 0.999, 1e-8, 0.0});
+  opt.update(params, grads, 0.01, 1);
+  const auto v = Kokkos::create_mirror_view_and_copy(HostSpace(), opt.second_moment());
+  const auto m = Kokkos::create_mirror_view_and_copy(HostSpace(), opt.first_moment());
+  EXPECT_NEAR(v(0), (1.0 - 0.999) * 9.0, 1e-7 * 9e-3);
+  EXPECT_NEAR(m(0), (1.0 - 0.9) * 3.0, 1e-7 * 0.3);
+}
+
 // One Muon step on a 6×4 matrix (rows > cols: scale √1.5) against the host definition.
 std::vector<double> muon_step(bool nesterov, const std::vector<double>& g0, const std::vector<double>& g1) {
   View1<double> params("p", 24), grads("g", 24);

@@ -70,12 +70,12 @@ TEST(RunDeck, OverridesApplyOnTopOfTheFile) {
 }
 
 TEST(RunDeck, ResolvedDeckRoundTrips) {
-  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[run]\nname = \"a\\\"b\"\n",
+  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[data]\ncorpus = \"a\\\"b\"\n",
                                           "ok.toml");
   const auto again = parse_run_deck_string(kmoe::to_toml(deck), "resolved.toml");
   EXPECT_EQ(kmoe::to_toml(again), kmoe::to_toml(deck));
   EXPECT_DOUBLE_EQ(again.moe.noise_std, 0.25);
-  EXPECT_EQ(again.run.name, "a\"b");
+  EXPECT_EQ(again.data.corpus, "a\"b");
 }
 
 TEST(RunDeckErrors, UnknownKeySuggestsTheNearestKey) {
@@ -103,13 +103,13 @@ TEST(RunDeckErrors, BooleanKeyGivenAString) {
   expect_error_mentions("[model]\nweight_sharing = \"yes\"\n", {"model.weight_sharing", "true or false"});
 }
 TEST(RunDeckErrors, NegativeNoise) {
-  expect_error_mentions("[moe]\nnoise_std = -0.1\n", {"moe.noise_std", ">= 0"});
+  expect_error_mentions("[moe]\nnoise_std = -0.1\n", {"moe.noise_std", "[0, 100]"});
 }
 TEST(RunDeckErrors, DropoutOfOne) {
   expect_error_mentions("[model]\ndropout = 1.0\n", {"model.dropout", "[0, 1)"});
 }
 TEST(RunDeckErrors, ZeroExperts) {
-  expect_error_mentions("[moe]\nnum_experts = 0\n", {"moe.num_experts", "[1, 4096]"});
+  expect_error_mentions("[moe]\nnum_experts = 0\n", {"moe.num_experts", "[1, 1024]"});
 }
 TEST(RunDeckErrors, TopKAboveExpertCount) {
   expect_error_mentions("[moe]\nnum_experts = 4\ntop_k = 5\n", {"moe.top_k", "moe.num_experts"});

@@ -4,13 +4,24 @@
 #include <string>
 
 namespace kmoe {
+namespace {
+
+// The value of "<key>: N kB" in a /proc file, in MiB; negative when absent.
+double proc_kib_value_in_mib(const char* file, const std::string& key) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size())) / 1024.0;
+  }
+  return -1;
+}
+
+}  // namespace
 
 double peak_host_memory_mib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return 0;
+  const double mib = proc_kib_value_in_mib("/proc/self/status", "VmHWM:");
+  return mib < 0 ? 0 : mib;
 }
+
+double available_host_memory_mib() { return proc_kib_value_in_mib("/proc/meminfo", "MemAvailable:"); }
 
 }  // namespace kmoe

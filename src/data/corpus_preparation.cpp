@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -50,11 +51,33 @@ PreparedData paths_in(const std::string& dir) {
   return p;
 }
 
-bool read_meta(const std::string& dir, const std::string& key, PreparedData& p) {
+// True when `dir` holds data prepared with these settings from the corpus as it is now.
+bool read_meta(const std::string& dir, const std::string& key, const std::string& corpus, PreparedData& p,
+               std::ostream& log) {
   const std::string meta = dir + "/meta.toml";
   if (!fs::exists(meta)) return false;
-  const auto table = toml::parse_file(meta);
+  toml::table table;
+  try {
+    table = toml::parse_file(meta);
+  } catch (const toml::parse_error& err) {
+    throw Error(meta + ": corrupt preparation record (" + std::string(err.description()) +
+                "); delete the directory " + dir + " to prepare the data again");
+  }
   if (table["settings"].value_or(std::string()) != key) return false;
+  const auto* sources = table["sources"].as_table();
+  if (!sources) throw Error(meta + ": corrupt preparation record (no [sources]); delete " + dir + " to prepare again");
+  // Compared by content, in file order, so the same corpus reached from another directory matches.
+  std::vector<std::string> recorded;
+  for (const auto& entry : *sources) recorded.push_back(entry.second.value_or(std::string()));
+  const auto files = corpus_files(corpus);
+  bool same = files.size() == recorded.size();
+  for (size_t i = 0; same && i < files.size(); ++i) {
+    same = recorded[i] == "fnv1a64:" + hex64(fnv1a64(read_whole_file(files[i])));
+  }
+  if (!same) {
+    log << "data: the corpus " << corpus << " changed since " << dir << " was prepared; preparing again\n";
+    return false;
+  }
   p.tokenizer = table["tokenizer"].value_or(p.tokenizer);
   for (int s = 0; s < 3; ++s) {
     p.documents[s] = table[kSplitNames[s]]["documents"].value_or(int64_t{0});
@@ -109,13 +132,20 @@ PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
   const std::string dir = d.data_dir + "/prepared/" + (stem.empty() ? "corpus" : fs::path(stem).stem().string()) +
                           "-v" + std::to_string(deck.model.vocab_size) + "-" + hex64(fnv1a64(key)).substr(0, 8);
   PreparedData p = paths_in(dir);
-  if (read_meta(dir, key, p)) {
+  if (read_meta(dir, key, d.corpus, p, log)) {
     p.reused = true;
     log << "data: using prepared " << dir << "\n";
     return p;
   }
+  if (!d.tokenizer_model.empty() && !fs::is_regular_file(d.tokenizer_model)) {
+    throw Error(deck.source + ": key 'data.tokenizer_model' names " + d.tokenizer_model +
+                ", which is not a file; allowed: a SentencePiece .model file, or \"\" to train one");
+  }
   WallTimer timer;
-  fs::create_directories(dir);
+  std::error_code made;
+  fs::create_directories(dir, made);
+  if (made) throw Error(dir + ": cannot create the prepared-data directory (" + made.message() + ")");
+  fs::remove(dir + "/meta.toml");  // stale or absent; written again only when every shard is in place
   const Corpus corpus = read_corpus(d.corpus, CorpusLimits{d.max_documents, d.max_doc_chars});
   const auto split = split_documents(corpus.documents.size(), uint64_t(d.split_seed), d.holdout_fraction,
                                      deck.eval.test_fraction);

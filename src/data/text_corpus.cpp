@@ -76,26 +76,36 @@ bool is_corpus_file(const fs::path& p) {
 
 }  // namespace
 
-Corpus read_corpus(const std::string& path, const CorpusLimits& limits) {
-  Corpus corpus;
+std::vector<std::string> corpus_files(const std::string& path) {
+  std::vector<std::string> files;
   if (fs::is_directory(path)) {
     for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.is_regular_file() && is_corpus_file(entry.path())) corpus.files.push_back(entry.path().string());
+      if (entry.is_regular_file() && is_corpus_file(entry.path())) files.push_back(entry.path().string());
     }
-    std::sort(corpus.files.begin(), corpus.files.end());
-    if (corpus.files.empty()) throw Error(path + ": corpus directory has no .txt or .jsonl files");
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw Error(path + ": corpus directory has no .txt or .jsonl files");
   } else if (fs::is_regular_file(path)) {
     if (!is_corpus_file(path)) throw Error(path + ": corpus files must end in .txt or .jsonl");
-    corpus.files.push_back(path);
+    files.push_back(path);
   } else {
     throw Error(path + ": corpus not found (run scripts/fetch-corpus.sh for the default corpus)");
   }
+  return files;
+}
+
+std::string read_whole_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(file + ": cannot read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Corpus read_corpus(const std::string& path, const CorpusLimits& limits) {
+  Corpus corpus;
+  corpus.files = corpus_files(path);
   for (const auto& file : corpus.files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(file + ": cannot read");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    const std::string content = buffer.str();
+    const std::string content = read_whole_file(file);
     corpus.file_checksums.push_back(fnv1a64(content));
     const auto docs = fs::path(file).extension() == ".jsonl" ? jsonl_documents(content, file) : text_documents(content);
     for (const auto& doc : docs) {

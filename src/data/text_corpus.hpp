@@ -22,4 +22,8 @@ struct Corpus {
 
 Corpus read_corpus(const std::string& path, const CorpusLimits& limits);
 
+// The source files of a corpus path, in the order read_corpus reads them.
+std::vector<std::string> corpus_files(const std::string& path);
+std::string read_whole_file(const std::string& file);
+
 }  // namespace kmoe

@@ -1,6 +1,7 @@
 #include "data/token_shard.hpp"
 
 #include "core/error.hpp"
+#include "core/fnv_hash.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -86,5 +87,7 @@ TokenShard::TokenShard(const std::string& path, int64_t vocab_size) : path_(path
 TokenShard::~TokenShard() {
   if (mapping_) ::munmap(mapping_, mapped_bytes_);
 }
+
+uint64_t TokenShard::checksum() const { return fnv1a64(mapping_, mapped_bytes_); }
 
 }  // namespace kmoe

@@ -31,6 +31,8 @@ class TokenShard {
   }
   const std::string& path() const { return path_; }
   int32_t version() const { return wide_ ? kShardVersionU32 : kShardVersionU16; }
+  // FNV-1a 64 of the whole file: the shard's identity in checkpoints and records.
+  uint64_t checksum() const;
 
  private:
   std::string path_;

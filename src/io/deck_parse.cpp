@@ -6,7 +6,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -128,6 +132,20 @@ void fill_from_table(const toml::table& root, const std::string& source,
   }
 }
 
+std::string printable(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (std::isprint(static_cast<unsigned char>(ch))) {
+      out += ch;
+    } else {
+      char code[8];
+      std::snprintf(code, sizeof(code), "\\x%02x", static_cast<unsigned char>(ch));
+      out += code;
+    }
+  }
+  return out;
+}
+
 void check(bool ok, const std::string& source, const std::string& key, const std::string& msg) {
   if (!ok) throw Error(source + ": key '" + key + "' " + msg);
 }
@@ -144,8 +162,14 @@ void validate_relations(const RunDeck& d, const std::string& src) {
         "must be <= moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(e.lb_decay_end_frac >= e.lb_warmup_frac, src, "moe.lb_decay_end_frac",
         "must be >= moe.lb_warmup_frac (" + std::to_string(e.lb_warmup_frac) + ")");
-  check(!d.run.name.empty() && d.run.name.find('/') == std::string::npos, src, "run.name",
-        "must be a non-empty name without '/'");
+  const auto& name = d.run.name;
+  const bool name_ok = !name.empty() && name.size() <= 200 && name != "." && name != ".." && name[0] != '-' &&
+                       std::all_of(name.begin(), name.end(), [](char ch) {
+                         return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("._-=,+@", ch);
+                       });
+  check(name_ok, src, "run.name",
+        "is \"" + printable(name) + "\"; allowed: 1-200 letters, digits and . _ - = , + @ (not \".\" or \"..\", "
+        "not starting with '-'): it names files");
   const bool has_shards = !d.data.train_shard.empty();
   check(has_shards || !d.data.corpus.empty(), src, "data.corpus",
         "must be set when data.train_shard is empty (where does the training text come from?)");
@@ -175,6 +199,9 @@ RunDeck parse_run_deck_string(const std::string& toml_text, const std::string& s
     const std::string section = assignment.substr(0, dot);
     const std::string key = assignment.substr(dot + 1, eq - dot - 1);
     const std::string value = assignment.substr(eq + 1);
+    if (assignment.find_first_of("\n\r") != std::string::npos || assignment.find('\0') != std::string::npos) {
+      throw Error("--set '" + printable(assignment) + "': a value may not contain a line break");
+    }
     if (!root.contains(section)) root.insert(section, toml::table{});
     auto* table = root[section].as_table();
     if (!table) throw Error("--set '" + assignment + "': '" + section + "' is not a section");
@@ -200,10 +227,14 @@ RunDeck parse_run_deck_string(const std::string& toml_text, const std::string& s
 }
 
 RunDeck load_run_deck(const std::string& path, const std::vector<std::string>& overrides) {
+  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not a run deck");
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open run deck");
   std::stringstream text;
   text << in.rdbuf();
+  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw Error(path + ": the run deck is empty (kmoe-deck schema lists every key)");
+  }
   return parse_run_deck_string(text.str(), path, overrides);
 }
 

@@ -7,16 +7,25 @@
 namespace kmoe {
 namespace {
 
+// The shortest decimal that reads back as exactly v (0.1, not 0.10000000000000001).
+std::string shortest_round_trip(double v) {
+  for (int digits = 1;; ++digits) {
+    std::ostringstream out;
+    out << std::setprecision(digits) << v;
+    if (digits >= 17 || std::stod(out.str()) == v) return out.str();
+  }
+}
+
+}  // namespace
+
 std::string value_text(const DeckField& f) {
   std::ostringstream out;
   switch (f.target.index()) {
     case 0: out << *std::get<0>(f.target); break;
     case 1: {
-      const double v = *std::get<1>(f.target);
-      out << std::setprecision(17) << v;
-      const std::string s = out.str();
+      out << shortest_round_trip(*std::get<1>(f.target));
       // TOML needs a '.' or exponent to read the value back as a float.
-      if (s.find_first_of(".eEn") == std::string::npos) out << ".0";
+      if (out.str().find_first_of(".eEn") == std::string::npos) out << ".0";
       break;
     }
     case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
@@ -24,8 +33,6 @@ std::string value_text(const DeckField& f) {
   }
   return out.str();
 }
-
-}  // namespace
 
 std::string to_toml(const RunDeck& deck) {
   RunDeck copy = deck;

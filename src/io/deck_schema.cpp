@@ -1,14 +1,13 @@
 #include "io/deck_schema.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
 namespace kmoe {
 namespace {
 
-Bounds at_least(double lo) { return Bounds{lo, Bounds().hi, false, false}; }
-Bounds positive() { return Bounds{0.0, Bounds().hi, true, false}; }
 Bounds closed(double lo, double hi) { return Bounds{lo, hi, false, false}; }
 Bounds half_open(double lo, double hi) { return Bounds{lo, hi, false, true}; }
 
@@ -21,7 +20,7 @@ std::string number_text(double v) {
 }  // namespace
 
 bool Bounds::contains(double v) const {
-  if (v != v) return false;
+  if (!std::isfinite(v)) return false;  // inf and NaN are never a setting
   const bool above = lo_open ? v > lo : v >= lo;
   const bool below = hi_open ? v < hi : v <= hi;
   return above && below;
@@ -78,55 +77,55 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"run", "seed", &r.seed, closed(0, 4294967295.0), {}, "seed of the counter RNG (init, router noise, dropout, batch order)"},
       {"run", "output_dir", &r.output_dir, {}, {}, "directory for the HDF5 record and checkpoints"},
 
-      {"model", "vocab_size", &m.vocab_size, closed(2, 4294967295.0), {}, "vocabulary size (must match the tokenizer / shards)"},
+      {"model", "vocab_size", &m.vocab_size, closed(2, 1 << 24), {}, "vocabulary size (must match the tokenizer / shards)"},
       {"model", "d_model", &m.d_model, closed(2, 65536), {}, "residual stream width"},
       {"model", "n_layers", &m.n_layers, closed(1, 1024), {}, "number of transformer blocks (applications, with weight sharing)"},
       {"model", "n_heads", &m.n_heads, closed(1, 1024), {}, "attention heads; d_model / n_heads must be an even integer (RoPE pairs)"},
       {"model", "seq_len", &m.seq_len, closed(1, 1 << 20), {}, "context length in tokens"},
       {"model", "ffn", &m.ffn, {}, {"moe", "dense"}, "feed-forward kind: mixture of experts or the dense baseline"},
-      {"model", "d_ff", &m.d_ff, closed(1, big), {}, "hidden width of the dense FFN (ffn = \"dense\")"},
+      {"model", "d_ff", &m.d_ff, closed(1, 1 << 20), {}, "hidden width of the dense FFN (ffn = \"dense\")"},
       {"model", "weight_sharing", &m.weight_sharing, {}, {}, "one block's parameters applied n_layers times (recurrent depth)"},
       {"model", "dropout", &m.dropout, half_open(0, 1), {}, "dropout probability at all six sites; 0 means exactly no dropout"},
-      {"model", "norm_eps", &m.norm_eps, positive(), {}, "RMSNorm epsilon (research: fp32 machine epsilon)"},
-      {"model", "rope_base", &m.rope_base, positive(), {}, "RoPE base (interleaved pairs)"},
-      {"model", "init_std", &m.init_std, positive(), {}, "std of the N(0, std) init of embedding and Linear weights"},
+      {"model", "norm_eps", &m.norm_eps, Bounds{0, 1, true, false}, {}, "RMSNorm epsilon (research: fp32 machine epsilon)"},
+      {"model", "rope_base", &m.rope_base, Bounds{1, 1e12, true, false}, {}, "RoPE base (interleaved pairs)"},
+      {"model", "init_std", &m.init_std, Bounds{0, 1, true, false}, {}, "std of the N(0, std) init of embedding and Linear weights"},
       {"model", "init_weights", &m.init_weights, {}, {}, "HDF5 weights file to start from instead of random init (\"\" = none)"},
 
-      {"moe", "num_experts", &e.num_experts, closed(1, 4096), {}, "experts per MoE layer"},
-      {"moe", "top_k", &e.top_k, closed(1, 4096), {}, "experts per token; must be <= num_experts"},
-      {"moe", "expert_d_ff", &e.expert_d_ff, closed(1, big), {}, "hidden width of each expert"},
-      {"moe", "capacity_factor", &e.capacity_factor, at_least(0), {}, "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless"},
-      {"moe", "noise_std", &e.noise_std, at_least(0), {}, "std of Gaussian noise added to router logits in training"},
-      {"moe", "load_balancing_weight", &e.load_balancing_weight, at_least(0), {}, "Switch load-balancing loss weight (schedule start value)"},
-      {"moe", "load_balancing_weight_end", &e.load_balancing_weight_end, at_least(0), {}, "schedule end value; defaults to load_balancing_weight (constant)"},
+      {"moe", "num_experts", &e.num_experts, closed(1, 1024), {}, "experts per MoE layer"},
+      {"moe", "top_k", &e.top_k, closed(1, 64), {}, "experts per token; must be <= num_experts"},
+      {"moe", "expert_d_ff", &e.expert_d_ff, closed(1, 1 << 20), {}, "hidden width of each expert"},
+      {"moe", "capacity_factor", &e.capacity_factor, closed(0, 1024), {}, "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless"},
+      {"moe", "noise_std", &e.noise_std, closed(0, 100), {}, "std of Gaussian noise added to router logits in training"},
+      {"moe", "load_balancing_weight", &e.load_balancing_weight, closed(0, 1000), {}, "Switch load-balancing loss weight (schedule start value)"},
+      {"moe", "load_balancing_weight_end", &e.load_balancing_weight_end, closed(0, 1000), {}, "schedule end value; defaults to load_balancing_weight (constant)"},
       {"moe", "lb_warmup_frac", &e.lb_warmup_frac, closed(0, 1), {}, "fraction of steps the start value is held"},
       {"moe", "lb_decay_end_frac", &e.lb_decay_end_frac, closed(0, 1), {}, "fraction of steps by which the weight reaches the end value (linear decay)"},
-      {"moe", "z_loss_weight", &e.z_loss_weight, at_least(0), {}, "router z-loss weight: mean logsumexp(logits)^2 per layer"},
+      {"moe", "z_loss_weight", &e.z_loss_weight, closed(0, 1000), {}, "router z-loss weight: mean logsumexp(logits)^2 per layer"},
       {"moe", "aux_free_bias", &e.aux_free_bias, {}, {}, "aux-loss-free balancing: per-expert bias on routing scores, nudged toward balance"},
-      {"moe", "aux_free_bias_rate", &e.aux_free_bias_rate, at_least(0), {}, "update rate of the aux-loss-free bias"},
+      {"moe", "aux_free_bias_rate", &e.aux_free_bias_rate, closed(0, 10), {}, "update rate of the aux-loss-free bias"},
       {"moe", "router_muon", &e.router_muon, {}, {}, "optimise the router matrix with Muon (research) instead of AdamW"},
 
-      {"optim", "muon_lr", &o.muon_lr, at_least(0), {}, "peak learning rate of the Muon group"},
+      {"optim", "muon_lr", &o.muon_lr, closed(0, 10), {}, "peak learning rate of the Muon group"},
       {"optim", "muon_momentum", &o.muon_momentum, half_open(0, 1), {}, "Muon momentum (EMA coefficient)"},
       {"optim", "muon_nesterov", &o.muon_nesterov, {}, {}, "Nesterov direction (1-mu)*g + mu*m"},
       {"optim", "muon_ns_steps", &o.muon_ns_steps, closed(1, 100), {}, "Newton-Schulz iterations"},
-      {"optim", "adamw_lr", &o.adamw_lr, at_least(0), {}, "peak learning rate of the AdamW group"},
+      {"optim", "adamw_lr", &o.adamw_lr, closed(0, 10), {}, "peak learning rate of the AdamW group"},
       {"optim", "adamw_beta1", &o.adamw_beta1, half_open(0, 1), {}, "AdamW beta1"},
       {"optim", "adamw_beta2", &o.adamw_beta2, half_open(0, 1), {}, "AdamW beta2"},
-      {"optim", "adamw_eps", &o.adamw_eps, positive(), {}, "AdamW epsilon"},
-      {"optim", "weight_decay", &o.weight_decay, at_least(0), {}, "decoupled weight decay of the AdamW group"},
+      {"optim", "adamw_eps", &o.adamw_eps, Bounds{0, 1, true, false}, {}, "AdamW epsilon"},
+      {"optim", "weight_decay", &o.weight_decay, closed(0, 100), {}, "decoupled weight decay of the AdamW group"},
       {"optim", "warmup_frac", &o.warmup_frac, half_open(0, 1), {}, "fraction of optimizer updates with linear LR warm-up"},
       {"optim", "decay", &o.decay, {}, {"cosine", "linear", "constant"}, "LR decay after warm-up"},
       {"optim", "min_lr_ratio", &o.min_lr_ratio, closed(0, 1), {}, "final LR as a fraction of the peak"},
-      {"optim", "grad_clip", &o.grad_clip, at_least(0), {}, "global gradient-norm clip; 0 = off"},
+      {"optim", "grad_clip", &o.grad_clip, closed(0, 1e6), {}, "global gradient-norm clip; 0 = off"},
       {"optim", "legacy_schedule", &o.legacy_schedule, {}, {}, "reproduce the research's mis-stepped LR schedule (20% warm-up, ends ~0.91x)"},
 
       {"train", "max_steps", &t.max_steps, closed(1, big), {}, "optimizer updates"},
-      {"train", "batch_size", &t.batch_size, closed(1, big), {}, "sequences per micro-batch"},
+      {"train", "batch_size", &t.batch_size, closed(1, 1 << 20), {}, "sequences per micro-batch"},
       {"train", "grad_accum", &t.grad_accum, closed(1, 4096), {}, "micro-batches per optimizer update"},
       {"train", "precision", &t.precision, {}, {"fp32"}, "compute precision (fp32; reduced precision is not implemented yet)"},
-      {"train", "debug_nan_step", &t.debug_nan_step, at_least(-1), {}, "inject a NaN into the gradients at this step (-1 = never); tests the detector"},
-      {"train", "debug_signal_step", &t.debug_signal_step, at_least(-1), {}, "send SIGTERM to itself after this step (-1 = never); tests stop and resume"},
+      {"train", "debug_nan_step", &t.debug_nan_step, closed(-1, big), {}, "inject a NaN into the gradients at this step (-1 = never); tests the detector"},
+      {"train", "debug_signal_step", &t.debug_signal_step, closed(-1, big), {}, "send SIGTERM to itself after this step (-1 = never); tests stop and resume"},
 
       {"eval", "every", &v.every, closed(0, big), {}, "evaluate every this many steps (0 = only at the end)"},
       {"eval", "batches", &v.batches, closed(0, big), {}, "validation batches per evaluation (0 = the whole split)"},
@@ -140,9 +139,9 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"data", "data_dir", &a.data_dir, {}, {}, "where prepared shards and tokenizers are written"},
       {"data", "holdout_fraction", &a.holdout_fraction, half_open(0, 1), {}, "fraction of documents held out (validation + test)"},
       {"data", "split_seed", &a.split_seed, closed(0, 4294967295.0), {}, "seed of the document split (separate from run.seed so all cells share data)"},
-      {"data", "max_documents", &a.max_documents, at_least(0), {}, "use at most this many documents (0 = all)"},
-      {"data", "max_tokens", &a.max_tokens, at_least(0), {}, "cap on training tokens (0 = all)"},
-      {"data", "max_doc_chars", &a.max_doc_chars, at_least(0), {}, "truncate documents to this many characters (0 = no limit)"},
+      {"data", "max_documents", &a.max_documents, closed(0, 1e15), {}, "use at most this many documents (0 = all)"},
+      {"data", "max_tokens", &a.max_tokens, closed(0, 1e15), {}, "cap on training tokens (0 = all)"},
+      {"data", "max_doc_chars", &a.max_doc_chars, closed(0, 1e15), {}, "truncate documents to this many characters (0 = no limit)"},
 
       {"output", "hdf5", &w.hdf5, {}, {}, "HDF5 record path (\"\" = <run.output_dir>/<run.name>.h5)"},
       {"output", "checkpoint_every", &w.checkpoint_every, closed(0, big), {}, "checkpoint every this many steps (0 = only on signal / end)"},

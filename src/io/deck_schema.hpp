@@ -34,6 +34,9 @@ struct DeckField {
   std::string allowed() const;  // human description of allowed values
 };
 
+// The field's current value as TOML (floats in their shortest round-trip form).
+std::string value_text(const DeckField& field);
+
 // The schema bound to `deck`'s members (pointers stay valid while `deck` lives).
 std::vector<DeckField> deck_fields(RunDeck& deck);
 std::vector<std::string> deck_sections();

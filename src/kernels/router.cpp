@@ -37,21 +37,24 @@ void router_select(const RouterState<T>& state, const RouterNoise& noise, const 
         for (int e = 0; e < E; ++e) sum += math::exp(logits(n, e) - max_logit);
         for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
         lse(n) = max_logit + math::log(sum);
-        // Top-k by repeated selection; strict '>' keeps the lower index on ties.
+        // Top-k in the order (score descending, index ascending): each pick is the best element
+        // after the previous pick in that order, so ties keep the lower index and the cost is k·E.
+        int prev = -1;
+        T prev_score = 0;
         for (int s = 0; s < k; ++s) {
           int best = -1;
           T best_score = 0;
           for (int e = 0; e < E; ++e) {
-            bool taken = false;
-            for (int t = 0; t < s; ++t) taken = taken || top_idx(n, t) == e;
-            if (taken) continue;
             const T score = logits(n, e) + selection_bias(e);
-            if (best < 0 || score > best_score) {
+            const bool after_prev = prev < 0 || score < prev_score || (score == prev_score && e > prev);
+            if (after_prev && (best < 0 || score > best_score)) {
               best = e;
               best_score = score;
             }
           }
           top_idx(n, s) = best;
+          prev = best;
+          prev_score = best_score;
         }
         T sel_max = logits(n, top_idx(n, 0));
         for (int s = 1; s < k; ++s) sel_max = math::fmax(sel_max, logits(n, top_idx(n, s)));

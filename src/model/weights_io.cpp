@@ -16,12 +16,12 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 template <class T>
 void save_weights(const ParameterSet<T>& params, const std::string& path) {
   const auto values = Kokkos::create_mirror_view_and_copy(HostSpace(), params.values());
-  Hdf5Writer out(path);
+  Hdf5Writer out;
   for (const auto& s : params.specs()) {
     const std::vector<uint64_t> shape(s.shape.begin(), s.shape.end());
     out.write_array<T>(s.name, shape, values.data() + s.offset);
   }
-  out.close();
+  out.save(path, "weights");
 }
 
 template <class T>

@@ -28,7 +28,10 @@ AdamW<T>::AdamW(std::vector<Segment> segments, const AdamWSettings& settings)
 
 template <class T>
 void AdamW<T>::update(const View1<T>& params, const View1<T>& grads, double lr, int64_t step) {
+  // 1 - beta in double: in float, 1 - float(0.999) is 1.3e-5 too small, biasing v low against
+  // the double bias correction.
   const T beta1 = T(settings_.beta1), beta2 = T(settings_.beta2), eps = T(settings_.eps);
+  const T one_minus_beta1 = T(1.0 - settings_.beta1), one_minus_beta2 = T(1.0 - settings_.beta2);
   const T decay = T(1.0 - lr * settings_.weight_decay);
   const T step_size = T(lr / (1.0 - std::pow(settings_.beta1, double(step))));
   const T sqrt_bc2 = T(std::sqrt(1.0 - std::pow(settings_.beta2, double(step))));
@@ -43,8 +46,8 @@ void AdamW<T>::update(const View1<T>& params, const View1<T>& grads, double lr, 
         while (s + 1 < segments && start(s + 1) <= i) ++s;
         const size_t p = offset(s) + (i - start(s));
         const T g = grads(p);
-        m(i) = beta1 * m(i) + (T(1) - beta1) * g;
-        v(i) = beta2 * v(i) + (T(1) - beta2) * g * g;
+        m(i) = beta1 * m(i) + one_minus_beta1 * g;
+        v(i) = beta2 * v(i) + one_minus_beta2 * g * g;
         params(p) = params(p) * decay - step_size * m(i) / (math::sqrt(v(i)) / sqrt_bc2 + eps);
       });
 }

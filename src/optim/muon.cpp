@@ -24,7 +24,7 @@ Muon<T>::Muon(std::vector<MatrixSegment> matrices, const MuonSettings& settings)
 
 template <class T>
 void Muon<T>::update(const View1<T>& params, const View1<T>& grads, double lr) {
-  const T mu = T(settings_.momentum);
+  const T mu = T(settings_.momentum), one_minus_mu = T(1.0 - settings_.momentum);  // 1 - mu in double
   const bool nesterov = settings_.nesterov;
   for (size_t t = 0; t < matrices_.size(); ++t) {
     const auto& m = matrices_[t];
@@ -34,8 +34,8 @@ void Muon<T>::update(const View1<T>& params, const View1<T>& grads, double lr) {
     Kokkos::parallel_for(
         "muon_momentum", Range(0, n), KOKKOS_LAMBDA(size_t i) {
           const T g = grads(p0 + i);
-          buf(s0 + i) += (T(1) - mu) * (g - buf(s0 + i));
-          dir(i) = nesterov ? (T(1) - mu) * g + mu * buf(s0 + i) : buf(s0 + i);
+          buf(s0 + i) += one_minus_mu * (g - buf(s0 + i));
+          dir(i) = nesterov ? one_minus_mu * g + mu * buf(s0 + i) : buf(s0 + i);
         });
     const View2<T> direction(direction_.data(), m.rows, m.cols), orthogonal(orthogonal_.data(), m.rows, m.cols);
     newton_schulz_.run(direction, settings_.ns_steps, orthogonal);

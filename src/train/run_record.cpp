@@ -1,6 +1,7 @@
 #include "train/run_record.hpp"
 
-#include "io/hdf5_reader.hpp"
+#include "io/byte_buffer.hpp"
+#include "io/hdf5_writer.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -14,7 +15,13 @@ std::string utc_timestamp() {
   return text;
 }
 
-RunRecord::RunRecord(const std::string& path, const ModelConfig& c) : out_(path), config_(c) {
+uint64_t RunRecord::Column::width() const {
+  uint64_t w = 1;
+  for (auto n : row_shape) w *= n;
+  return w;
+}
+
+RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
   for (const char* name : {"/train/step", "/train/tokens"}) add(name, Kind::I64);
   for (const char* name : {"/train/lr_muon", "/train/lr_adamw", "/train/ce_loss", "/train/lb_loss", "/train/z_loss",
                            "/train/total_loss", "/train/accuracy", "/train/aux_coef", "/train/grad_norm",
@@ -45,55 +52,47 @@ RunRecord::RunRecord(const std::string& path, const ModelConfig& c) : out_(path)
 }
 
 void RunRecord::add(const std::string& path, Kind kind, std::vector<uint64_t> row_shape) {
-  if (kind == Kind::F64) out_.create_series<double>(path, row_shape);
-  if (kind == Kind::I64) out_.create_series<int64_t>(path, row_shape);
-  if (kind == Kind::U8) out_.create_series<uint8_t>(path, row_shape);
-  series_.push_back(Series{path, kind, std::move(row_shape)});
+  Column column;
+  column.kind = kind;
+  column.row_shape = std::move(row_shape);
+  columns_[path] = column;
 }
 
-void RunRecord::replay(const std::string& earlier_path, int64_t last_step) {
-  const Hdf5Reader in(earlier_path);
-  const auto rows_through = [&](const std::string& step_series) {
-    const auto steps = in.read<int64_t>(step_series);
-    return static_cast<size_t>(std::upper_bound(steps.begin(), steps.end(), last_step) - steps.begin());
-  };
-  const size_t train_rows = rows_through("/train/step"), eval_rows = rows_through("/eval/step");
-  for (const auto& s : series_) {
-    if (!in.has(s.path)) continue;
-    const size_t rows = s.path.rfind("/eval/", 0) == 0 ? eval_rows : train_rows;
-    size_t width = 1;
-    for (auto n : s.row_shape) width *= n;
-    if (s.kind == Kind::F64) {
-      const auto v = in.read<double>(s.path);
-      for (size_t r = 0; r < rows; ++r) out_.append<double>(s.path, v.data() + r * width);
-    } else {
-      const auto v = in.read<int64_t>(s.path);
-      for (size_t r = 0; r < rows; ++r) {
-        if (s.kind == Kind::I64) {
-          out_.append<int64_t>(s.path, v.data() + r * width);
-        } else {
-          out_.append<uint8_t>(s.path, static_cast<uint8_t>(v[r]));
-        }
-      }
-    }
-  }
+void RunRecord::push(const std::string& path, const std::vector<double>& row) {
+  auto& c = columns_.at(path);
+  c.real.insert(c.real.end(), row.begin(), row.end());
+}
+
+void RunRecord::push(const std::string& path, const std::vector<int64_t>& row) {
+  auto& c = columns_.at(path);
+  c.whole.insert(c.whole.end(), row.begin(), row.end());
+}
+
+void RunRecord::set_attribute(const std::string& name, const std::string& value) { attributes_[name] = value; }
+void RunRecord::set_attribute(const std::string& name, double value) { attributes_[name] = value; }
+void RunRecord::set_attribute(const std::string& name, int64_t value) { attributes_[name] = value; }
+
+std::string RunRecord::string_attribute(const std::string& name) const {
+  const auto it = attributes_.find(name);
+  if (it == attributes_.end() || !std::holds_alternative<std::string>(it->second)) return "";
+  return std::get<std::string>(it->second);
 }
 
 void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
-  out_.append<int64_t>("/train/step", row.step);
-  out_.append<int64_t>("/train/tokens", row.tokens);
-  out_.append<double>("/train/lr_muon", row.lr_muon);
-  out_.append<double>("/train/lr_adamw", row.lr_adamw);
-  out_.append<double>("/train/ce_loss", r.cross_entropy);
-  out_.append<double>("/train/lb_loss", r.load_balancing);
-  out_.append<double>("/train/z_loss", r.z_loss);
-  out_.append<double>("/train/total_loss", r.total_loss);
-  out_.append<double>("/train/accuracy", r.tokens ? double(r.correct) / double(r.tokens) : 0.0);
-  out_.append<double>("/train/aux_coef", row.aux_coef);
-  out_.append<double>("/train/grad_norm", row.grad_norm);
-  out_.append<double>("/train/ms_per_step", row.ms_per_step);
-  out_.append<double>("/train/tokens_per_s", row.tokens_per_s);
-  out_.append<uint8_t>("/train/nonfinite", row.nonfinite ? 1 : 0);
+  push("/train/step", row.step);
+  push("/train/tokens", row.tokens);
+  push("/train/lr_muon", row.lr_muon);
+  push("/train/lr_adamw", row.lr_adamw);
+  push("/train/ce_loss", r.cross_entropy);
+  push("/train/lb_loss", r.load_balancing);
+  push("/train/z_loss", r.z_loss);
+  push("/train/total_loss", r.total_loss);
+  push("/train/accuracy", r.tokens ? double(r.correct) / double(r.tokens) : 0.0);
+  push("/train/aux_coef", row.aux_coef);
+  push("/train/grad_norm", row.grad_norm);
+  push("/train/ms_per_step", row.ms_per_step);
+  push("/train/tokens_per_s", row.tokens_per_s);
+  push("/train/nonfinite", int64_t{row.nonfinite ? 1 : 0});
   if (!config_.moe) return;
   const int L = config_.n_layers, E = config_.num_experts;
   std::vector<int64_t> load, dropped;
@@ -114,42 +113,126 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
     lb.push_back(s.load_balancing);
     z.push_back(s.z_loss);
   }
-  out_.append<int64_t>("/router/load", load.data());
-  out_.append<double>("/router/importance", importance.data());
-  out_.append<double>("/router/entropy", entropy.data());
-  out_.append<int64_t>("/router/dropped", dropped.data());
-  out_.append<double>("/router/max_load_frac", max_frac.data());
-  out_.append<double>("/router/min_load_frac", min_frac.data());
-  out_.append<double>("/router/lb_loss", lb.data());
-  out_.append<double>("/router/z_loss", z.data());
-  out_.append<double>("/router/routing_bias", row.routing_bias.data());
+  push("/router/load", load);
+  push("/router/importance", importance);
+  push("/router/entropy", entropy);
+  push("/router/dropped", dropped);
+  push("/router/max_load_frac", max_frac);
+  push("/router/min_load_frac", min_frac);
+  push("/router/lb_loss", lb);
+  push("/router/z_loss", z);
+  push("/router/routing_bias", row.routing_bias);
 }
 
 void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_ppl) {
-  out_.append<int64_t>("/eval/step", step);
-  out_.append<double>("/eval/val_loss", e.loss);
-  out_.append<double>("/eval/val_accuracy", e.accuracy);
-  out_.append<double>("/eval/val_ppl", e.perplexity);
-  out_.append<double>("/eval/best_val_ppl", best_val_ppl);
+  push("/eval/step", step);
+  push("/eval/val_loss", e.loss);
+  push("/eval/val_accuracy", e.accuracy);
+  push("/eval/val_ppl", e.perplexity);
+  push("/eval/best_val_ppl", best_val_ppl);
   if (config_.moe) {
     std::vector<int64_t> load;
     for (const auto& layer : e.load) load.insert(load.end(), layer.begin(), layer.end());
-    out_.append<double>("/eval/expert_cv", e.expert_cv.data());
-    out_.append<double>("/eval/expert_cv_mean", e.expert_cv_mean);
-    out_.append<double>("/eval/router_entropy", e.router_entropy.data());
-    out_.append<int64_t>("/eval/load", load.data());
+    push("/eval/expert_cv", e.expert_cv);
+    push("/eval/expert_cv_mean", e.expert_cv_mean);
+    push("/eval/router_entropy", e.router_entropy);
+    push("/eval/load", load);
   }
-  out_.flush();
 }
 
-void RunRecord::write_final(const std::string& name, double value) {
-  out_.write_array<double>("/final/" + name, {}, &value);
+void RunRecord::set_final(const std::string& name, double value) { finals_[name] = value; }
+
+int64_t RunRecord::steps() const { return int64_t(columns_.at("/train/step").rows()); }
+
+std::optional<EvalRow> RunRecord::last_eval() const {
+  const auto& steps = columns_.at("/eval/step").whole;
+  if (steps.empty()) return std::nullopt;
+  const size_t last = steps.size() - 1;
+  EvalRow row;
+  row.step = steps[last];
+  row.val_loss = columns_.at("/eval/val_loss").real[last];
+  row.val_accuracy = columns_.at("/eval/val_accuracy").real[last];
+  row.val_ppl = columns_.at("/eval/val_ppl").real[last];
+  if (config_.moe) row.expert_cv_mean = columns_.at("/eval/expert_cv_mean").real[last];
+  return row;
 }
 
-void RunRecord::close(const std::string& status) {
-  out_.set_attribute("/", "status", status);
-  out_.set_attribute("/", "end_time", utc_timestamp());
-  out_.close();
+std::string RunRecord::serialize() const {
+  ByteWriter out;
+  out.put(uint64_t(columns_.size()));
+  for (const auto& [path, c] : columns_) {
+    out.put_string(path);
+    out.put(c.kind);
+    out.put_vector(c.row_shape);
+    out.put_vector(c.real);
+    out.put_vector(c.whole);
+  }
+  out.put(uint64_t(attributes_.size()));
+  for (const auto& [name, value] : attributes_) {
+    out.put_string(name);
+    out.put(uint8_t(value.index()));
+    if (value.index() == 0) out.put_string(std::get<std::string>(value));
+    if (value.index() == 1) out.put(std::get<double>(value));
+    if (value.index() == 2) out.put(std::get<int64_t>(value));
+  }
+  out.put(uint64_t(finals_.size()));
+  for (const auto& [name, value] : finals_) {
+    out.put_string(name);
+    out.put(value);
+  }
+  return out.bytes();
+}
+
+void RunRecord::restore(const std::string& bytes, const std::string& source) {
+  ByteReader in(bytes, source);
+  const auto n_columns = in.get<uint64_t>();
+  if (n_columns != columns_.size()) throw Error(source + ": its record rows do not fit this model's record layout");
+  for (uint64_t i = 0; i < n_columns; ++i) {
+    const std::string path = in.get_string();
+    const auto it = columns_.find(path);
+    if (it == columns_.end()) throw Error(source + ": its record has an unknown series " + path);
+    Column c;
+    c.kind = in.get<Kind>();
+    c.row_shape = in.get_vector<uint64_t>();
+    c.real = in.get_vector<double>();
+    c.whole = in.get_vector<int64_t>();
+    if (c.kind != it->second.kind || c.row_shape != it->second.row_shape) {
+      throw Error(source + ": its record series " + path + " has another shape than this model's");
+    }
+    it->second = std::move(c);
+  }
+  attributes_.clear();
+  for (auto n = in.get<uint64_t>(); n > 0; --n) {
+    const std::string name = in.get_string();
+    const auto kind = in.get<uint8_t>();
+    if (kind == 0) attributes_[name] = in.get_string();
+    if (kind == 1) attributes_[name] = in.get<double>();
+    if (kind == 2) attributes_[name] = in.get<int64_t>();
+  }
+  finals_.clear();
+  for (auto n = in.get<uint64_t>(); n > 0; --n) {
+    const std::string name = in.get_string();
+    finals_[name] = in.get<double>();
+  }
+}
+
+void RunRecord::save(const std::string& path, const std::string& what) const {
+  Hdf5Writer out;
+  for (const auto& [name, value] : attributes_) {
+    std::visit([&, n = name](const auto& v) { out.set_attribute("/", n, v); }, value);
+  }
+  for (const auto& [path_in_file, c] : columns_) {
+    std::vector<uint64_t> shape{c.rows()};
+    shape.insert(shape.end(), c.row_shape.begin(), c.row_shape.end());
+    if (c.kind == Kind::F64) out.write_array<double>(path_in_file, shape, c.real.data());
+    if (c.kind == Kind::I64) out.write_array<int64_t>(path_in_file, shape, c.whole.data());
+    if (c.kind == Kind::U8) {
+      const std::vector<uint8_t> bytes(c.whole.begin(), c.whole.end());
+      out.write_array<uint8_t>(path_in_file, shape, bytes.data());
+    }
+  }
+  for (const auto& [name, value] : finals_) out.write_array<double>("/final/" + name, {}, &value);
+  out.save(path, what);
 }
 
 }  // namespace kmoe

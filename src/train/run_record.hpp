@@ -1,15 +1,18 @@
 // The run's HDF5 record (schema: docs/hdf5-schema.md). One row per optimizer update in
 // /train and /router, one per evaluation in /eval, summary scalars in /final, run metadata as
-// root attributes. Rows are flushed at every evaluation, so the file (named "<path>.partial"
-// until the run ends) can be read while the run continues.
+// root attributes. The rows live in memory: save() writes the whole file atomically (the
+// trainer saves "<record>.partial" at every evaluation and checkpoint, and the final file at
+// the end), and serialize() puts them into checkpoints, so a resumed run rebuilds its record
+// from the checkpoint, never from a file a crash may have left behind.
 #pragma once
 
-#include "io/hdf5_writer.hpp"
 #include "model/moe_transformer.hpp"
 #include "train/evaluation.hpp"
 
-#include <memory>
+#include <map>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace kmoe {
@@ -21,34 +24,56 @@ struct TrainRow {
   std::vector<double> routing_bias;  // [layer · expert] in force during the update (MoE)
 };
 
+// The scalars of one /eval row.
+struct EvalRow {
+  int64_t step = 0;
+  double val_loss = 0, val_accuracy = 0, val_ppl = 0, expert_cv_mean = 0;
+};
+
 class RunRecord {
  public:
-  RunRecord(const std::string& path, const ModelConfig& config);
+  explicit RunRecord(const ModelConfig& config);
 
-  // Copies the first rows of an earlier record of this run: /train and /router rows with
-  // step <= last_step and /eval rows with step <= last_step (resume after a checkpoint).
-  void replay(const std::string& earlier_path, int64_t last_step);
+  void set_attribute(const std::string& name, const std::string& value);
+  void set_attribute(const std::string& name, double value);
+  void set_attribute(const std::string& name, int64_t value);
+  std::string string_attribute(const std::string& name) const;  // "" when absent
 
-  Hdf5Writer& file() { return out_; }
   void append_step(const TrainRow& row, const ForwardResult& result);
   void append_eval(int64_t step, const EvalResult& eval, double best_val_ppl);
-  void write_final(const std::string& name, double value);
-  void flush() { out_.flush(); }
-  // Sets the status and end time attributes, then renames the file into place.
-  void close(const std::string& status);
+  void set_final(const std::string& name, double value);
+
+  int64_t steps() const;                  // /train rows
+  std::optional<EvalRow> last_eval() const;
+
+  // Rows, attributes and finals as bytes (for checkpoints), and back; restore() checks that
+  // the state was written for a record of the same layout.
+  std::string serialize() const;
+  void restore(const std::string& bytes, const std::string& source);
+
+  // Writes the whole record to `path` atomically; `what` names it in crash points and errors.
+  void save(const std::string& path, const std::string& what) const;
 
  private:
-  enum class Kind { F64, I64, U8 };
-  struct Series {
-    std::string path;
-    Kind kind;
+  enum class Kind : uint8_t { F64, I64, U8 };
+  struct Column {
+    Kind kind = Kind::F64;
     std::vector<uint64_t> row_shape;
+    std::vector<double> real;    // F64
+    std::vector<int64_t> whole;  // I64 and U8
+    uint64_t width() const;
+    uint64_t rows() const { return (kind == Kind::F64 ? real.size() : whole.size()) / width(); }
   };
   void add(const std::string& path, Kind kind, std::vector<uint64_t> row_shape = {});
+  void push(const std::string& path, const std::vector<double>& row);
+  void push(const std::string& path, const std::vector<int64_t>& row);
+  void push(const std::string& path, double value) { push(path, std::vector<double>{value}); }
+  void push(const std::string& path, int64_t value) { push(path, std::vector<int64_t>{value}); }
 
-  Hdf5Writer out_;
   ModelConfig config_;
-  std::vector<Series> series_;
+  std::map<std::string, Column> columns_;
+  std::map<std::string, std::variant<std::string, double, int64_t>> attributes_;
+  std::map<std::string, double> finals_;
 };
 
 std::string utc_timestamp();

@@ -1,11 +1,16 @@
 #include "train/stop_signal.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 namespace kmoe {
 namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+extern "C" void on_stop_signal(int signal) {
+  if (g_stop_signal != 0) _exit(128 + signal);
+  g_stop_signal = signal;
+}
 }  // namespace
 
 void install_stop_handlers() {

@@ -1,5 +1,6 @@
 // SIGTERM / SIGINT (Slurm's time limit, Ctrl-C) only raise a flag; the training loop checks
-// it after each update, checkpoints and exits cleanly.
+// it after each update, checkpoints and exits cleanly. A second signal while the first is
+// pending ends the process at once (the last checkpoint on disk stays the one to resume).
 #pragma once
 
 namespace kmoe {

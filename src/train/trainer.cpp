@@ -1,19 +1,25 @@
 #include "train/trainer.hpp"
 
 #include "core/build_info.hpp"
+#include "core/crash_point.hpp"
 #include "core/error.hpp"
 #include "core/peak_memory.hpp"
 #include "core/views.hpp"
 #include "core/wall_timer.hpp"
 #include "data/batch_sampler.hpp"
 #include "data/corpus_preparation.hpp"
+#include "io/hdf5_reader.hpp"
+#include "model/memory_estimate.hpp"
 #include "model/model_from_deck.hpp"
+#include "model/parameter_registry.hpp"
 #include "model/weights_io.hpp"
 #include "optim/grad_clip.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "optim/schedules.hpp"
 #include "train/checkpoint.hpp"
 #include "train/progress_reporter.hpp"
+#include "train/resume_compatibility.hpp"
+#include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
 #include "train/run_record.hpp"
 #include "train/step_accumulator.hpp"
@@ -24,7 +30,10 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <iomanip>
+#include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 namespace kmoe {
@@ -33,6 +42,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using Model = MoeTransformer<float>;
+constexpr double kMiB = 1024.0 * 1024.0, kGiB = 1024.0 * kMiB;
 
 struct Shards {
   std::unique_ptr<TokenShard> train, val, test;
@@ -52,7 +62,38 @@ Shards open_shards(const RunDeck& deck, std::ostream& log) {
   s.train = std::make_unique<TokenShard>(train, deck.model.vocab_size);
   s.val = std::make_unique<TokenShard>(val, deck.model.vocab_size);
   if (!test.empty()) s.test = std::make_unique<TokenShard>(test, deck.model.vocab_size);
+  const int64_t window = deck.model.seq_len + 1;
+  for (const TokenShard* shard : {s.train.get(), s.val.get(), s.test.get()}) {
+    if (shard && shard->size() < window) {
+      throw Error(shard->path() + ": " + std::to_string(shard->size()) + " tokens, fewer than one window of " +
+                  "model.seq_len + 1 = " + std::to_string(window) + "; use a larger split or a shorter seq_len");
+    }
+  }
   return s;
+}
+
+// The shards' identity: checkpoints compare it on resume, records keep it as provenance.
+std::string data_identity(const Shards& s) {
+  std::ostringstream out;
+  const std::pair<const char*, const TokenShard*> splits[] = {{"train", s.train.get()}, {"val", s.val.get()},
+                                                             {"test", s.test.get()}};
+  for (const auto& [name, shard] : splits) {
+    if (!shard) continue;
+    out << name << " = { path = \"" << shard->path() << "\", tokens = " << shard->size() << ", fnv1a64 = \""
+        << std::hex << shard->checksum() << std::dec << "\" }\n";
+  }
+  return out.str();
+}
+
+// The lines of `then` whose split has other tokens `now` (paths may differ).
+std::string changed_data(const std::string& then, const std::string& now) {
+  const auto content = [](const std::string& line) { return line.substr(0, line.find(" path")) + line.substr(line.find(", tokens")); };
+  std::istringstream a(then), b(now);
+  std::string changed;
+  for (std::string x, y; std::getline(a, x);) {
+    if (!std::getline(b, y) || content(x) != content(y)) changed += "\n  was: " + x + "\n  now: " + y;
+  }
+  return changed;
 }
 
 // Checkpoint tensors: parameters, AdamW m and v, Muon momentum (host float copies).
@@ -93,34 +134,107 @@ class Run {
   int execute();
 
  private:
+  bool handle_earlier_outputs();  // false: nothing to do (the run is already complete)
   void set_up();
+  void check_memory() const;
   void write_run_attributes();
   void resume_from_checkpoint();
   void save_checkpoint();
+  void publish() { record_->save(paths_.partial, "record"); }
+  int end_run(const std::string& status, int exit_code);
   bool train_one_update();  // false: non-finite values, the run failed
-  const EvalResult& run_evaluation();
+  bool run_evaluation();    // false: non-finite validation values, the run failed
   void finish();
 
   const RunDeck& deck_;
   const TrainerRequest& request_;
   std::ostream& log_;
   RunPaths paths_;
+  std::unique_ptr<RunLock> lock_;
   Shards shards_;
+  std::string data_identity_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<HybridOptimizer<float>> optimizer_;
   std::unique_ptr<RunRecord> record_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TrainBatchSampler> sampler_;
   TokenBatch batch_;
-  EvalResult last_eval_;
-  int64_t update_ = 0, micro_batches_ = 0, tokens_seen_ = 0, last_eval_step_ = -1;
+  std::optional<CheckpointData> checkpoint_;  // the one being resumed
+  int64_t update_ = 0, micro_batches_ = 0, tokens_seen_ = 0;
   double best_val_ppl_ = 0, train_seconds_ = 0;
 };
 
+std::string status_of(const std::string& record) {
+  try {
+    return Hdf5Reader(record).string_attribute("/", "status");
+  } catch (const Error&) {
+    return "unreadable";
+  }
+}
+
+bool Run::handle_earlier_outputs() {
+  const bool has_record = fs::exists(paths_.record), has_partial = fs::exists(paths_.partial),
+             has_checkpoint = fs::exists(paths_.checkpoint), has_weights = fs::exists(paths_.weights);
+  if (request_.overwrite) {
+    for (const auto& path : {paths_.record, paths_.partial, paths_.checkpoint, paths_.weights}) {
+      if (fs::exists(path)) log_ << "--overwrite: removing " << path << "\n";
+      fs::remove(path);
+    }
+    return true;
+  }
+  const std::string status = has_record ? status_of(paths_.record) : "";
+  if (request_.resume) {
+    if (has_checkpoint) {
+      checkpoint_ = read_checkpoint(paths_.checkpoint);
+      const bool extends = checkpoint_->update < deck_.train.max_steps;
+      if (status == "complete" && !extends) {
+        log_ << paths_.record << " is complete (" << checkpoint_->update << " steps): nothing to resume\n";
+        fs::remove(paths_.partial);
+        return false;
+      }
+      return true;
+    }
+    require(status != "complete", paths_.record + " is complete but its checkpoint " + paths_.checkpoint +
+                                      " is missing: nothing to resume (--overwrite starts over)");
+    log_ << "--resume: no checkpoint " << paths_.checkpoint << " yet; starting from step 0\n";
+    return true;
+  }
+  if (has_record && status == "complete") {
+    throw Error(paths_.record + " holds a complete run; it is not replaced unless you ask: --overwrite starts "
+                "over, or change run.name");
+  }
+  if (has_record || has_partial || has_checkpoint || has_weights) {
+    throw Error("run '" + deck_.run.name + "' has earlier outputs (" +
+                (has_checkpoint ? paths_.checkpoint : has_partial ? paths_.partial : has_record ? paths_.record : paths_.weights) +
+                (has_record ? ", status " + status : "") +
+                "): continue it with --resume, or start over with --overwrite");
+  }
+  return true;
+}
+
+void Run::check_memory() const {
+  const auto config = model_config_from_deck(deck_);
+  const int64_t tokens = deck_.train.batch_size * deck_.model.seq_len;
+  const std::string range = index_range_problem(config, tokens);
+  require(range.empty(), deck_.source + ": the model is too large for kmoe's kernels: " + range);
+  const int64_t parameters = count_parameters(build_parameter_specs(config)).total;
+  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float));
+  const double available = available_host_memory_mib() * kMiB;
+  if (available > 0 && need.total() > available) {
+    std::ostringstream msg;
+    msg << std::fixed << std::setprecision(2) << deck_.source << ": this run needs about " << need.total() / kGiB
+        << " GiB (parameters and optimizer state " << need.state_bytes / kGiB << " GiB, activations for "
+        << tokens << " tokens per micro-batch " << need.activation_bytes / kGiB << " GiB, checkpoint copies "
+        << need.checkpoint_bytes / kGiB << " GiB) but " << available / kGiB
+        << " GiB are available; reduce train.batch_size, model.seq_len or the model's size";
+    throw Error(msg.str());
+  }
+}
+
 void Run::set_up() {
-  fs::create_directories(deck_.run.output_dir);
-  if (!fs::path(paths_.record).parent_path().empty()) fs::create_directories(fs::path(paths_.record).parent_path());
+  check_memory();
   shards_ = open_shards(deck_, log_);
+  data_identity_ = data_identity(shards_);
   model_ = make_model<float>(deck_);
   optimizer_ = std::make_unique<HybridOptimizer<float>>(model_->params(), optimizer_settings_from_deck(deck_));
   const auto counts = count_parameters(model_->params().specs());
@@ -129,55 +243,62 @@ void Run::set_up() {
        << backend_description() << "\nparameters: " << counts.total << " total, " << counts.active
        << " active per token";
   if (!std::isnan(shards_.unigram_entropy)) info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
-  log_ << info.str() << "\n";
+  log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
   batch_ = make_batch(int(deck_.train.batch_size), int(deck_.model.seq_len));
   progress_ = std::make_unique<ProgressReporter>(log_, isatty(STDOUT_FILENO), deck_.output.log_every, deck_.train.max_steps);
+  record_ = std::make_unique<RunRecord>(model_->config());
 }
 
 void Run::write_run_attributes() {
-  auto& f = record_->file();
   const auto counts = count_parameters(model_->params().specs());
   std::string overrides;
   for (const auto& o : request_.overrides) overrides += (overrides.empty() ? "" : "\n") + o;
-  f.set_attribute("/", "deck", to_toml(deck_));
-  f.set_attribute("/", "deck_source", deck_.source);
-  f.set_attribute("/", "overrides", overrides);
-  f.set_attribute("/", "kmoe_version", kmoe_version());
-  f.set_attribute("/", "git_commit", git_commit());
-  f.set_attribute("/", "kokkos_version", kokkos_version());
-  f.set_attribute("/", "backend", backend_description());
-  f.set_attribute("/", "total_params", counts.total);
-  f.set_attribute("/", "active_params", counts.active);
-  f.set_attribute("/", "unigram_entropy", shards_.unigram_entropy);
-  if (!request_.resume) f.set_attribute("/", "start_time", utc_timestamp());
-  f.set_attribute("/", "status", std::string("running"));
-  f.flush();
+  record_->set_attribute("deck", to_toml(deck_));
+  record_->set_attribute("deck_source", deck_.source);
+  record_->set_attribute("overrides", overrides);
+  record_->set_attribute("kmoe_version", kmoe_version());
+  record_->set_attribute("git_commit", git_commit());
+  record_->set_attribute("kokkos_version", kokkos_version());
+  record_->set_attribute("backend", backend_description());
+  record_->set_attribute("total_params", counts.total);
+  record_->set_attribute("active_params", counts.active);
+  record_->set_attribute("unigram_entropy", shards_.unigram_entropy);
+  record_->set_attribute("data", data_identity_);
+  if (record_->string_attribute("start_time").empty()) record_->set_attribute("start_time", utc_timestamp());
+  record_->set_attribute("status", std::string("running"));
 }
 
 void Run::resume_from_checkpoint() {
-  const auto ckpt = read_checkpoint(paths_.checkpoint);
-  if (ckpt.deck_toml != to_toml(deck_)) {
-    throw Error(paths_.checkpoint + ": checkpoint was written by a different deck; resume with the same deck and --set overrides");
-  }
+  const CheckpointData& ckpt = *checkpoint_;
+  const auto then = parse_run_deck_string(ckpt.deck_toml, paths_.checkpoint + " (its deck)");
+  const std::string why = resume_incompatibility(then, deck_, ckpt.update);
+  require(why.empty(), paths_.checkpoint + ": cannot resume: " + why);
+  const std::string data_changed = changed_data(ckpt.data_identity, data_identity_);
+  require(data_changed.empty(), paths_.checkpoint + ": cannot resume: the token data changed since the checkpoint" +
+                                    data_changed);
   require(ckpt.tensors.size() == 5, paths_.checkpoint + ": unexpected checkpoint layout");
   restore(model_->params().values(), ckpt.tensors[0], "parameters");
   restore(optimizer_->adamw().first_moment(), ckpt.tensors[1], "AdamW m");
   restore(optimizer_->adamw().second_moment(), ckpt.tensors[2], "AdamW v");
   restore(optimizer_->muon().momentum(), ckpt.tensors[3], "Muon momentum");
   model_->set_routing_bias(std::vector<double>(ckpt.tensors[4].begin(), ckpt.tensors[4].end()));
+  record_->restore(ckpt.record_state, paths_.checkpoint);
+  require(record_->steps() == ckpt.update, paths_.checkpoint + ": its record rows do not end at its step");
   optimizer_->set_updates(ckpt.update);
   update_ = ckpt.update;
   micro_batches_ = ckpt.micro_batches;
   tokens_seen_ = ckpt.tokens_seen;
   best_val_ppl_ = ckpt.best_val_ppl;
   train_seconds_ = ckpt.train_seconds;
+  checkpoint_.reset();
   log_ << "resuming " << deck_.run.name << " at step " << update_ << " from " << paths_.checkpoint << "\n";
 }
 
 void Run::save_checkpoint() {
   CheckpointData d;
   d.deck_toml = to_toml(deck_);
+  d.data_identity = data_identity_;
   d.update = update_;
   d.micro_batches = micro_batches_;
   d.tokens_seen = tokens_seen_;
@@ -187,6 +308,7 @@ void Run::save_checkpoint() {
                host_copy(optimizer_->adamw().second_moment()), host_copy(optimizer_->muon().momentum())};
   const auto bias = model_->routing_bias();
   d.tensors.emplace_back(bias.begin(), bias.end());
+  d.record_state = record_->serialize();
   write_checkpoint(paths_.checkpoint, d);
 }
 
@@ -229,11 +351,12 @@ bool Run::train_one_update() {
     row.grad_norm = std::numeric_limits<double>::quiet_NaN();
     record_->append_step(row, result);
     const std::string where = first_nonfinite_tensor(params);
-    progress_->line("error: non-finite values at step " + std::to_string(update_ + 1) +
-                    ": first non-finite gradient in tensor '" + where + "' (loss " +
-                    std::to_string(result.total_loss) + ")");
-    record_->file().set_attribute("/", "error",
-                                  "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
+    const std::string message = "non-finite values at step " + std::to_string(update_ + 1) +
+                                ": first non-finite gradient in tensor '" + where + "' (loss " +
+                                std::to_string(result.total_loss) + ")";
+    progress_->line("error: " + message);
+    std::cerr << "kmoe-train: " << message << std::endl;
+    record_->set_attribute("error", "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
     return false;
   }
   row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip);
@@ -249,93 +372,113 @@ bool Run::train_one_update() {
   record_->append_step(row, result);
   ++update_;
   progress_->step(update_, result.total_loss, row.tokens_per_s, train_seconds_ / double(update_));
+  crash_point("step");
   return true;
 }
 
-const EvalResult& Run::run_evaluation() {
-  last_eval_ = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
-  const EvalResult& e = last_eval_;
+bool Run::run_evaluation() {
+  const EvalResult e = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+  if (!std::isfinite(e.loss) || !std::isfinite(e.perplexity)) {
+    const std::string message = "evaluation at step " + std::to_string(update_) + " gave a non-finite validation " +
+                                (std::isfinite(e.loss) ? "perplexity (loss " + std::to_string(e.loss) + ")" : "loss");
+    progress_->line("error: " + message);
+    std::cerr << "kmoe-train: " << message << std::endl;
+    record_->set_attribute("error", message);
+    return false;
+  }
   if (best_val_ppl_ == 0 || e.perplexity < best_val_ppl_) best_val_ppl_ = e.perplexity;
   record_->append_eval(update_, e, best_val_ppl_);
-  last_eval_step_ = update_;
   std::ostringstream msg;
   msg << "eval step " << update_ << ": val loss " << e.loss << ", acc " << e.accuracy << ", ppl " << e.perplexity
       << " (best " << best_val_ppl_ << ")";
   if (model_->config().moe) msg << ", expert CV " << e.expert_cv_mean;
   progress_->line(msg.str());
-  return e;
+  crash_point("eval");
+  return true;
 }
 
 void Run::finish() {
-  const EvalResult& final_val = last_eval_step_ == update_ ? last_eval_ : run_evaluation();
-  record_->write_final("best_val_ppl", best_val_ppl_);
-  record_->write_final("val_loss", final_val.loss);
-  record_->write_final("val_accuracy", final_val.accuracy);
-  record_->write_final("val_ppl", final_val.perplexity);
-  record_->write_final("expert_cv", final_val.expert_cv_mean);
+  const auto last = record_->last_eval();
+  const EvalRow final_val = *last;
+  record_->set_final("best_val_ppl", best_val_ppl_);
+  record_->set_final("val_loss", final_val.val_loss);
+  record_->set_final("val_accuracy", final_val.val_accuracy);
+  record_->set_final("val_ppl", final_val.val_ppl);
+  record_->set_final("expert_cv", final_val.expert_cv_mean);
   if (shards_.test) {
     const auto test = evaluate(*model_, *shards_.test, int(deck_.train.batch_size), 0);
-    record_->write_final("test_loss", test.loss);
-    record_->write_final("test_ppl", test.perplexity);
+    record_->set_final("test_loss", test.loss);
+    record_->set_final("test_ppl", test.perplexity);
     progress_->line("test: loss " + std::to_string(test.loss) + ", ppl " + std::to_string(test.perplexity));
   }
-  record_->write_final("train_seconds", train_seconds_);
-  record_->write_final("peak_host_memory_mib", peak_host_memory_mib());
+  record_->set_final("train_seconds", train_seconds_);
+  record_->set_final("peak_host_memory_mib", peak_host_memory_mib());
   save_weights(model_->params(), paths_.weights);
   save_checkpoint();
 }
 
+// Writes the record under its final name with `status` and removes the .partial. If even
+// that fails (a full disk), the last .partial stays as the readable record.
+int Run::end_run(const std::string& status, int exit_code) {
+  record_->set_attribute("status", status);
+  record_->set_attribute("end_time", utc_timestamp());
+  try {
+    record_->save(paths_.record, "final-record");
+    fs::remove(paths_.partial);
+  } catch (const std::exception& err) {
+    std::cerr << "kmoe-train: " << err.what() << "; the last saved record is " << paths_.partial << std::endl;
+    return kExitFailed;
+  }
+  return exit_code;
+}
+
 int Run::execute() {
-  set_up();
-  std::string earlier_record;
-  if (!request_.resume && fs::exists(paths_.checkpoint)) {
-    log_ << "note: starting " << deck_.run.name << " from scratch although " << paths_.checkpoint
-         << " exists (--resume continues it); it will be overwritten\n";
-  }
-  if (request_.resume) {
-    resume_from_checkpoint();
-    for (const auto& candidate : {paths_.record + ".partial", paths_.record}) {
-      if (fs::exists(candidate)) {
-        earlier_record = paths_.record + ".resume-source";
-        fs::rename(candidate, earlier_record);
-        break;
-      }
-    }
-  }
-  record_ = std::make_unique<RunRecord>(paths_.record, model_->config());
-  if (!earlier_record.empty()) {
-    record_->replay(earlier_record, update_);
-    fs::remove(earlier_record);
-  }
-  write_run_attributes();
   install_stop_handlers();
+  for (const auto& path : {paths_.record, paths_.checkpoint}) {
+    const auto dir = fs::path(path).parent_path();
+    if (!dir.empty()) fs::create_directories(dir);
+  }
+  require(!fs::is_directory(paths_.record), paths_.record + " is a directory; output.hdf5 must name a file");
+  lock_ = std::make_unique<RunLock>(paths_.locks);
+  if (!handle_earlier_outputs()) return kExitComplete;
+  set_up();
+  if (checkpoint_) resume_from_checkpoint();
+  write_run_attributes();
+  if (stop_requested()) {
+    progress_->line("signal " + std::to_string(stop_signal_number()) + " before the first step: nothing to save");
+    return kExitStopped;
+  }
   const auto& t = deck_.train;
   try {
+    publish();  // before step 1: an unwritable output fails now, not after training
+    if (request_.resume && fs::exists(paths_.record)) fs::remove(paths_.record);  // a stopped or failed ending
     while (update_ < t.max_steps) {
-      if (!train_one_update()) {
-        record_->close("failed");
-        return kExitFailed;
-      }
-      if (deck_.eval.every > 0 && update_ % deck_.eval.every == 0 && update_ < t.max_steps) run_evaluation();
-      if (deck_.output.checkpoint_every > 0 && update_ % deck_.output.checkpoint_every == 0) save_checkpoint();
+      if (!train_one_update()) return end_run("failed", kExitFailed);
+      const bool eval_now = deck_.eval.every > 0 && update_ % deck_.eval.every == 0;
+      if ((eval_now || update_ == t.max_steps) && !run_evaluation()) return end_run("failed", kExitFailed);
+      const bool checkpoint_now = deck_.output.checkpoint_every > 0 && update_ % deck_.output.checkpoint_every == 0;
+      if (eval_now || checkpoint_now) publish();
+      if (checkpoint_now && update_ < t.max_steps) save_checkpoint();
       if (update_ - 1 == t.debug_signal_step) std::raise(SIGTERM);
       if (stop_requested() && update_ < t.max_steps) {
         save_checkpoint();
         progress_->line("signal " + std::to_string(stop_signal_number()) + ": checkpointed at step " +
                         std::to_string(update_) + " to " + paths_.checkpoint + "; continue with --resume");
-        record_->close("stopped");
-        return kExitStopped;
+        return end_run("stopped", kExitStopped);
       }
+    }
+    if (!record_->last_eval() || record_->last_eval()->step != update_) {
+      if (!run_evaluation()) return end_run("failed", kExitFailed);
     }
     finish();
   } catch (const std::exception& err) {
-    record_->file().set_attribute("/", "error", std::string(err.what()));
-    record_->close("failed");
+    record_->set_attribute("error", std::string(err.what()));
+    end_run("failed", kExitFailed);
     throw;
   }
-  record_->close("complete");
-  log_ << "record: " << paths_.record << "\nweights: " << paths_.weights << "\n";
-  return kExitComplete;
+  const int status = end_run("complete", kExitComplete);
+  if (status == kExitComplete) log_ << "record: " << paths_.record << "\nweights: " << paths_.weights << "\n";
+  return status;
 }
 
 }  // namespace

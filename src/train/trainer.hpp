@@ -1,6 +1,8 @@
 // One training run: data, model and optimizer from a deck; training with gradient
 // accumulation, clipping and schedules; evaluation; the HDF5 record; checkpoints (periodic
-// and on SIGTERM / SIGINT); resume; NaN/Inf detection.
+// and on SIGTERM / SIGINT); resume; NaN/Inf detection. Nothing is lost: one process per run
+// (a lock), earlier results are kept unless the request says --resume or --overwrite, every
+// file is replaced atomically, and everything that can be checked is checked before step 1.
 #pragma once
 
 #include "io/run_deck.hpp"
@@ -19,7 +21,8 @@ constexpr int kExitStopped = 75;  // checkpointed on a signal; continue with --r
 struct TrainerRequest {
   RunDeck deck;
   std::vector<std::string> overrides;  // recorded in the output
-  bool resume = false;
+  bool resume = false;     // continue from the checkpoint (a complete run: nothing to do)
+  bool overwrite = false;  // start over, deleting this run's earlier outputs
 };
 
 // Runs the whole training; progress goes to `log`. Returns one of the exit codes above.

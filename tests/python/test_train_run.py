@@ -120,7 +120,7 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(train(deck, "--set", "train.debug_signal_step=2").returncode, 75)
             r = train(deck, "--set", "train.debug_signal_step=2", "--set", "moe.noise_std=0.3", "--resume")
             self.assertEqual(r.returncode, 1)
-            self.assertIn("different deck", r.stderr)
+            self.assertIn("moe.noise_std 0.1 -> 0.3", r.stderr)
 
 
 class NonFiniteTest(unittest.TestCase):

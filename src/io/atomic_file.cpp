@@ -1,0 +1,64 @@
+#include "io/atomic_file.hpp"
+
+#include "core/crash_point.hpp"
+#include "core/error.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace kmoe {
+namespace {
+
+bool write_all(int fd, const char* data, size_t size, const std::string& what) {
+  size_t done = 0;
+  while (done < size) {
+    if (done >= size / 2) crash_point(what + "-write");
+    const size_t chunk = std::min<size_t>(size - done, std::max<size_t>(size / 2, 1) + 1);
+    const ssize_t n = ::write(fd, data + done, chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += size_t(n);
+  }
+  return true;
+}
+
+void sync_directory(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  const int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir < 0) return;
+  ::fsync(dir);
+  ::close(dir);
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw Error(path + ": cannot write the " + what + " (" + std::strerror(errno) + ")");
+  bool ok = write_all(fd, bytes.data(), bytes.size(), what) && ::fsync(fd) == 0;
+  int err = ok ? 0 : errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw Error(path + ": writing the " + what + " failed (" + std::strerror(err) +
+                "); the previous file, if any, is unchanged");
+  }
+  crash_point(what + "-rename");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot rename " + tmp + " to " + path + " (" + std::strerror(err) + ")");
+  }
+  sync_directory(path);
+}
+
+}  // namespace kmoe

@@ -1,0 +1,51 @@
+#include "model/memory_estimate.hpp"
+
+#include <algorithm>
+#include <climits>
+
+namespace kmoe {
+namespace {
+
+constexpr double kLogitsChunkRows = 1024;     // as in moe_transformer.cpp
+constexpr double kAttentionScoreBlock = 1 << 22;  // as in attention_head_packing.cpp
+
+}  // namespace
+
+MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes) {
+  const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
+  const double rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
+  const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.top_k) : 0;
+  const double per_layer = 7 * N * D + N * H + 2 * N + 2 * rows * D + 2 * rows * F + router;
+  const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router;
+  const double attention = 9 * N * D + 2 * std::min(kAttentionScoreBlock, N * c.seq_len);
+  const double logits = std::min(N, kLogitsChunkRows) * c.vocab_size;
+  MemoryEstimate m;
+  m.state_bytes = 4 * P * value_bytes;  // values, gradients, two moments (AdamW) or momentum + scratch (Muon)
+  m.activation_bytes = (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes;
+  m.checkpoint_bytes = 2 * 4 * P * sizeof(float);  // host copies of the four tensors, then the payload
+  return m;
+}
+
+std::string index_range_problem(const ModelConfig& c, int64_t tokens) {
+  const double N = double(tokens), rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
+  const struct {
+    const char* what;
+    double elements;
+  } buffers[] = {
+      {"batch_size x seq_len x d_model (activations)", N * c.d_model},
+      {"tokens x top_k x expert width (expert hidden)", rows * F},
+      {"vocab_size x d_model (embedding)", double(c.vocab_size) * c.d_model},
+      {"1024 x vocab_size (logits block)", 1024.0 * c.vocab_size},
+      {"tokens x num_experts (router)", N * c.num_experts},
+      {"experts x expert width x d_model (expert weights)", double(c.num_experts) * F * c.d_model},
+  };
+  for (const auto& b : buffers) {
+    if (b.elements > double(INT_MAX)) {
+      return std::string(b.what) + " is " + std::to_string(int64_t(b.elements)) + " elements, above the " +
+             std::to_string(INT_MAX) + " a kernel can index";
+    }
+  }
+  return "";
+}
+
+}  // namespace kmoe

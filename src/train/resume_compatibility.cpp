@@ -1,0 +1,58 @@
+#include "train/resume_compatibility.hpp"
+
+#include "io/deck_schema.hpp"
+#include "optim/schedules.hpp"
+
+#include <set>
+
+namespace kmoe {
+namespace {
+
+const std::set<std::string> kHarmlessKeys = {"output.log_every", "output.checkpoint_every"};
+
+// True when both totals give the same schedules over the updates already done.
+bool schedules_agree(const RunDeck& a, const RunDeck& b, int64_t updates_done) {
+  const auto lr = [](const RunDeck& d) {
+    const auto& o = d.optim;
+    return LrScheduleSettings{o.warmup_frac, o.decay, o.min_lr_ratio, o.legacy_schedule, d.train.grad_accum};
+  };
+  const auto aux = [](const RunDeck& d) {
+    const auto& m = d.moe;
+    return AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end, m.lb_warmup_frac,
+                               m.lb_decay_end_frac};
+  };
+  for (int64_t u = 0; u < updates_done; ++u) {
+    if (lr_multiplier(lr(a), u, a.train.max_steps) != lr_multiplier(lr(b), u, b.train.max_steps)) return false;
+    if (aux_coefficient(aux(a), u, a.train.max_steps) != aux_coefficient(aux(b), u, b.train.max_steps)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string resume_incompatibility(const RunDeck& then, const RunDeck& now, int64_t updates_done) {
+  RunDeck old_deck = then, new_deck = now;
+  const auto old_fields = deck_fields(old_deck), new_fields = deck_fields(new_deck);
+  std::string changed;
+  for (size_t i = 0; i < old_fields.size(); ++i) {
+    const std::string name = old_fields[i].full_name();
+    const std::string before = value_text(old_fields[i]), after = value_text(new_fields[i]);
+    if (before == after || kHarmlessKeys.count(name)) continue;
+    if (name == "train.max_steps" && now.train.max_steps >= updates_done &&
+        schedules_agree(then, now, updates_done)) {
+      continue;
+    }
+    changed += (changed.empty() ? "" : ", ") + name + " " + before + " -> " + after;
+  }
+  if (changed.empty()) return "";
+  std::string reason = "the deck changed since the checkpoint: " + changed;
+  if (changed.find("train.max_steps") != std::string::npos) {
+    reason += " (train.max_steps may change only where the LR and aux schedules stay the same for the " +
+              std::to_string(updates_done) + " updates done: decay = \"constant\", warmup_frac = 0, a constant aux weight)";
+  }
+  return reason + "; only output.log_every and output.checkpoint_every may change on --resume";
+}
+
+}  // namespace kmoe
