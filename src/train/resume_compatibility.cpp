@@ -8,7 +8,7 @@
 namespace kmoe {
 namespace {
 
-const std::set<std::string> kHarmlessKeys = {"output.log_every", "output.checkpoint_every"};
+const std::set<std::string> kHarmlessKeys = {"output.log_every", "output.checkpoint_every", "train.debug_signal_step"};
 
 // True when both totals give the same schedules over the updates already done.
 bool schedules_agree(const RunDeck& a, const RunDeck& b, int64_t updates_done) {
@@ -52,7 +52,7 @@ std::string resume_incompatibility(const RunDeck& then, const RunDeck& now, int6
     reason += " (train.max_steps may change only where the LR and aux schedules stay the same for the " +
               std::to_string(updates_done) + " updates done: decay = \"constant\", warmup_frac = 0, a constant aux weight)";
   }
-  return reason + "; only output.log_every and output.checkpoint_every may change on --resume";
+  return reason + "; only output.log_every, output.checkpoint_every and train.debug_signal_step may change on --resume";
 }
 
 }  // namespace kmoe

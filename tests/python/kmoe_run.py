@@ -73,6 +73,14 @@ holdout_fraction = 0.2
     return path
 
 
-def train(deck, *args, binary=KMOE_TRAIN, threads=2):
+# Every kill -9 point the fault-injection tests tried ("name:N" or "random:<seconds>").
+KILL_POINTS = []
+
+
+def train(deck, *args, binary=KMOE_TRAIN, threads=2, crash_at=None):
+    """Runs kmoe-train; crash_at="name:N" kills it with SIGKILL at the N-th pass of that crash point."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_PROC_BIND="false")
+    env.pop("KMOE_CRASH_AT", None)
+    if crash_at:
+        env["KMOE_CRASH_AT"] = crash_at
     return subprocess.run([binary, deck, *args], env=env, capture_output=True, text=True, timeout=600)
