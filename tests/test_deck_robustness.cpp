@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "io/deck_schema.hpp"
 #include "io/run_deck.hpp"
+#include "deck_error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,17 +17,10 @@ using kmoe::parse_run_deck_string;
 
 namespace {
 
-std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    parse_run_deck_string(text, "bad.toml", overrides);
-  } catch (const kmoe::Error& err) {
-    return err.what();
-  }
-  return "";
-}
+using kmoe::testing::deck_error;
 
 void expect_rejected(const std::string& text, const std::string& key) {
-  const std::string message = error_of(text);
+  const std::string message = deck_error(text);
   ASSERT_FALSE(message.empty()) << "accepted:\n" << text;
   EXPECT_NE(message.find(key), std::string::npos) << message;
   EXPECT_NE(message.find("allowed"), std::string::npos) << message;
@@ -59,11 +53,11 @@ TEST(DeckNames, RunNamesThatAreNotFileNamesAreRejected) {
   for (const char* name : {".", "..", "a/b", "-x", "a\\nb", "a b", ""}) {
     expect_rejected(std::string("[run]\nname = \"") + name + "\"\n", "run.name");
   }
-  EXPECT_EQ(error_of("[run]\nname = \"noise_std=0.5,load_balancing_weight=0,seed=43\"\n"), "");
+  EXPECT_EQ(deck_error("[run]\nname = \"noise_std=0.5,load_balancing_weight=0,seed=43\"\n"), "");
 }
 
 TEST(DeckOverrides, LineBreaksCannotInjectKeys) {
-  const std::string message = error_of("", {"train.max_steps=5\n[moe]\nnoise_std = 0.9"});
+  const std::string message = deck_error("", {"train.max_steps=5\n[moe]\nnoise_std = 0.9"});
   EXPECT_NE(message.find("line break"), std::string::npos) << message;
 }
 

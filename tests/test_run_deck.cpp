@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "io/run_deck.hpp"
+#include "deck_error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,17 +11,10 @@ using kmoe::parse_run_deck_string;
 namespace {
 
 // Parses `text` and returns the error message ("" if it parsed).
-std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    parse_run_deck_string(text, "bad.toml", overrides);
-  } catch (const kmoe::Error& err) {
-    return err.what();
-  }
-  return "";
-}
+using kmoe::testing::deck_error;
 
 void expect_error_mentions(const std::string& text, std::initializer_list<const char*> words) {
-  const std::string message = error_of(text);
+  const std::string message = deck_error(text);
   ASSERT_FALSE(message.empty()) << "deck was accepted:\n" << text;
   EXPECT_NE(message.find("bad.toml"), std::string::npos) << message;
   for (const char* word : words) EXPECT_NE(message.find(word), std::string::npos) << message;
@@ -152,10 +146,10 @@ TEST(RunDeckErrors, ErrorsGiveTheLineOfTheKey) {
   expect_error_mentions("[run]\nname = \"x\"\n\n[moe]\ntop_k = -1\n", {"bad.toml:5", "moe.top_k"});
 }
 TEST(RunDeckErrors, BadOverrideNamesTheKey) {
-  const std::string message = error_of("", {"moe.top_kk=3"});
+  const std::string message = deck_error("", {"moe.top_kk=3"});
   EXPECT_NE(message.find("moe.top_kk"), std::string::npos) << message;
   EXPECT_NE(message.find("did you mean 'moe.top_k'"), std::string::npos) << message;
-  EXPECT_NE(error_of("", {"noequals"}).find("noequals"), std::string::npos);
+  EXPECT_NE(deck_error("", {"noequals"}).find("noequals"), std::string::npos);
 }
 TEST(RunDeckErrors, MissingFileIsNamed) {
   try {

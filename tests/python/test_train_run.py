@@ -130,6 +130,7 @@ class NonFiniteTest(unittest.TestCase):
             r = train(deck, "--set", "train.debug_nan_step=3")
             self.assertEqual(r.returncode, 1)
             self.assertIn("non-finite values at step 4", r.stdout)
+            self.assertIn("non-finite values at step 4", r.stderr)  # errors reach stderr too
             self.assertIn("blocks.0.attn_norm", r.stdout)
             with h5py.File(os.path.join(tmp, "runs", "nan.h5"), "r") as f:
                 self.assertEqual(f.attrs["status"], "failed")
