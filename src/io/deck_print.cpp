@@ -5,29 +5,23 @@
 #include <sstream>
 
 namespace kmoe {
-namespace {
-
-// The shortest decimal that reads back as exactly v (0.1, not 0.10000000000000001).
-std::string shortest_round_trip(double v) {
+std::string float_text(double v) {
   for (int digits = 1;; ++digits) {
     std::ostringstream out;
     out << std::setprecision(digits) << v;
-    if (digits >= 17 || std::stod(out.str()) == v) return out.str();
+    if (digits >= 17 || std::stod(out.str()) == v) {
+      // TOML needs a '.' or exponent to read the value back as a float.
+      if (out.str().find_first_of(".eEn") == std::string::npos) out << ".0";
+      return out.str();
+    }
   }
 }
-
-}  // namespace
 
 std::string value_text(const DeckField& f) {
   std::ostringstream out;
   switch (f.target.index()) {
     case 0: out << *std::get<0>(f.target); break;
-    case 1: {
-      out << shortest_round_trip(*std::get<1>(f.target));
-      // TOML needs a '.' or exponent to read the value back as a float.
-      if (out.str().find_first_of(".eEn") == std::string::npos) out << ".0";
-      break;
-    }
+    case 1: out << float_text(*std::get<1>(f.target)); break;
     case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
     default: out << std::quoted(*std::get<3>(f.target));
   }

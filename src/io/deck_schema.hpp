@@ -34,6 +34,9 @@ struct DeckField {
   std::string allowed() const;  // human description of allowed values
 };
 
+// The shortest TOML float that reads back as exactly v ("0.1", not "0.10000000000000001"; "2.0").
+std::string float_text(double v);
+
 // The field's current value as TOML (floats in their shortest round-trip form).
 std::string value_text(const DeckField& field);
 

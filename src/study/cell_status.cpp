@@ -1,0 +1,63 @@
+#include "study/cell_status.hpp"
+
+#include "core/error.hpp"
+#include "io/hdf5_reader.hpp"
+#include "train/run_lock.hpp"
+#include "train/run_paths.hpp"
+
+#include <filesystem>
+
+namespace kmoe {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_running(const RunPaths& paths) {
+  try {
+    RunLock probe(paths.locks);
+    return false;
+  } catch (const Error&) {
+    return true;
+  }
+}
+
+double last_or_zero(const std::vector<double>& v) { return v.empty() ? 0.0 : v.back(); }
+
+void read_numbers(const std::string& record, CellStatus& s) {
+  const Hdf5Reader in(record);
+  s.step = int64_t(in.read<int64_t>("/train/step").size());
+  s.tokens_per_s = last_or_zero(in.read<double>("/train/tokens_per_s"));
+  s.last_val_ppl = last_or_zero(in.read<double>("/eval/val_ppl"));
+  s.best_val_ppl = last_or_zero(in.read<double>("/eval/best_val_ppl"));
+  if (in.has("/eval/expert_cv_mean")) s.expert_cv = last_or_zero(in.read<double>("/eval/expert_cv_mean"));
+  if (in.string_attribute("/", "status") == "failed") s.error = in.string_attribute("/", "error");
+}
+
+}  // namespace
+
+CellStatus read_cell_status(const StudyCell& cell) {
+  CellStatus s;
+  s.max_steps = cell.deck.train.max_steps;
+  const RunPaths paths = run_paths(cell.deck);
+  const bool live = fs::exists(paths.locks.front() + ".lock") && is_running(paths);
+  std::string record;
+  if (fs::exists(paths.record)) {
+    record = paths.record;
+    s.state = Hdf5Reader(record).string_attribute("/", "status");
+  } else if (fs::exists(paths.partial)) {
+    record = paths.partial;
+    s.state = "stopped";  // killed: resumable from its checkpoint
+  } else if (fs::exists(paths.checkpoint)) {
+    s.state = "stopped";
+  }
+  if (live) s.state = "running";
+  if (!record.empty()) {
+    try {
+      read_numbers(record, s);
+    } catch (const Error&) {  // a record being replaced this instant: its numbers next time
+    }
+  }
+  return s;
+}
+
+}  // namespace kmoe

@@ -1,0 +1,207 @@
+#include "study/study_deck.hpp"
+
+#include "core/error.hpp"
+#include "io/deck_schema.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kmoe {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string where(const std::string& source, const toml::node& node) {
+  const auto line = node.source().begin.line;
+  return line ? source + ":" + std::to_string(line) : source;
+}
+
+std::string toml_text(const toml::node& value) {
+  if (const auto v = value.value_exact<double>()) return float_text(*v);
+  std::ostringstream out;
+  value.visit([&](const auto& v) { out << v; });
+  return out.str();
+}
+
+// The value as it appears in a cell name: strings unquoted.
+std::string name_text(const std::string& value) {
+  return value.size() >= 2 && value.front() == '"' ? value.substr(1, value.size() - 2) : value;
+}
+
+std::string short_key(const std::string& key) { return key.substr(key.find('.') + 1); }
+
+std::string resolve(const std::string& study_path, const std::string& path) {
+  if (path.empty() || fs::path(path).is_absolute()) return path;
+  return (fs::path(study_path).parent_path() / path).lexically_normal().string();
+}
+
+void reject_unknown(const toml::table& table, const std::vector<std::string>& known, const std::string& source,
+                    const std::string& what) {
+  for (const auto& [key, node] : table) {
+    bool ok = false;
+    for (const auto& k : known) ok = ok || k == key.str();
+    if (!ok) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw Error(where(source, node) + ": unknown key '" + std::string(key.str()) + "' in " + what +
+                  "; allowed: " + list);
+    }
+  }
+}
+
+// The entries of a table in the order the file gives them (toml++ keeps them sorted by key).
+std::vector<std::pair<std::string, const toml::node*>> in_file_order(const toml::table& table) {
+  std::vector<std::pair<std::string, const toml::node*>> entries;
+  for (const auto& [key, node] : table) entries.emplace_back(std::string(key.str()), &node);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto &x = a.second->source().begin, &y = b.second->source().begin;
+    return x.line != y.line ? x.line < y.line : x.column < y.column;
+  });
+  return entries;
+}
+
+// [set.section] / [grid.section] tables → "section.key" entries, in file order.
+template <class F>
+void for_each_section_key(const toml::node* root, const std::string& source, const std::string& what, F&& f) {
+  if (!root) return;
+  const auto* table = root->as_table();
+  if (!table) throw Error(where(source, *root) + ": [" + what + "] must hold [" + what + ".<section>] tables");
+  for (const auto& [section, node] : in_file_order(*table)) {
+    const auto* keys = node->as_table();
+    if (!keys) throw Error(where(source, *node) + ": [" + what + "." + section + "] must be a table");
+    for (const auto& [key, value] : in_file_order(*keys)) f(section + "." + key, *value);
+  }
+}
+
+}  // namespace
+
+StudyDeck load_study_deck(const std::string& path) {
+  if (!fs::is_regular_file(path)) throw Error(path + ": no such study deck");
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    throw Error(path + ":" + std::to_string(err.source().begin.line) + ": TOML syntax error: " +
+                std::string(err.description()));
+  }
+  reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm"}, path, "a study deck");
+  StudyDeck s;
+  s.source = path;
+  const auto* study = root["study"].as_table();
+  if (!study) throw Error(path + ": a study deck needs a [study] table with name, base and output_dir");
+  reject_unknown(*study, {"name", "base", "output_dir", "seeds"}, path, "[study]");
+  s.name = (*study)["name"].value_or(std::string());
+  s.base = resolve(path, (*study)["base"].value_or(std::string()));
+  s.output_dir = resolve(path, (*study)["output_dir"].value_or(std::string()));
+  if (s.name.empty()) throw Error(path + ": key 'study.name' must be a non-empty string");
+  if (s.base.empty()) throw Error(path + ": key 'study.base' must name the run deck the cells start from");
+  if (s.output_dir.empty()) throw Error(path + ": key 'study.output_dir' must name a directory");
+  if (const auto* seeds = (*study)["seeds"].as_array()) {
+    for (const auto& seed : *seeds) {
+      const auto v = seed.value_exact<int64_t>();
+      if (!v) throw Error(where(path, seed) + ": key 'study.seeds' must be a list of integers");
+      s.seeds.push_back(*v);
+    }
+  } else if ((*study).contains("seeds")) {
+    throw Error(path + ": key 'study.seeds' must be a list of integers, e.g. [42, 43, 44]");
+  }
+  for_each_section_key(root.get("grid"), path, "grid", [&](const std::string& key, const toml::node& values) {
+    const auto* list = values.as_array();
+    if (!list || list->empty()) throw Error(where(path, values) + ": grid key '" + key + "' must be a non-empty list of values");
+    std::vector<std::string> texts;
+    for (const auto& v : *list) texts.push_back(toml_text(v));
+    s.grid.emplace_back(key, texts);
+  });
+  for_each_section_key(root.get("set"), path, "set", [&](const std::string& key, const toml::node& value) {
+    s.fixed.push_back(key + "=" + toml_text(value));
+  });
+  if (const auto* cells = root["cells"].as_array()) {
+    for (const auto& node : *cells) {
+      const auto* cell = node.as_table();
+      if (!cell) throw Error(where(path, node) + ": each [[cells]] entry must be a table with name and set");
+      reject_unknown(*cell, {"name", "set"}, path, "[[cells]]");
+      StudyDeck::ExplicitCell c;
+      c.name = (*cell)["name"].value_or(std::string());
+      if (c.name.empty()) throw Error(where(path, node) + ": a [[cells]] entry needs a name");
+      if (const auto* set = (*cell)["set"].as_table()) {
+        for (const auto& [key, value] : in_file_order(*set)) c.overrides.push_back(key + "=" + toml_text(*value));
+      }
+      s.explicit_cells.push_back(c);
+    }
+  }
+  if (s.grid.empty() && s.explicit_cells.empty() && s.seeds.size() < 2) {
+    throw Error(path + ": the study has one cell; give [grid.<section>] lists, [[cells]] or several study.seeds");
+  }
+  return s;
+}
+
+std::vector<StudyCell> expand_study(const StudyDeck& s) {
+  std::ifstream in(s.base);
+  if (!in) throw Error(s.source + ": key 'study.base' names " + s.base + ", which cannot be read");
+  std::stringstream base_text;
+  base_text << in.rdbuf();
+  struct Pending {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> varied;
+  };
+  std::vector<Pending> pending;
+  if (!s.grid.empty()) {
+    std::vector<size_t> index(s.grid.size(), 0);
+    for (bool more = true; more;) {
+      Pending p;
+      for (size_t g = 0; g < s.grid.size(); ++g) {
+        const auto& [key, values] = s.grid[g];
+        p.varied.emplace_back(key, values[index[g]]);
+        p.name += (p.name.empty() ? "" : ",") + short_key(key) + "=" + name_text(values[index[g]]);
+      }
+      pending.push_back(p);
+      more = false;
+      for (size_t g = s.grid.size(); g-- > 0;) {
+        if (++index[g] < s.grid[g].second.size()) {
+          more = true;
+          break;
+        }
+        index[g] = 0;
+      }
+    }
+  }
+  for (const auto& c : s.explicit_cells) {
+    Pending p{c.name, {}};
+    for (const auto& o : c.overrides) p.varied.emplace_back(o.substr(0, o.find('=')), o.substr(o.find('=') + 1));
+    pending.push_back(p);
+  }
+  const std::vector<int64_t> seeds = s.seeds.empty() ? std::vector<int64_t>{-1} : s.seeds;
+  std::vector<StudyCell> cells;
+  for (const auto& p : pending) {
+    for (const int64_t seed : seeds) {
+      StudyCell cell;
+      cell.name = p.name + (seed >= 0 ? ",seed=" + std::to_string(seed) : "");
+      cell.varied = p.varied;
+      std::vector<std::string> overrides = s.fixed;
+      for (const auto& [key, value] : p.varied) overrides.push_back(key + "=" + value);
+      if (seed >= 0) {
+        overrides.push_back("run.seed=" + std::to_string(seed));
+        cell.varied.emplace_back("run.seed", std::to_string(seed));
+      }
+      overrides.push_back("run.name=\"" + cell.name + "\"");
+      overrides.push_back("run.output_dir=\"" + s.output_dir + "/runs\"");
+      overrides.push_back("output.hdf5=\"\"");
+      try {
+        cell.deck = parse_run_deck_string(base_text.str(), s.base, overrides);
+      } catch (const Error& err) {
+        throw Error(s.source + ": cell '" + cell.name + "': " + err.what());
+      }
+      for (const auto& other : cells) {
+        if (other.name == cell.name) throw Error(s.source + ": two cells are named '" + cell.name + "'");
+      }
+      cells.push_back(cell);
+    }
+  }
+  return cells;
+}
+
+}  // namespace kmoe

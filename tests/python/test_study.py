@@ -1,0 +1,87 @@
+"""kmoe-study end to end on a tiny study: plan, run, a rerun that skips complete cells, a study
+stopped by SIGTERM mid-way that the same command finishes, and status."""
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+
+from kmoe_run import KMOE_TRAIN, write_deck
+
+KMOE_STUDY = os.path.join(os.path.dirname(KMOE_TRAIN), "kmoe-study")
+
+
+def write_study(directory, max_steps):
+    write_deck(directory, "base")
+    path = os.path.join(directory, "study.toml")
+    with open(path, "w") as f:
+        f.write(f"""[study]
+name = "tiny"
+base = "base.toml"
+output_dir = "out"
+seeds = [1, 2]
+
+[grid.moe]
+noise_std = [0.0, 0.5]
+
+[set.train]
+max_steps = {max_steps}
+""")
+    return path
+
+
+def study(*args, **kwargs):
+    return subprocess.run([KMOE_STUDY, *args], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+class StudyTest(unittest.TestCase):
+    def test_run_rerun_and_status(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 6)
+            plan = study("plan", path)
+            self.assertEqual(plan.returncode, 0, plan.stderr)
+            self.assertIn("4 cells", plan.stdout)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "out")))  # plan writes nothing
+            r = study("run", path, "--jobs", "2")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            runs = os.path.join(tmp, "out", "runs")
+            records = sorted(p for p in os.listdir(runs) if p.endswith(".h5") and "weights" not in p)
+            self.assertEqual(records, ["noise_std=0.0,seed=1.h5", "noise_std=0.0,seed=2.h5",
+                                       "noise_std=0.5,seed=1.h5", "noise_std=0.5,seed=2.h5"])
+            with h5py.File(os.path.join(runs, records[3]), "r") as f:
+                self.assertEqual(f.attrs["status"], "complete")
+                self.assertIn("noise_std = 0.5", f.attrs["deck"])
+                self.assertIn("seed = 2", f.attrs["deck"])
+            stamps = {p: os.stat(os.path.join(runs, p)).st_mtime_ns for p in records}
+            again = study("run", path)
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertNotIn("started", again.stdout)
+            self.assertEqual(stamps, {p: os.stat(os.path.join(runs, p)).st_mtime_ns for p in records})
+            status = study("status", path)
+            self.assertIn("total: 4 cells, 4 complete", status.stdout)
+            self.assertIn('state = "complete"', open(os.path.join(tmp, "out", "manifest.toml")).read())
+
+    def test_a_stopped_study_continues_with_the_same_command(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 400)
+            run = subprocess.Popen([KMOE_STUDY, "run", path, "--jobs", "2"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+            started = 0
+            for line in run.stdout:
+                started += line.startswith("study: started")
+                if started == 2:
+                    break
+            run.send_signal(signal.SIGTERM)
+            out, err = run.communicate(timeout=300)
+            self.assertEqual(run.returncode, 75, out + err)
+            status = study("status", path)
+            self.assertNotIn("running", status.stdout)
+            finish = study("run", path, "--jobs", "2")
+            self.assertEqual(finish.returncode, 0, finish.stdout + finish.stderr)
+            self.assertIn("total: 4 cells, 4 complete", study("status", path).stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
