@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Prints the summary of one kmoe run record: status, parameters, final validation and test
 numbers, and how far the validation loss is below the unigram entropy of the corpus.
 

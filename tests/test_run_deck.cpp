@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "io/deck_schema.hpp"
 #include "io/run_deck.hpp"
 #include "deck_error.hpp"
 
@@ -158,6 +159,19 @@ TEST(RunDeckErrors, MissingFileIsNamed) {
   } catch (const kmoe::Error& err) {
     EXPECT_NE(std::string(err.what()).find("/nonexistent/deck.toml"), std::string::npos);
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(DeckSchema, FloatsPrintInShortestFormAndTheAuxEndSaysItFollowsTheStart) {
+  const std::string schema = kmoe::schema_reference();
+  EXPECT_NE(schema.find("\nnoise_std = 0.1\n"), std::string::npos);
+  EXPECT_EQ(schema.find("0.10000000000000001"), std::string::npos);
+  EXPECT_NE(schema.find("load_balancing_weight_end = (follows moe.load_balancing_weight"), std::string::npos);
+  EXPECT_EQ(kmoe::float_text(2.0), "2.0");
+  EXPECT_EQ(kmoe::float_text(1e-8), "1e-08");
 }
 
 }  // namespace

@@ -53,7 +53,11 @@ std::string schema_reference() {
     for (const auto& f : fields) {
       if (f.section != section) continue;
       out << "# " << f.doc << "\n#   " << f.type_name() << ", allowed: " << f.allowed() << "\n";
-      out << f.key << " = " << value_text(f) << "\n";
+      if (f.full_name() == "moe.load_balancing_weight_end") {
+        out << "# " << f.key << " = (follows moe.load_balancing_weight unless set)\n";
+      } else {
+        out << f.key << " = " << value_text(f) << "\n";
+      }
     }
     out << "\n";
   }
