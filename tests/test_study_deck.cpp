@@ -86,6 +86,9 @@ TEST(StudyDeckErrors, WrongTypesAndInvalidCombinationsAreRejected) {
             std::string::npos);
   EXPECT_NE(expansion_error("empty", head + "[grid.moe]\nnoise_std = []\n").find("non-empty list"), std::string::npos);
   EXPECT_NE(expansion_error("one", head).find("one cell"), std::string::npos);
+  EXPECT_NE(expansion_error("stages", head + "[grid.moe]\nnoise_std = [0.1]\n[[stages]]\nname = \"screen\"\n")
+                .find("not implemented yet"),
+            std::string::npos);
   EXPECT_NE(expansion_error("base", "[study]\nname = \"t\"\nbase = \"missing.toml\"\noutput_dir = \"o\"\nseeds = [1, 2]\n")
                 .find("missing.toml"),
             std::string::npos);

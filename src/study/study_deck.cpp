@@ -89,6 +89,12 @@ StudyDeck load_study_deck(const std::string& path) {
                 std::string(err.description()));
   }
   reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm"}, path, "a study deck");
+  for (const char* later : {"stages", "slurm"}) {
+    if (root.contains(later)) {
+      throw Error(where(path, *root.get(later)) + ": [" + later + "] is not implemented yet (stage gates and the " +
+                  "Slurm route are still to come); remove it to run the study locally");
+    }
+  }
   StudyDeck s;
   s.source = path;
   const auto* study = root["study"].as_table();
