@@ -30,7 +30,8 @@ RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
   }
   add("/train/nonfinite", Kind::U8);
   add("/eval/step", Kind::I64);
-  for (const char* name : {"/eval/val_loss", "/eval/val_accuracy", "/eval/val_ppl", "/eval/best_val_ppl"}) {
+  for (const char* name :
+       {"/eval/val_loss", "/eval/val_accuracy", "/eval/val_ppl", "/eval/best_val_ppl", "/eval/seconds"}) {
     add(name, Kind::F64);
   }
   if (c.moe) {
@@ -124,8 +125,9 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
   push("/router/routing_bias", row.routing_bias);
 }
 
-void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_ppl) {
+void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_ppl, double seconds) {
   push("/eval/step", step);
+  push("/eval/seconds", seconds);
   push("/eval/val_loss", e.loss);
   push("/eval/val_accuracy", e.accuracy);
   push("/eval/val_ppl", e.perplexity);
@@ -143,6 +145,12 @@ void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_p
 void RunRecord::set_final(const std::string& name, double value) { finals_[name] = value; }
 
 int64_t RunRecord::steps() const { return int64_t(columns_.at("/train/step").rows()); }
+
+double RunRecord::eval_seconds() const {
+  double total = 0;
+  for (double s : columns_.at("/eval/seconds").real) total += s;
+  return total;
+}
 
 std::optional<EvalRow> RunRecord::last_eval() const {
   const auto& steps = columns_.at("/eval/step").whole;

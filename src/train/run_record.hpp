@@ -40,10 +40,11 @@ class RunRecord {
   std::string string_attribute(const std::string& name) const;  // "" when absent
 
   void append_step(const TrainRow& row, const ForwardResult& result);
-  void append_eval(int64_t step, const EvalResult& eval, double best_val_ppl);
+  void append_eval(int64_t step, const EvalResult& eval, double best_val_ppl, double seconds);
   void set_final(const std::string& name, double value);
 
   int64_t steps() const;                  // /train rows
+  double eval_seconds() const;            // wall time of every evaluation so far
   std::optional<EvalRow> last_eval() const;
 
   // Rows, attributes and finals as bytes (for checkpoints), and back; restore() checks that

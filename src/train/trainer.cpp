@@ -377,7 +377,9 @@ bool Run::train_one_update() {
 }
 
 bool Run::run_evaluation() {
+  WallTimer timer;
   const EvalResult e = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+  const double seconds = timer.seconds();
   if (!std::isfinite(e.loss) || !std::isfinite(e.perplexity)) {
     const std::string message = "evaluation at step " + std::to_string(update_) + " gave a non-finite validation " +
                                 (std::isfinite(e.loss) ? "perplexity (loss " + std::to_string(e.loss) + ")" : "loss");
@@ -387,7 +389,7 @@ bool Run::run_evaluation() {
     return false;
   }
   if (best_val_ppl_ == 0 || e.perplexity < best_val_ppl_) best_val_ppl_ = e.perplexity;
-  record_->append_eval(update_, e, best_val_ppl_);
+  record_->append_eval(update_, e, best_val_ppl_, seconds);
   std::ostringstream msg;
   msg << "eval step " << update_ << ": val loss " << e.loss << ", acc " << e.accuracy << ", ppl " << e.perplexity
       << " (best " << best_val_ppl_ << ")";
@@ -412,6 +414,7 @@ void Run::finish() {
     progress_->line("test: loss " + std::to_string(test.loss) + ", ppl " + std::to_string(test.perplexity));
   }
   record_->set_final("train_seconds", train_seconds_);
+  record_->set_final("eval_seconds", record_->eval_seconds());
   record_->set_final("peak_host_memory_mib", peak_host_memory_mib());
   save_weights(model_->params(), paths_.weights);
   save_checkpoint();

@@ -10,7 +10,7 @@ import numpy as np
 
 from kmoe_run import KMOE_TRAIN, KMOE_TRAIN_SERIAL, train, write_deck
 
-TIMING = {"ms_per_step", "tokens_per_s"}
+TIMING = {"ms_per_step", "tokens_per_s", "seconds"}
 
 
 class RecordSchemaTest(unittest.TestCase):
@@ -72,9 +72,11 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertEqual(e["expert_cv"].shape, (3, 2))
             self.assertEqual(e["load"].shape, (3, 2, 4))
             for name in ("best_val_ppl", "val_loss", "val_accuracy", "val_ppl", "expert_cv", "test_loss",
-                         "test_ppl", "train_seconds", "peak_host_memory_mib"):
+                         "test_ppl", "train_seconds", "eval_seconds", "peak_host_memory_mib"):
                 self.assertTrue(np.isfinite(f["final"][name][()]), name)
             self.assertAlmostEqual(f["final/best_val_ppl"][()], e["best_val_ppl"][-1])
+            self.assertTrue(np.all(e["seconds"][:] > 0))
+            self.assertAlmostEqual(f["final/eval_seconds"][()], e["seconds"][:].sum())
 
 
 class ResumeTest(unittest.TestCase):
