@@ -11,9 +11,8 @@ void AttentionWorkspace<T>::ensure(const AttentionShape& s) {
     for (View2<T>* buffer : {&q, &k, &v, &out, &dout, &dq, &dk, &dv}) *buffer = View2<T>("attention_packed", rows, s.head_dim);
     row_dot = View1<T>("attention_row_dot", rows);
   }
-  // Bound the score scratch to about 4 M elements per buffer (16 MiB in float).
   const int heads = s.batch * s.heads;
-  const int wanted = std::max(1, std::min(heads, int((size_t(1) << 22) / (size_t(s.seq_len) * s.seq_len))));
+  const int wanted = std::max(1, std::min(heads, int(kAttentionScoreElements / (size_t(s.seq_len) * s.seq_len))));
   if (wanted != group || scores.extent(0) != size_t(wanted) * s.seq_len * s.seq_len) {
     group = wanted;
     scores = View1<T>("attention_scores", size_t(group) * s.seq_len * s.seq_len);

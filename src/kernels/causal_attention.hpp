@@ -22,6 +22,9 @@ struct AttentionDropout {
   uint64_t stream = 0;
 };
 
+// Elements of one score buffer: the group of T×T blocks is bounded to this (16 MiB in float).
+constexpr size_t kAttentionScoreElements = size_t(1) << 22;
+
 // Scratch for the packed heads and a group of T×T score blocks; sized on first use.
 template <class T>
 struct AttentionWorkspace {

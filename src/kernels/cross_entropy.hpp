@@ -14,6 +14,9 @@ struct CrossEntropySums {
   int64_t correct = 0;   // rows whose argmax (lowest index on ties) equals the target
 };
 
+// Rows of logits the model computes at a time: only a [chunk, vocab] block ever exists.
+constexpr int kLogitsChunkRows = 1024;
+
 // Scratch for one chunk of rows; its row count sets the chunk size.
 template <class T>
 struct CrossEntropyScratch {

@@ -1,15 +1,12 @@
 #include "model/memory_estimate.hpp"
 
+#include "kernels/causal_attention.hpp"
+#include "kernels/cross_entropy.hpp"
+
 #include <algorithm>
 #include <climits>
 
 namespace kmoe {
-namespace {
-
-constexpr double kLogitsChunkRows = 1024;     // as in moe_transformer.cpp
-constexpr double kAttentionScoreBlock = 1 << 22;  // as in attention_head_packing.cpp
-
-}  // namespace
 
 MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes) {
   const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
@@ -17,8 +14,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
   const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.top_k) : 0;
   const double per_layer = 7 * N * D + N * H + 2 * N + 2 * rows * D + 2 * rows * F + router;
   const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router;
-  const double attention = 9 * N * D + 2 * std::min(kAttentionScoreBlock, N * c.seq_len);
-  const double logits = std::min(N, kLogitsChunkRows) * c.vocab_size;
+  const double attention = 9 * N * D + 2 * std::min(double(kernels::kAttentionScoreElements), N * c.seq_len);
+  const double logits = std::min(N, double(kernels::kLogitsChunkRows)) * c.vocab_size;
   MemoryEstimate m;
   m.state_bytes = 4 * P * value_bytes;  // values, gradients, two moments (AdamW) or momentum + scratch (Muon)
   m.activation_bytes = (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes;
@@ -35,7 +32,7 @@ std::string index_range_problem(const ModelConfig& c, int64_t tokens) {
       {"batch_size x seq_len x d_model (activations)", N * c.d_model},
       {"tokens x top_k x expert width (expert hidden)", rows * F},
       {"vocab_size x d_model (embedding)", double(c.vocab_size) * c.d_model},
-      {"1024 x vocab_size (logits block)", 1024.0 * c.vocab_size},
+      {"logits block x vocab_size", double(kernels::kLogitsChunkRows) * c.vocab_size},
       {"tokens x num_experts (router)", N * c.num_experts},
       {"experts x expert width x d_model (expert weights)", double(c.num_experts) * F * c.d_model},
   };

@@ -19,7 +19,6 @@ using namespace kernels;
 namespace {
 using dropout_site::kEmbedding;
 using dropout_site::kHead;
-constexpr int kLogitsChunkRows = 1024;
 }  // namespace
 
 template <class T>
