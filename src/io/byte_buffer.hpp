@@ -29,6 +29,12 @@ class ByteWriter {
     put(uint64_t(v.size()));
     put_bytes(v.data(), v.size() * sizeof(T));
   }
+  // Overwrites a value written earlier at `offset` (e.g. a size known only at the end).
+  template <class T>
+  void patch(size_t offset, const T& v) {
+    static_assert(std::is_trivially_copyable<T>::value, "plain values only");
+    std::memcpy(&bytes_[offset], &v, sizeof(T));
+  }
   const std::string& bytes() const { return bytes_; }
 
  private:

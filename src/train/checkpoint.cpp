@@ -17,7 +17,11 @@ constexpr char kOlderMagic[7] = {'K', 'M', 'O', 'E', 'C', 'K', 'P'};
 }  // namespace
 
 void write_checkpoint(const std::string& path, const CheckpointData& d) {
+  // magic, payload size, payload, checksum of the payload: built in one buffer
   ByteWriter p;
+  p.put_bytes(kMagic, sizeof(kMagic));
+  p.put(uint64_t(0));
+  constexpr size_t kHeader = sizeof(kMagic) + sizeof(uint64_t);
   p.put_string(d.deck_toml);
   p.put_string(d.data_identity);
   p.put(d.update);
@@ -28,12 +32,10 @@ void write_checkpoint(const std::string& path, const CheckpointData& d) {
   p.put(uint64_t(d.tensors.size()));
   for (const auto& t : d.tensors) p.put_vector(t);
   p.put_string(d.record_state);
-  ByteWriter file;
-  file.put_bytes(kMagic, sizeof(kMagic));
-  file.put(uint64_t(p.bytes().size()));
-  file.put_bytes(p.bytes().data(), p.bytes().size());
-  file.put(fnv1a64(p.bytes()));
-  write_file_atomically(path, file.bytes(), "checkpoint");
+  const size_t payload = p.bytes().size() - kHeader;
+  p.patch(sizeof(kMagic), uint64_t(payload));
+  p.put(fnv1a64(p.bytes().data() + kHeader, payload));
+  write_file_atomically(path, p.bytes(), "checkpoint");
 }
 
 CheckpointData read_checkpoint(const std::string& path) {
