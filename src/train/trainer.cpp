@@ -142,6 +142,7 @@ class Run {
   void save_checkpoint();
   void publish() { record_->save(paths_.partial, "record"); }
   int end_run(const std::string& status, int exit_code);
+  void report_failure(const std::string& message, const std::string& record_error);
   bool train_one_update();  // false: non-finite values, the run failed
   bool run_evaluation();    // false: non-finite validation values, the run failed
   void finish();
@@ -351,12 +352,10 @@ bool Run::train_one_update() {
     row.grad_norm = std::numeric_limits<double>::quiet_NaN();
     record_->append_step(row, result);
     const std::string where = first_nonfinite_tensor(params);
-    const std::string message = "non-finite values at step " + std::to_string(update_ + 1) +
-                                ": first non-finite gradient in tensor '" + where + "' (loss " +
-                                std::to_string(result.total_loss) + ")";
-    progress_->line("error: " + message);
-    std::cerr << "kmoe-train: " << message << std::endl;
-    record_->set_attribute("error", "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
+    report_failure("non-finite values at step " + std::to_string(update_ + 1) +
+                       ": first non-finite gradient in tensor '" + where + "' (loss " +
+                       std::to_string(result.total_loss) + ")",
+                   "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
     return false;
   }
   row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip);
@@ -383,9 +382,7 @@ bool Run::run_evaluation() {
   if (!std::isfinite(e.loss) || !std::isfinite(e.perplexity)) {
     const std::string message = "evaluation at step " + std::to_string(update_) + " gave a non-finite validation " +
                                 (std::isfinite(e.loss) ? "perplexity (loss " + std::to_string(e.loss) + ")" : "loss");
-    progress_->line("error: " + message);
-    std::cerr << "kmoe-train: " << message << std::endl;
-    record_->set_attribute("error", message);
+    report_failure(message, message);
     return false;
   }
   if (best_val_ppl_ == 0 || e.perplexity < best_val_ppl_) best_val_ppl_ = e.perplexity;
@@ -400,8 +397,7 @@ bool Run::run_evaluation() {
 }
 
 void Run::finish() {
-  const auto last = record_->last_eval();
-  const EvalRow final_val = *last;
+  const EvalRow final_val = *record_->last_eval();  // execute() ensures one at this step
   record_->set_final("best_val_ppl", best_val_ppl_);
   record_->set_final("val_loss", final_val.val_loss);
   record_->set_final("val_accuracy", final_val.val_accuracy);
@@ -418,6 +414,13 @@ void Run::finish() {
   record_->set_final("peak_host_memory_mib", peak_host_memory_mib());
   save_weights(model_->params(), paths_.weights);
   save_checkpoint();
+}
+
+// On the progress log and stderr; `record_error` goes into the record's error attribute.
+void Run::report_failure(const std::string& message, const std::string& record_error) {
+  progress_->line("error: " + message);
+  std::cerr << "kmoe-train: " << message << std::endl;
+  record_->set_attribute("error", record_error);
 }
 
 // Writes the record under its final name with `status` and removes the .partial. If even
@@ -458,7 +461,7 @@ int Run::execute() {
     while (update_ < t.max_steps) {
       if (!train_one_update()) return end_run("failed", kExitFailed);
       const bool eval_now = deck_.eval.every > 0 && update_ % deck_.eval.every == 0;
-      if ((eval_now || update_ == t.max_steps) && !run_evaluation()) return end_run("failed", kExitFailed);
+      if (eval_now && !run_evaluation()) return end_run("failed", kExitFailed);
       const bool checkpoint_now = deck_.output.checkpoint_every > 0 && update_ % deck_.output.checkpoint_every == 0;
       if (eval_now || checkpoint_now) publish();
       if (checkpoint_now && update_ < t.max_steps) save_checkpoint();
@@ -470,9 +473,9 @@ int Run::execute() {
         return end_run("stopped", kExitStopped);
       }
     }
-    if (!record_->last_eval() || record_->last_eval()->step != update_) {
-      if (!run_evaluation()) return end_run("failed", kExitFailed);
-    }
+    // The final evaluation, unless the last periodic one (or a resumed run's) was at this step.
+    const auto last = record_->last_eval();
+    if ((!last || last->step != update_) && !run_evaluation()) return end_run("failed", kExitFailed);
     finish();
   } catch (const std::exception& err) {
     record_->set_attribute("error", std::string(err.what()));
