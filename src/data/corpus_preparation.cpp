@@ -125,12 +125,16 @@ double unigram_entropy(const std::vector<uint32_t>& tokens, int vocab_size) {
   return h;
 }
 
+std::string prepared_data_directory(const RunDeck& deck) {
+  const std::string stem = fs::path(deck.data.corpus).filename().string();
+  return deck.data.data_dir + "/prepared/" + (stem.empty() ? "corpus" : fs::path(stem).stem().string()) + "-v" +
+         std::to_string(deck.model.vocab_size) + "-" + hex64(fnv1a64(settings_key(deck))).substr(0, 8);
+}
+
 PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
   const auto& d = deck.data;
   const std::string key = settings_key(deck);
-  const std::string stem = fs::path(d.corpus).filename().string();
-  const std::string dir = d.data_dir + "/prepared/" + (stem.empty() ? "corpus" : fs::path(stem).stem().string()) +
-                          "-v" + std::to_string(deck.model.vocab_size) + "-" + hex64(fnv1a64(key)).substr(0, 8);
+  const std::string dir = prepared_data_directory(deck);
   PreparedData p = paths_in(dir);
   if (read_meta(dir, key, d.corpus, p, log)) {
     p.reused = true;

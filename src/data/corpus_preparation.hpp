@@ -24,6 +24,9 @@ struct PreparedData {
 // Prepares (or finds already prepared) data for `deck`. `log` receives progress lines.
 PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log);
 
+// Where prepare_corpus puts the data of `deck`: decks that share it share their data.
+std::string prepared_data_directory(const RunDeck& deck);
+
 // Shannon entropy (nats) of the token frequency distribution.
 double unigram_entropy(const std::vector<uint32_t>& tokens, int vocab_size);
 

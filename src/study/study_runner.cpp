@@ -84,11 +84,7 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
   std::set<std::string> prepared;
   for (const auto& cell : cells) {
     if (!cell.deck.data.train_shard.empty() || stop_requested()) continue;
-    RunDeck data_only = cell.deck;
-    data_only.run = RunSection{};
-    data_only.train = TrainSection{};
-    data_only.moe = MoeSection{};
-    if (prepared.insert(to_toml(data_only)).second) prepare_corpus(cell.deck, log);
+    if (prepared.insert(prepared_data_directory(cell.deck)).second) prepare_corpus(cell.deck, log);
   }
   fs::create_directories(study.output_dir + "/logs");
   std::vector<const StudyCell*> queue;
