@@ -16,6 +16,7 @@ namespace {
 
 bool write_all(int fd, const char* data, size_t size, const std::string& what) {
   size_t done = 0;
+  // At most about half the file per write(), so the "-write" crash point finds a torn file.
   while (done < size) {
     if (done >= size / 2) crash_point(what + "-write");
     const size_t chunk = std::min<size_t>(size - done, std::max<size_t>(size / 2, 1) + 1);
