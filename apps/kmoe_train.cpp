@@ -1,7 +1,7 @@
-// kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite]
-// Trains one run described by the deck and writes its HDF5 record. Exit codes: 0 complete,
-// 1 failed (bad input, non-finite values, a full disk), 75 stopped by SIGTERM/SIGINT after
-// checkpointing (continue with --resume), 2 usage.
+// kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite] [--until-step N]
+// Trains one run described by the deck and writes its HDF5 record. Exit codes: 0 complete
+// (or stopped as asked at --until-step), 1 failed (bad input, non-finite values, a full
+// disk), 75 stopped by SIGTERM/SIGINT after checkpointing (continue with --resume), 2 usage.
 #include "core/error.hpp"
 #include "train/trainer.hpp"
 
@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
         request.resume = true;
       } else if (std::strcmp(argv[i], "--overwrite") == 0) {
         request.overwrite = true;
+      } else if (std::strcmp(argv[i], "--until-step") == 0 && i + 1 < argc) {
+        char* end = nullptr;
+        request.until_step = std::strtoll(argv[++i], &end, 10);
+        usage_error = usage_error || *end != '\0' || request.until_step < 1;
       } else if (deck_path.empty() && argv[i][0] != '-') {
         deck_path = argv[i];
       } else {
@@ -33,9 +37,11 @@ int main(int argc, char** argv) {
       }
     }
     if (usage_error || deck_path.empty() || (request.resume && request.overwrite)) {
-      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite]\n"
-                   "  --resume     continue from the run's checkpoint (starts at step 0 when there is none)\n"
-                   "  --overwrite  start over, deleting the run's earlier record, checkpoint and weights\n";
+      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite] [--until-step N]\n"
+                   "  --resume        continue from the run's checkpoint (starts at step 0 when there is none)\n"
+                   "  --overwrite     start over, deleting the run's earlier record, checkpoint and weights\n"
+                   "  --until-step N  stop cleanly after update N (evaluated and checkpointed; the schedule\n"
+                   "                  stays that of train.max_steps), continue later with --resume\n";
       status = 2;
     } else {
       try {

@@ -59,7 +59,7 @@ std::string DeckField::allowed() const {
 }
 
 std::vector<std::string> deck_sections() {
-  return {"run", "model", "moe", "optim", "train", "eval", "data", "output"};
+  return {"run", "model", "moe", "optim", "train", "eval", "early_stop", "data", "output"};
 }
 
 std::vector<DeckField> deck_fields(RunDeck& d) {
@@ -70,6 +70,7 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
   auto& o = d.optim;
   auto& t = d.train;
   auto& v = d.eval;
+  auto& x = d.early_stop;
   auto& a = d.data;
   auto& w = d.output;
   return {
@@ -119,6 +120,7 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"optim", "min_lr_ratio", &o.min_lr_ratio, closed(0, 1), {}, "final LR as a fraction of the peak"},
       {"optim", "grad_clip", &o.grad_clip, closed(0, 1e6), {}, "global gradient-norm clip; 0 = off"},
       {"optim", "legacy_schedule", &o.legacy_schedule, {}, {}, "reproduce the research's mis-stepped LR schedule (20% warm-up, ends ~0.91x)"},
+      {"optim", "muon_qkv", &o.muon_qkv, {}, {"separate", "joint"}, "Muon on wq, wk, wv as three matrices, or jointly as the research's stacked (3*d_model x d_model) qkv, update scaled by sqrt(3)"},
 
       {"train", "max_steps", &t.max_steps, closed(1, big), {}, "optimizer updates"},
       {"train", "batch_size", &t.batch_size, closed(1, 1 << 20), {}, "sequences per micro-batch"},
@@ -130,6 +132,12 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"eval", "every", &v.every, closed(0, big), {}, "evaluate every this many steps (0 = only at the end)"},
       {"eval", "batches", &v.batches, closed(0, big), {}, "validation batches per evaluation (0 = the whole split)"},
       {"eval", "test_fraction", &v.test_fraction, half_open(0, 1), {}, "fraction of held-out documents reserved for the final test"},
+
+      {"early_stop", "patience", &x.patience, closed(0, big), {}, "evaluations without a val-loss improvement > min_delta before stopping (0 = never stop early)"},
+      {"early_stop", "min_delta", &x.min_delta, closed(0, 100), {}, "val-loss improvement (nats) that counts as progress"},
+      {"early_stop", "slope_window", &x.slope_window, closed(2, big), {}, "steps over which the train-loss slope and routing change are fitted"},
+      {"early_stop", "max_slope", &x.max_slope, closed(0, 100), {}, "stop only if the train loss falls by less than this per step (least-squares slope)"},
+      {"early_stop", "routing_tolerance", &x.routing_tolerance, closed(0, 100), {}, "stop only if router entropy (nats) and max-load fraction changed by at most this over the window"},
 
       {"data", "train_shard", &a.train_shard, {}, {}, "token shard for training (llm.c layout); \"\" = prepare from corpus"},
       {"data", "val_shard", &a.val_shard, {}, {}, "token shard for validation"},

@@ -62,6 +62,7 @@ struct OptimSection {
   double min_lr_ratio = 0.1;
   double grad_clip = 1.0;
   bool legacy_schedule = false;
+  std::string muon_qkv = "separate";  // separate | joint (the research's stacked 3·d_model × d_model matrix)
 };
 
 struct TrainSection {
@@ -77,6 +78,18 @@ struct EvalSection {
   int64_t every = 50;
   int64_t batches = 0;  // 0 = the whole validation split
   double test_fraction = 0.1;
+};
+
+// Early stopping at an evaluation (off while patience = 0): the validation loss has not
+// improved on its best by more than min_delta for `patience` evaluations, the train loss
+// falls by less than max_slope per step over the last slope_window steps, and router
+// entropy and max-load fraction changed by at most routing_tolerance over that window.
+struct EarlyStopSection {
+  int64_t patience = 0;
+  double min_delta = 0.0;
+  int64_t slope_window = 50;
+  double max_slope = 1e-4;
+  double routing_tolerance = 0.01;
 };
 
 struct DataSection {
@@ -106,6 +119,7 @@ struct RunDeck {
   OptimSection optim;
   TrainSection train;
   EvalSection eval;
+  EarlyStopSection early_stop;
   DataSection data;
   OutputSection output;
   std::string source;  // file the deck came from ("<string>" for in-memory decks)

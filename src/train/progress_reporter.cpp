@@ -8,9 +8,8 @@ namespace kmoe {
 ProgressReporter::ProgressReporter(std::ostream& out, bool terminal, int64_t log_every, int64_t total_steps)
     : out_(out), terminal_(terminal), log_every_(log_every), total_(total_steps) {}
 
-void ProgressReporter::step(int64_t step, double loss, double tokens_per_s, double seconds_per_step) {
+void ProgressReporter::step(int64_t step, double loss, double tokens_per_s, double eta) {
   if (!terminal_ && step % log_every_ != 0 && step != total_) return;
-  const double eta = seconds_per_step * double(total_ - step);
   char text[160];
   std::snprintf(text, sizeof(text), "step %lld/%lld  loss %.4f  %.0f tok/s  ETA %02d:%02d:%02d",
                 static_cast<long long>(step), static_cast<long long>(total_), loss, tokens_per_s, int(eta) / 3600,

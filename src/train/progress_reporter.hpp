@@ -9,7 +9,7 @@ namespace kmoe {
 class ProgressReporter {
  public:
   ProgressReporter(std::ostream& out, bool terminal, int64_t log_every, int64_t total_steps);
-  void step(int64_t step, double loss, double tokens_per_s, double seconds_per_step);
+  void step(int64_t step, double loss, double tokens_per_s, double eta_seconds);
   void line(const std::string& text);  // a message that must not be overwritten
 
  private:

@@ -8,7 +8,12 @@
 namespace kmoe {
 namespace {
 
-const std::set<std::string> kHarmlessKeys = {"output.log_every", "output.checkpoint_every", "train.debug_signal_step"};
+// Keys that change nothing already trained: how often to log and checkpoint, and when to
+// stop early (the rule only looks at the trajectory from here on).
+const std::set<std::string> kHarmlessKeys = {"output.log_every",        "output.checkpoint_every",
+                                             "train.debug_signal_step", "early_stop.patience",
+                                             "early_stop.min_delta",    "early_stop.slope_window",
+                                             "early_stop.max_slope",    "early_stop.routing_tolerance"};
 
 // True when both totals give the same schedules over the updates already done.
 bool schedules_agree(const RunDeck& a, const RunDeck& b, int64_t updates_done) {
@@ -52,7 +57,7 @@ std::string resume_incompatibility(const RunDeck& then, const RunDeck& now, int6
     reason += " (train.max_steps may change only where the LR and aux schedules stay the same for the " +
               std::to_string(updates_done) + " updates done: decay = \"constant\", warmup_frac = 0, a constant aux weight)";
   }
-  return reason + "; only output.log_every, output.checkpoint_every and train.debug_signal_step may change on --resume";
+  return reason + "; only output.log_every, output.checkpoint_every, train.debug_signal_step and the early_stop keys may change on --resume";
 }
 
 }  // namespace kmoe

@@ -165,6 +165,18 @@ std::optional<EvalRow> RunRecord::last_eval() const {
   return row;
 }
 
+std::vector<double> RunRecord::row_means(const std::string& path) const {
+  const auto it = columns_.find(path);
+  if (it == columns_.end()) return {};
+  const Column& c = it->second;
+  const uint64_t width = c.width();
+  std::vector<double> means(c.rows(), 0.0);
+  for (size_t i = 0; i < means.size() * width; ++i) {
+    means[i / width] += (c.kind == Kind::F64 ? c.real[i] : double(c.whole[i])) / double(width);
+  }
+  return means;
+}
+
 std::string RunRecord::serialize() const {
   ByteWriter out;
   out.put(uint64_t(columns_.size()));

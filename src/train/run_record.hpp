@@ -46,6 +46,9 @@ class RunRecord {
   int64_t steps() const;                  // /train rows
   double eval_seconds() const;            // wall time of every evaluation so far
   std::optional<EvalRow> last_eval() const;
+  // A column as one number per row: the value, or the mean over a row of several (layers,
+  // experts); empty when the record has no such column (dense models have no /router).
+  std::vector<double> row_means(const std::string& path) const;
 
   // Rows, attributes and finals as bytes (for checkpoints), and back; restore() checks that
   // the state was written for a record of the same layout.

@@ -17,6 +17,7 @@
 #include "optim/hybrid_optimizer.hpp"
 #include "optim/schedules.hpp"
 #include "train/checkpoint.hpp"
+#include "train/early_stop.hpp"
 #include "train/progress_reporter.hpp"
 #include "train/resume_compatibility.hpp"
 #include "train/run_lock.hpp"
@@ -145,6 +146,8 @@ class Run {
   void report_failure(const std::string& message, const std::string& record_error);
   bool train_one_update();  // false: non-finite values, the run failed
   bool run_evaluation();    // false: non-finite validation values, the run failed
+  std::string early_stop_reason_now() const;
+  double eta_seconds(double tokens_per_s) const;
   void finish();
 
   const RunDeck& deck_;
@@ -161,6 +164,7 @@ class Run {
   std::unique_ptr<TrainBatchSampler> sampler_;
   TokenBatch batch_;
   std::optional<CheckpointData> checkpoint_;  // the one being resumed
+  int64_t last_update_ = 0;                   // this invocation trains up to here
   int64_t update_ = 0, micro_batches_ = 0, tokens_seen_ = 0;
   double best_val_ppl_ = 0, train_seconds_ = 0;
 };
@@ -187,7 +191,8 @@ bool Run::handle_earlier_outputs() {
   if (request_.resume) {
     if (has_checkpoint) {
       checkpoint_ = read_checkpoint(paths_.checkpoint);
-      const bool extends = checkpoint_->update < deck_.train.max_steps;
+      const auto then = parse_run_deck_string(checkpoint_->deck_toml, paths_.checkpoint + " (its deck)");
+      const bool extends = then.train.max_steps < deck_.train.max_steps;  // not after an early stop
       if (status == "complete" && !extends) {
         log_ << paths_.record << " is complete (" << checkpoint_->update << " steps): nothing to resume\n";
         fs::remove(paths_.partial);
@@ -247,7 +252,8 @@ void Run::set_up() {
   log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
   batch_ = make_batch(int(deck_.train.batch_size), int(deck_.model.seq_len));
-  progress_ = std::make_unique<ProgressReporter>(log_, isatty(STDOUT_FILENO), deck_.output.log_every, deck_.train.max_steps);
+  last_update_ = request_.until_step > 0 ? std::min(request_.until_step, deck_.train.max_steps) : deck_.train.max_steps;
+  progress_ = std::make_unique<ProgressReporter>(log_, isatty(STDOUT_FILENO), deck_.output.log_every, last_update_);
   record_ = std::make_unique<RunRecord>(model_->config());
 }
 
@@ -268,6 +274,7 @@ void Run::write_run_attributes() {
   record_->set_attribute("data", data_identity_);
   if (record_->string_attribute("start_time").empty()) record_->set_attribute("start_time", utc_timestamp());
   record_->set_attribute("status", std::string("running"));
+  record_->set_attribute("stop_reason", std::string());
 }
 
 void Run::resume_from_checkpoint() {
@@ -370,7 +377,7 @@ bool Run::train_one_update() {
   row.tokens_per_s = double(result.tokens) / seconds;
   record_->append_step(row, result);
   ++update_;
-  progress_->step(update_, result.total_loss, row.tokens_per_s, train_seconds_ / double(update_));
+  progress_->step(update_, result.total_loss, row.tokens_per_s, eta_seconds(row.tokens_per_s));
   crash_point("step");
   return true;
 }
@@ -394,6 +401,33 @@ bool Run::run_evaluation() {
   progress_->line(msg.str());
   crash_point("eval");
   return true;
+}
+
+std::string Run::early_stop_reason_now() const {
+  StopEvidence e;
+  e.val_loss = record_->row_means("/eval/val_loss");
+  for (double step : record_->row_means("/eval/step")) e.eval_steps.push_back(int64_t(step));
+  e.train_loss = record_->row_means("/train/ce_loss");
+  e.router_entropy = record_->row_means("/router/entropy");
+  e.max_load_frac = record_->row_means("/router/max_load_frac");
+  return early_stop_reason(deck_.early_stop, e);
+}
+
+// Training time per step so far times the steps left, plus the evaluations left at their mean
+// time (before the first: the validation tokens at a third of the training step's time per
+// token, a forward pass being about a third of forward + backward).
+double Run::eta_seconds(double tokens_per_s) const {
+  const int64_t every = deck_.eval.every;
+  const int64_t evals_left = (every > 0 ? last_update_ / every - update_ / every : 0) + 1;
+  const int64_t evals_done = int64_t(record_->row_means("/eval/step").size());
+  double per_eval = evals_done > 0 ? record_->eval_seconds() / double(evals_done) : 0;
+  if (evals_done == 0 && tokens_per_s > 0) {
+    const int64_t window = deck_.model.seq_len + 1, windows = shards_.val->size() / window;
+    const int64_t batches = deck_.eval.batches;
+    const int64_t evaluated = batches > 0 ? std::min(windows, batches * deck_.train.batch_size) : windows;
+    per_eval = double(evaluated * deck_.model.seq_len) / (3 * tokens_per_s);
+  }
+  return train_seconds_ / double(update_) * double(last_update_ - update_) + per_eval * double(evals_left);
 }
 
 void Run::finish() {
@@ -458,24 +492,41 @@ int Run::execute() {
   try {
     publish();  // before step 1: an unwritable output fails now, not after training
     if (request_.resume && fs::exists(paths_.record)) fs::remove(paths_.record);  // a stopped or failed ending
-    while (update_ < t.max_steps) {
+    bool stopped_early = false;
+    while (update_ < last_update_ && !stopped_early) {
       if (!train_one_update()) return end_run("failed", kExitFailed);
       const bool eval_now = deck_.eval.every > 0 && update_ % deck_.eval.every == 0;
       if (eval_now && !run_evaluation()) return end_run("failed", kExitFailed);
+      const std::string early = eval_now && update_ < t.max_steps ? early_stop_reason_now() : "";
+      if (!early.empty()) {
+        stopped_early = true;
+        record_->set_attribute("stop_reason", early);
+        record_->set_final("early_stop_step", double(update_));
+        progress_->line(early);
+      }
       const bool checkpoint_now = deck_.output.checkpoint_every > 0 && update_ % deck_.output.checkpoint_every == 0;
       if (eval_now || checkpoint_now) publish();
-      if (checkpoint_now && update_ < t.max_steps) save_checkpoint();
+      if (checkpoint_now && update_ < last_update_ && !stopped_early) save_checkpoint();
       if (update_ - 1 == t.debug_signal_step) std::raise(SIGTERM);
-      if (stop_requested() && update_ < t.max_steps) {
+      if (stop_requested() && update_ < last_update_ && !stopped_early) {
         save_checkpoint();
-        progress_->line("signal " + std::to_string(stop_signal_number()) + ": checkpointed at step " +
-                        std::to_string(update_) + " to " + paths_.checkpoint + "; continue with --resume");
+        const std::string why = "signal " + std::to_string(stop_signal_number());
+        record_->set_attribute("stop_reason", why);
+        progress_->line(why + ": checkpointed at step " + std::to_string(update_) + " to " + paths_.checkpoint +
+                        "; continue with --resume");
         return end_run("stopped", kExitStopped);
       }
     }
     // The final evaluation, unless the last periodic one (or a resumed run's) was at this step.
     const auto last = record_->last_eval();
     if ((!last || last->step != update_) && !run_evaluation()) return end_run("failed", kExitFailed);
+    if (update_ < t.max_steps && !stopped_early) {
+      save_checkpoint();
+      const std::string why = "until_step " + std::to_string(update_) + " of " + std::to_string(t.max_steps);
+      record_->set_attribute("stop_reason", why);
+      progress_->line("stopped at " + why + "; continue with --resume");
+      return end_run("stopped", kExitComplete);
+    }
     finish();
   } catch (const std::exception& err) {
     record_->set_attribute("error", std::string(err.what()));

@@ -23,6 +23,10 @@ struct TrainerRequest {
   std::vector<std::string> overrides;  // recorded in the output
   bool resume = false;     // continue from the checkpoint (a complete run: nothing to do)
   bool overwrite = false;  // start over, deleting this run's earlier outputs
+  // Stop cleanly at this update (0 = run to train.max_steps): evaluate there, checkpoint and
+  // end with status "stopped" and exit code 0; --resume continues later on the same schedule
+  // (the stages of a study).
+  int64_t until_step = 0;
 };
 
 // Runs the whole training; progress goes to `log`. Returns one of the exit codes above.
