@@ -1,6 +1,7 @@
 // Study decks: expansion (count, names, values, explicit cells, seeds) and validation errors
 // that name the study file, the cell and the key.
 #include "core/error.hpp"
+#include "study/slurm_scripts.hpp"
 #include "study/study_deck.hpp"
 
 #include <gtest/gtest.h>
@@ -86,12 +87,77 @@ TEST(StudyDeckErrors, WrongTypesAndInvalidCombinationsAreRejected) {
             std::string::npos);
   EXPECT_NE(expansion_error("empty", head + "[grid.moe]\nnoise_std = []\n").find("non-empty list"), std::string::npos);
   EXPECT_NE(expansion_error("one", head).find("one cell"), std::string::npos);
-  EXPECT_NE(expansion_error("stages", head + "[grid.moe]\nnoise_std = [0.1]\n[[stages]]\nname = \"screen\"\n")
-                .find("not implemented yet"),
-            std::string::npos);
   EXPECT_NE(expansion_error("base", "[study]\nname = \"t\"\nbase = \"missing.toml\"\noutput_dir = \"o\"\nseeds = [1, 2]\n")
                 .find("missing.toml"),
             std::string::npos);
+}
+
+const std::string kStaged =
+    "[study]\nname = \"screen\"\nbase = \"decks/base.toml\"\noutput_dir = \"out\"\nseeds = [1, 2]\n"
+    "[grid.moe]\nload_balancing_weight = [0.01, 0.0]\n[set.train]\nmax_steps = 50\n";
+
+TEST(StudyStages, StagesAndTheirPromoteRulesAreRead) {
+  const auto study = load_study_deck(write_study("stages", kStaged +
+      "[[stages]]\nname = \"screen\"\nuntil_step = 20\n"
+      "[[stages]]\nname = \"confirm\"\npromote = { reference = \"load_balancing_weight=0.01\", better_by = 0.05, "
+      "or_balance_within = 0.01 }\n"
+      "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = 8\n"));
+  ASSERT_EQ(study.stages.size(), 2u);
+  EXPECT_EQ(study.stages[0].until_step, 20);
+  EXPECT_FALSE(study.stages[0].has_promote);
+  EXPECT_EQ(study.stages[1].until_step, 0);  // to max_steps
+  ASSERT_TRUE(study.stages[1].has_promote);
+  EXPECT_EQ(study.stages[1].promote.reference, "load_balancing_weight=0.01");
+  EXPECT_DOUBLE_EQ(study.stages[1].promote.better_by, 0.05);
+  EXPECT_DOUBLE_EQ(study.stages[1].promote.or_balance_within, 0.01);
+  EXPECT_EQ(study.slurm.partition, "gpu");
+  EXPECT_EQ(study.slurm.max_parallel, 8);
+  EXPECT_EQ(expand_study(study)[3].condition, "load_balancing_weight=0.0");
+}
+
+TEST(StudyStages, BadStagesAreRefusedWithTheStageNamed) {
+  const auto error = [](const std::string& name, const std::string& stages) { return expansion_error(name, kStaged + stages); };
+  EXPECT_NE(error("first", "[[stages]]\nname = \"a\"\nuntil_step = 10\npromote = { top = 1 }\n")
+                .find("the first stage has nothing before it"),
+            std::string::npos);
+  EXPECT_NE(error("order", "[[stages]]\nname = \"a\"\nuntil_step = 20\n[[stages]]\nname = \"b\"\nuntil_step = 10\n")
+                .find("stage 'b': until_step must be after the previous stage's (20)"),
+            std::string::npos);
+  EXPECT_NE(error("late", "[[stages]]\nname = \"a\"\nuntil_step = 60\n").find("after the cell's train.max_steps 50"),
+            std::string::npos);
+  EXPECT_NE(error("both", "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
+                          "promote = { top = 1, better_by = 0.1 }\n").find("go with reference"),
+            std::string::npos);
+  EXPECT_NE(error("neither", "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
+                             "promote = { better_by = 0.1 }\n").find("either reference"),
+            std::string::npos);
+  EXPECT_NE(error("typo", "[[stages]]\nname = \"a\"\nuntil_stepp = 10\n").find("unknown key 'until_stepp'"),
+            std::string::npos);
+  EXPECT_NE(error("slurm", "[slurm]\npartition = \"gpu; rm -rf\"\n").find("must be one word"), std::string::npos);
+}
+
+TEST(SlurmScripts, APreparationJobThenOneArrayPerStageThatRequeuesStoppedCells) {
+  const auto study = load_study_deck(write_study("slurm", kStaged +
+      "[[stages]]\nname = \"screen\"\nuntil_step = 20\n[[stages]]\nname = \"confirm\"\npromote = { top = 1 }\n"
+      "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = 3\n"));
+  const auto scripts = slurm_scripts(study, 4, "/opt/kmoe/kmoe-study", "/home/u/study.toml");
+  ASSERT_EQ(scripts.size(), 3u);
+  EXPECT_EQ(std::filesystem::path(scripts[0].path).filename(), "prepare.sbatch");
+  EXPECT_NE(scripts[0].text.find("exec '/opt/kmoe/kmoe-study' prepare '/home/u/study.toml'"), std::string::npos);
+  EXPECT_EQ(scripts[0].text.find("--gpus-per-task"), std::string::npos);  // preparing needs no GPU
+  EXPECT_EQ(scripts[1].depends, "afterok");
+  EXPECT_EQ(scripts[2].depends, "afterany");
+  const std::string& confirm = scripts[2].text;
+  EXPECT_EQ(std::filesystem::path(scripts[2].path).filename(), "stage-1-confirm.sbatch");
+  for (const char* line : {"#SBATCH --array=0-3%3\n", "#SBATCH --requeue\n", "#SBATCH --signal=TERM@120\n",
+                           "#SBATCH --partition=gpu\n", "#SBATCH --time=02:00:00\n", "#SBATCH --gpus-per-task=1\n",
+                           "#SBATCH --cpus-per-task=8\n",
+                           "srun --ntasks=1 '/opt/kmoe/kmoe-study' cell '/home/u/study.toml' --stage 1 --index \"$SLURM_ARRAY_TASK_ID\"\n",
+                           "if [ \"$code\" -eq 75 ]; then\n", "scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n",
+                           "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}"}) {
+    EXPECT_NE(confirm.find(line), std::string::npos) << line;
+  }
+  EXPECT_EQ(confirm.rfind("#!/bin/bash\n", 0), 0u);
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ void sync_directory(const std::string& path) {
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";  // writers of one file may race
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw Error(path + ": cannot write the " + what + " (" + std::strerror(errno) + ")");
   bool ok = write_all(fd, bytes.data(), bytes.size(), what) && ::fsync(fd) == 0;

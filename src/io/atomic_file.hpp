@@ -1,5 +1,5 @@
 // Writing a file so that a crash or a full disk at any instant leaves either the old file or
-// the new one, never a torn one: "<path>.tmp" is written, fsync'd and renamed over <path>,
+// the new one, never a torn one: "<path>.<pid>.tmp" is written, fsync'd and renamed over <path>,
 // and the directory is fsync'd. On failure the temporary is removed and kmoe::Error names
 // the file and the system's reason (e.g. "No space left on device").
 #pragma once

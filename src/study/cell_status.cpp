@@ -35,6 +35,23 @@ void read_numbers(const std::string& record, CellStatus& s) {
 
 }  // namespace
 
+std::optional<CellValidation> validation_at(const StudyCell& cell, int64_t step) {
+  const RunPaths paths = run_paths(cell.deck);
+  for (const auto& record : {paths.record, paths.partial}) {
+    if (!fs::exists(record)) continue;
+    const Hdf5Reader in(record);
+    const auto steps = in.read<int64_t>("/eval/step");
+    const auto loss = in.read<double>("/eval/val_loss");
+    const auto cv = in.has("/eval/expert_cv_mean") ? in.read<double>("/eval/expert_cv_mean") : std::vector<double>();
+    std::optional<CellValidation> found;
+    for (size_t i = 0; i < steps.size() && steps[i] <= step; ++i) {
+      found = CellValidation{steps[i], loss[i], cv.empty() ? 0.0 : cv[i]};
+    }
+    return found;
+  }
+  return std::nullopt;
+}
+
 CellStatus read_cell_status(const StudyCell& cell) {
   CellStatus s;
   s.max_steps = cell.deck.train.max_steps;

@@ -1,10 +1,11 @@
 // A study cell's state and headline numbers, read from its run record (the final .h5, or the
 // .partial of a run in progress or killed) and its lock: pending, running, stopped, complete
-// or failed.
+// or failed (a study adds pruned, from its gates).
 #pragma once
 
 #include "study/study_deck.hpp"
 
+#include <optional>
 #include <string>
 
 namespace kmoe {
@@ -17,5 +18,12 @@ struct CellStatus {
 };
 
 CellStatus read_cell_status(const StudyCell& cell);
+
+struct CellValidation {
+  int64_t step = 0;
+  double val_loss = 0, expert_cv = 0;
+};
+// The cell's last evaluation at or before `step` (from its record or .partial), if any.
+std::optional<CellValidation> validation_at(const StudyCell& cell, int64_t step);
 
 }  // namespace kmoe

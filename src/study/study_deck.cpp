@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,7 +78,122 @@ void for_each_section_key(const toml::node* root, const std::string& source, con
   }
 }
 
+template <class T>
+std::string what_type() {
+  if constexpr (std::is_same_v<T, std::string>) return "a string";
+  if constexpr (std::is_same_v<T, int64_t>) return "an integer";
+  return "a number (with a decimal point)";
+}
+
+template <class T>
+T typed(const toml::table& table, const char* key, T fallback, const std::string& source, const std::string& what) {
+  const toml::node* node = table.get(key);
+  if (!node) return fallback;
+  const auto v = node->value_exact<T>();
+  if (!v) throw Error(where(source, *node) + ": key '" + what + "." + key + "' must be " + what_type<T>());
+  return *v;
+}
+
+PromoteRule read_promote(const toml::node& node, const std::string& source) {
+  const auto* t = node.as_table();
+  if (!t) throw Error(where(source, node) + ": 'promote' must be a table, e.g. { reference = \"lb=0.01\", better_by = 0.05 }");
+  reject_unknown(*t, {"reference", "better_by", "or_balance_within", "top"}, source, "promote");
+  PromoteRule r;
+  r.reference = typed<std::string>(*t, "reference", "", source, "promote");
+  r.better_by = typed<double>(*t, "better_by", 0.0, source, "promote");
+  r.or_balance_within = typed<double>(*t, "or_balance_within", -1.0, source, "promote");
+  r.top = typed<int64_t>(*t, "top", 0, source, "promote");
+  const std::string at = where(source, node) + ": promote: ";
+  if (r.top < 0) throw Error(at + "top must be >= 1");
+  if ((r.top > 0) == !r.reference.empty()) {
+    throw Error(at + "give either reference (with better_by and optionally or_balance_within) or top");
+  }
+  if (r.top > 0 && (t->contains("better_by") || t->contains("or_balance_within"))) {
+    throw Error(at + "better_by and or_balance_within go with reference, not with top");
+  }
+  if (!std::isfinite(r.better_by) || r.better_by < 0) throw Error(at + "better_by must be a finite number >= 0");
+  if (t->contains("or_balance_within") && (!std::isfinite(r.or_balance_within) || r.or_balance_within < 0)) {
+    throw Error(at + "or_balance_within must be a finite number >= 0");
+  }
+  for (const auto& pair : split_pairs(r.reference)) {
+    if (pair.first.empty() || pair.second.empty()) {
+      throw Error(at + "reference '" + r.reference + "' must be key=value pairs separated by commas");
+    }
+  }
+  return r;
+}
+
+std::vector<Stage> read_stages(const toml::table& root, const std::string& source) {
+  std::vector<Stage> stages;
+  const toml::node* node = root.get("stages");
+  if (!node) return stages;
+  const auto* list = node->as_array();
+  if (!list) throw Error(where(source, *node) + ": stages must be [[stages]] tables");
+  for (const auto& entry : *list) {
+    const auto* t = entry.as_table();
+    if (!t) throw Error(where(source, entry) + ": each [[stages]] entry must be a table");
+    reject_unknown(*t, {"name", "until_step", "promote"}, source, "[[stages]]");
+    Stage stage;
+    stage.name = typed<std::string>(*t, "name", "", source, "stages");
+    stage.until_step = typed<int64_t>(*t, "until_step", 0, source, "stages");
+    const std::string at = where(source, entry) + ": stage '" + stage.name + "': ";
+    if (stage.name.empty() || stage.name.find_first_of("/ \t\n\"") != std::string::npos) {
+      throw Error(where(source, entry) + ": each stage needs a name without spaces, quotes or '/'");
+    }
+    if (stage.until_step < 0) throw Error(at + "until_step must be >= 1");
+    if (const toml::node* promote = t->get("promote")) {
+      if (stages.empty()) throw Error(at + "the first stage has nothing before it to promote from");
+      stage.has_promote = true;
+      stage.promote = read_promote(*promote, source);
+    }
+    if (!stages.empty()) {
+      const auto& before = stages.back();
+      if (before.until_step == 0 || (stage.until_step != 0 && stage.until_step <= before.until_step)) {
+        throw Error(at + "until_step must be after the previous stage's (" +
+                    (before.until_step ? std::to_string(before.until_step) : "max_steps") + ")");
+      }
+    }
+    for (const auto& other : stages) {
+      if (other.name == stage.name) throw Error(at + "two stages have this name");
+    }
+    stages.push_back(stage);
+  }
+  return stages;
+}
+
+SlurmSettings read_slurm(const toml::table& t, const std::string& source) {
+  reject_unknown(t, {"partition", "account", "time", "mem", "gpus_per_task", "cpus_per_task", "max_parallel"}, source,
+                 "[slurm]");
+  SlurmSettings s;
+  s.partition = typed<std::string>(t, "partition", "", source, "slurm");
+  s.account = typed<std::string>(t, "account", "", source, "slurm");
+  s.time = typed<std::string>(t, "time", "", source, "slurm");
+  s.mem = typed<std::string>(t, "mem", "", source, "slurm");
+  s.gpus_per_task = typed<int64_t>(t, "gpus_per_task", 0, source, "slurm");
+  s.cpus_per_task = typed<int64_t>(t, "cpus_per_task", 0, source, "slurm");
+  s.max_parallel = typed<int64_t>(t, "max_parallel", 0, source, "slurm");
+  for (const auto& [key, node] : t) {
+    if (const auto v = node.value_exact<int64_t>(); v && *v < 0) {
+      throw Error(where(source, node) + ": key 'slurm." + std::string(key.str()) + "' must be >= 0");
+    }
+    if (const auto v = node.value_exact<std::string>(); v && v->find_first_of(" \t\n'\"$`\\") != std::string::npos) {
+      throw Error(where(source, node) + ": key 'slurm." + std::string(key.str()) + "' must be one word");
+    }
+  }
+  return s;
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> split_pairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto eq = item.find('=');
+    pairs.emplace_back(item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1));
+  }
+  return pairs;
+}
 
 StudyDeck load_study_deck(const std::string& path) {
   if (!fs::is_regular_file(path)) throw Error(path + ": no such study deck");
@@ -89,12 +205,6 @@ StudyDeck load_study_deck(const std::string& path) {
                 std::string(err.description()));
   }
   reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm"}, path, "a study deck");
-  for (const char* later : {"stages", "slurm"}) {
-    if (root.contains(later)) {
-      throw Error(where(path, *root.get(later)) + ": [" + later + "] is not implemented yet (stage gates and the " +
-                  "Slurm route are still to come); remove it to run the study locally");
-    }
-  }
   StudyDeck s;
   s.source = path;
   const auto* study = root["study"].as_table();
@@ -139,6 +249,8 @@ StudyDeck load_study_deck(const std::string& path) {
       s.explicit_cells.push_back(c);
     }
   }
+  s.stages = read_stages(root, path);
+  if (const auto* slurm = root["slurm"].as_table()) s.slurm = read_slurm(*slurm, path);
   if (s.grid.empty() && s.explicit_cells.empty() && s.seeds.size() < 2) {
     throw Error(path + ": the study has one cell; give [grid.<section>] lists, [[cells]] or several study.seeds");
   }
@@ -186,6 +298,7 @@ std::vector<StudyCell> expand_study(const StudyDeck& s) {
     for (const int64_t seed : seeds) {
       StudyCell cell;
       cell.name = p.name + (seed >= 0 ? ",seed=" + std::to_string(seed) : "");
+      cell.condition = p.name;
       cell.varied = p.varied;
       std::vector<std::string> overrides = s.fixed;
       for (const auto& [key, value] : p.varied) overrides.push_back(key + "=" + value);
@@ -203,6 +316,13 @@ std::vector<StudyCell> expand_study(const StudyDeck& s) {
       }
       for (const auto& other : cells) {
         if (other.name == cell.name) throw Error(s.source + ": two cells are named '" + cell.name + "'");
+      }
+      for (const auto& stage : s.stages) {
+        if (stage.until_step > cell.deck.train.max_steps) {
+          throw Error(s.source + ": cell '" + cell.name + "': stage '" + stage.name + "' ends at until_step " +
+                      std::to_string(stage.until_step) + ", after the cell's train.max_steps " +
+                      std::to_string(cell.deck.train.max_steps));
+        }
       }
       cells.push_back(cell);
     }

@@ -15,8 +15,35 @@ namespace kmoe {
 
 struct StudyCell {
   std::string name;                                         // e.g. "noise_std=0.5,load_balancing_weight=0,seed=43"
+  std::string condition;                                    // the name without its seed: what seeds replicate
   std::vector<std::pair<std::string, std::string>> varied;  // full key -> value (TOML text), seed last
   RunDeck deck;                                             // run.name = name, run.output_dir = <output_dir>/runs
+};
+
+// The promote rule at the start of a stage, judged per condition (seeds averaged) on the
+// validation loss at the previous stage's until_step: a condition goes on if it beats its
+// reference by at least better_by (nats), or is within or_balance_within of it with a lower
+// expert CV; or, with `top`, the `top` conditions of lowest loss go on. The rest are pruned.
+struct PromoteRule {
+  // "key=value[,key=value]" (short or full keys). A condition's reference is the condition with
+  // these values substituted into its own, else the one condition that has them.
+  std::string reference;
+  double better_by = 0;
+  double or_balance_within = -1;  // < 0: no balance clause
+  int64_t top = 0;                // > 0: keep the best `top` instead
+};
+
+struct Stage {
+  std::string name;
+  int64_t until_step = 0;  // 0: each cell's train.max_steps
+  bool has_promote = false;
+  PromoteRule promote;
+};
+
+// Defaults for `kmoe-study slurm` ([slurm]); empty / 0 = not passed to sbatch.
+struct SlurmSettings {
+  std::string partition, account, time, mem;
+  int64_t gpus_per_task = 0, cpus_per_task = 0, max_parallel = 0;
 };
 
 struct StudyDeck {
@@ -29,6 +56,8 @@ struct StudyDeck {
     std::vector<std::string> overrides;
   };
   std::vector<ExplicitCell> explicit_cells;
+  std::vector<Stage> stages;  // empty: one stage to max_steps
+  SlurmSettings slurm;
 };
 
 // Reads and checks the study file's own structure; `base` and `output_dir` are resolved
@@ -38,5 +67,8 @@ StudyDeck load_study_deck(const std::string& path);
 // Every cell, grid cells first (first grid key varying slowest), then explicit cells, each
 // once per seed. Throws kmoe::Error naming the study file and the cell.
 std::vector<StudyCell> expand_study(const StudyDeck& study);
+
+// "a=1,b=x" → {{"a", "1"}, {"b", "x"}} (an item without '=' gets an empty value).
+std::vector<std::pair<std::string, std::string>> split_pairs(const std::string& text);
 
 }  // namespace kmoe

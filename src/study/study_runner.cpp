@@ -4,6 +4,7 @@
 #include "data/corpus_preparation.hpp"
 #include "io/atomic_file.hpp"
 #include "study/cell_status.hpp"
+#include "study/stage_gate.hpp"
 #include "train/stop_signal.hpp"
 
 #include <sys/wait.h>
@@ -23,10 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string deck_path(const StudyDeck& study, const StudyCell& cell) {
-  return study.output_dir + "/decks/" + cell.name + ".toml";
-}
-
 std::string quoted(const std::string& s) {
   std::ostringstream out;
   out << '"';
@@ -35,23 +32,27 @@ std::string quoted(const std::string& s) {
   return out.str();
 }
 
-pid_t start_cell(const std::string& kmoe_train, const std::string& deck, const std::string& log_file, int threads) {
+pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& args, const std::string& log_file,
+                 int threads) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   ::setenv("OMP_PROC_BIND", "false", 1);
+  std::vector<char*> argv{const_cast<char*>(kmoe_train.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   if (std::freopen(log_file.c_str(), "a", stdout) && std::freopen(log_file.c_str(), "a", stderr)) {
-    ::execl(kmoe_train.c_str(), kmoe_train.c_str(), deck.c_str(), "--resume", static_cast<char*>(nullptr));
+    ::execv(kmoe_train.c_str(), argv.data());
   }
   _exit(127);
 }
 
 // seconds_per_cell: wall time per cell finished in this session (0 = none yet).
-std::string progress_line(size_t done, size_t running, size_t pending, size_t failed, double seconds_per_cell,
-                          int jobs) {
+std::string progress_line(const std::string& stage, size_t done, size_t running, size_t pending, size_t failed,
+                          double seconds_per_cell, int jobs) {
   std::ostringstream out;
-  out << "study: " << done << " complete, " << running << " running, " << pending << " pending";
+  out << "study" << stage << ": " << done << " done, " << running << " running, " << pending << " pending";
   if (failed) out << ", " << failed << " failed";
   if (seconds_per_cell > 0 && pending + running > 0) {
     const double eta = seconds_per_cell * double(pending + running) / double(jobs);
@@ -60,58 +61,27 @@ std::string progress_line(size_t done, size_t running, size_t pending, size_t fa
   return out.str();
 }
 
-}  // namespace
+struct StageResult {
+  size_t failed = 0;
+};
 
-void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cells) {
-  fs::create_directories(study.output_dir + "/decks");
-  std::ostringstream manifest;
-  manifest << "# kmoe study manifest: every cell, its deck and state (rewritten as the study runs)\n"
-           << "study = " << quoted(study.name) << "\nsource = " << quoted(study.source) << "\n";
-  for (const auto& cell : cells) {
-    write_file_atomically(deck_path(study, cell), to_toml(cell.deck), "cell deck");
-    const auto status = read_cell_status(cell);
-    manifest << "\n[[cells]]\nname = " << quoted(cell.name) << "\ndeck = " << quoted(deck_path(study, cell))
-             << "\nstate = " << quoted(status.state) << "\nstep = " << status.step << "\n";
-    for (const auto& [key, value] : cell.varied) manifest << "varied." << key << " = " << value << "\n";
-  }
-  write_file_atomically(study.output_dir + "/manifest.toml", manifest.str(), "study manifest");
-}
-
-int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const StudyRunOptions& options,
-              std::ostream& log) {
-  install_stop_handlers();
-  write_study_files(study, cells);
-  std::set<std::string> prepared;
-  for (const auto& cell : cells) {
-    if (!cell.deck.data.train_shard.empty() || stop_requested()) continue;
-    if (prepared.insert(prepared_data_directory(cell.deck)).second) prepare_corpus(cell.deck, log);
-  }
-  fs::create_directories(study.output_dir + "/logs");
-  std::vector<const StudyCell*> queue;
-  size_t done = 0, failed = 0;
-  for (const auto& cell : cells) {
-    const auto state = read_cell_status(cell).state;
-    if (state == "complete") ++done;
-    if (state == "failed") {
-      ++failed;
-      log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
-    }
-    if (state != "complete" && state != "failed") queue.push_back(&cell);
-  }
+// Runs `queue` (cell, kmoe-train arguments) `jobs` at a time; false when stopped by a signal.
+bool run_cells(const StudyDeck& study, const std::vector<std::pair<const StudyCell*, std::vector<std::string>>>& queue,
+               const StudyRunOptions& options, const std::string& stage_label, size_t done_before, size_t& failed,
+               std::ostream& log) {
   const int jobs = std::max(1, std::min<int>(options.jobs, int(std::max<size_t>(1, queue.size()))));
   const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
   std::map<pid_t, const StudyCell*> running;
-  size_t next = 0;
+  size_t next = 0, done = done_before;
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const size_t done_before = done;
   bool forwarded = false;
-  log << progress_line(done, 0, queue.size(), failed, 0, jobs) << std::endl;
+  log << progress_line(stage_label, done, 0, queue.size(), failed, 0, jobs) << std::endl;
   while (next < queue.size() || !running.empty()) {
     while (!stop_requested() && next < queue.size() && running.size() < size_t(jobs)) {
-      const StudyCell* cell = queue[next++];
+      const auto& [cell, args] = queue[next++];
       const std::string log_file = study.output_dir + "/logs/" + cell->name + ".log";
-      running[start_cell(options.kmoe_train, deck_path(study, *cell), log_file, threads)] = cell;
+      running[start_cell(options.kmoe_train, args, log_file, threads)] = cell;
       log << "study: started " << cell->name << " (" << threads << " threads, log " << log_file << ")" << std::endl;
     }
     if (stop_requested() && !forwarded) {
@@ -127,11 +97,126 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
     const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     if (code == 0) ++done;
     if (code != 0 && code != 75) ++failed;
-    log << "study: " << cell->name << (code == 0 ? " complete" : code == 75 ? " stopped" : " failed (exit " + std::to_string(code) + ")")
+    const std::string state = code == 0 ? read_cell_status(*cell).state : "";
+    log << "study: " << cell->name
+        << (code == 0 ? (state == "complete" ? " complete" : " reached the stage's end")
+                      : code == 75 ? " stopped" : " failed (exit " + std::to_string(code) + ")")
         << std::endl;
     const size_t pending = queue.size() - std::min(next, queue.size());
     const double per_cell = done > done_before ? elapsed() * jobs / double(done - done_before) : 0;
-    log << progress_line(done, running.size(), pending, failed, per_cell, jobs) << std::endl;
+    log << progress_line(stage_label, done, running.size(), pending, failed, per_cell, jobs) << std::endl;
+  }
+  return !stop_requested();
+}
+
+}  // namespace
+
+std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell) {
+  return study.output_dir + "/decks/" + cell.name + ".toml";
+}
+
+std::string study_cell_state(const StudyDeck& study, const StudyCell& cell) {
+  const std::string state = read_cell_status(cell).state;
+  if (state != "complete" && state != "running" && !pruned_at(study, cell).empty()) return "pruned";
+  return state;
+}
+
+std::vector<Stage> stages_of(const StudyDeck& study) {
+  if (!study.stages.empty()) return study.stages;
+  Stage all;
+  all.name = "all";
+  return {all};
+}
+
+std::vector<std::string> cell_arguments(const StudyDeck& study, const std::vector<StudyCell>& cells,
+                                        const StudyCell& cell, size_t k, std::string& why_not) {
+  const Stage stage = stages_of(study).at(k);
+  if (!study.stages.empty()) stage_gate(study, cells, k);  // decided once, then read from its file
+  const auto status = read_cell_status(cell);
+  const std::string pruned = pruned_at(study, cell);
+  const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
+  why_not.clear();
+  if (status.state == "complete" || status.state == "failed") {
+    why_not = status.state;
+  } else if (!pruned.empty()) {
+    why_not = "pruned at the gate into stage " + pruned;
+  } else if (status.state == "stopped" && status.step >= until) {
+    why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
+  }
+  if (!why_not.empty()) return {};
+  std::vector<std::string> args{cell_deck_path(study, cell), "--resume"};
+  if (until < cell.deck.train.max_steps) args.insert(args.end(), {"--until-step", std::to_string(until)});
+  return args;
+}
+
+void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cells) {
+  fs::create_directories(study.output_dir + "/decks");
+  std::ostringstream manifest;
+  manifest << "# kmoe study manifest: every cell, its deck and state, and every gate decision\n"
+           << "# (rewritten as the study runs)\nstudy = " << quoted(study.name) << "\nsource = " << quoted(study.source)
+           << "\n";
+  for (const auto& cell : cells) {
+    write_file_atomically(cell_deck_path(study, cell), to_toml(cell.deck), "cell deck");
+    const auto status = read_cell_status(cell);
+    manifest << "\n[[cells]]\nname = " << quoted(cell.name) << "\ncondition = " << quoted(cell.condition)
+             << "\ndeck = " << quoted(cell_deck_path(study, cell)) << "\nstate = " << quoted(study_cell_state(study, cell))
+             << "\nstep = " << status.step << "\n";
+    for (const auto& [key, value] : cell.varied) manifest << "varied." << key << " = " << value << "\n";
+  }
+  for (const auto& stage : study.stages) {
+    const std::string path = gate_file(study, stage);
+    if (!stage.has_promote || !fs::exists(path)) continue;
+    const auto gate = read_gate_file(path);
+    for (const auto& d : gate.decisions) {
+      manifest << "\n[[gates]]\nstage = " << quoted(gate.stage) << "\nat_step = " << gate.at_step
+               << "\ncondition = " << quoted(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
+               << "\nreason = " << quoted(d.reason) << "\nval_loss = " << d.val_loss << "\nexpert_cv = " << d.expert_cv
+               << "\nruns = " << d.runs << "\n";
+      if (!d.reference.empty()) manifest << "reference = " << quoted(d.reference) << "\n";
+    }
+  }
+  write_file_atomically(study.output_dir + "/manifest.toml", manifest.str(), "study manifest");
+}
+
+void prepare_study(const StudyDeck& study, const std::vector<StudyCell>& cells, std::ostream& log) {
+  write_study_files(study, cells);
+  fs::create_directories(study.output_dir + "/logs");
+  std::set<std::string> prepared;
+  for (const auto& cell : cells) {
+    if (!cell.deck.data.train_shard.empty() || stop_requested()) continue;
+    if (prepared.insert(prepared_data_directory(cell.deck)).second) prepare_corpus(cell.deck, log);
+  }
+}
+
+int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const StudyRunOptions& options,
+              std::ostream& log) {
+  install_stop_handlers();
+  prepare_study(study, cells, log);
+  size_t failed = 0;
+  const auto stages = stages_of(study);
+  for (size_t k = 0; k < stages.size() && !stop_requested(); ++k) {
+    const std::string label = stages.size() > 1 ? " stage " + stages[k].name : "";
+    std::vector<std::pair<const StudyCell*, std::vector<std::string>>> queue;
+    size_t done = 0;
+    for (const auto& cell : cells) {
+      std::string why_not;
+      auto args = cell_arguments(study, cells, cell, k, why_not);
+      if (!args.empty()) queue.emplace_back(&cell, std::move(args));
+      if (why_not == "failed" && k == 0) {
+        ++failed;
+        log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
+      }
+      if (args.empty() && why_not != "failed") ++done;
+    }
+    if (k > 0 && stages[k].has_promote) {
+      const auto gate = stage_gate(study, cells, k);
+      size_t promoted = 0;
+      for (const auto& d : gate->decisions) promoted += d.promoted;
+      log << "study: gate into stage " << stages[k].name << " at step " << gate->at_step << ": " << promoted << " of "
+          << gate->decisions.size() << " conditions go on (reasons in " << gate_file(study, stages[k]) << ")\n";
+    }
+    if (!run_cells(study, queue, options, label, done, failed, log)) break;
+    write_study_files(study, cells);
   }
   write_study_files(study, cells);
   if (stop_requested()) return 75;

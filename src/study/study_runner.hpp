@@ -1,9 +1,11 @@
-// Runs a study's cells on this machine: prepares each distinct data set once, then runs the
-// cells that are not complete or failed as kmoe-train processes, `jobs` at a time, each with
-// its share of the cores and a passive OpenMP wait policy (spinning threads of two runs on
-// shared cores cost most of the throughput). Every cell is started with --resume, so a
-// stopped or killed cell continues from its checkpoint and a new one starts at step 0.
-// SIGTERM / SIGINT stop every running cell with a checkpoint; the same command continues.
+// Runs a study's cells on this machine: prepares each distinct data set once, then, stage by
+// stage, runs the cells that are not complete, failed or pruned as kmoe-train processes,
+// `jobs` at a time, each with its share of the cores and a passive OpenMP wait policy
+// (spinning threads of two runs on shared cores cost most of the throughput). Every cell is
+// started with --resume (and --until-step at a stage's end), so a stopped or killed cell
+// continues from its checkpoint and a new one starts at step 0. Between stages the gate
+// decides which conditions go on. SIGTERM / SIGINT stop every running cell with a
+// checkpoint; the same command continues.
 #pragma once
 
 #include "study/study_deck.hpp"
@@ -19,12 +21,30 @@ struct StudyRunOptions {
   std::string kmoe_train;  // path of the kmoe-train binary
 };
 
-// Returns 0 when every cell is complete, 75 when stopped by a signal, 1 when a cell failed.
+// Returns 0 when every cell is done (complete, or stopped at the last stage's end, or pruned),
+// 75 when stopped by a signal, 1 when a cell failed.
 int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const StudyRunOptions& options,
               std::ostream& log);
 
+// Writes the cell decks and the manifest, and prepares each distinct data set once.
+void prepare_study(const StudyDeck& study, const std::vector<StudyCell>& cells, std::ostream& log);
+
+// The stages to run: the deck's, or one stage to each cell's max_steps.
+std::vector<Stage> stages_of(const StudyDeck& study);
+
+// What a cell does in stage `stage_index` (empty when it has nothing to do: complete, failed,
+// pruned, or already at the stage's end), as kmoe-train arguments after the binary.
+std::vector<std::string> cell_arguments(const StudyDeck& study, const std::vector<StudyCell>& cells,
+                                        const StudyCell& cell, size_t stage_index, std::string& why_not);
+
 // Writes each cell's resolved deck to <output_dir>/decks/<cell>.toml and the manifest
-// (<output_dir>/manifest.toml: every cell's deck, varied values and state).
+// (<output_dir>/manifest.toml: every cell's deck, varied values and state, and every gate
+// decision with its reason and numbers).
 void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cells);
+
+std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell);
+
+// A cell's state for the study: its run's state, or "pruned" when a gate stopped its condition.
+std::string study_cell_state(const StudyDeck& study, const StudyCell& cell);
 
 }  // namespace kmoe
