@@ -90,6 +90,8 @@ int run_one_cell(const StudyDeck& study, const std::vector<StudyCell>& cells, lo
   require(index >= 0 && index < n, "cell --index must be in 0.." + std::to_string(n - 1));
   require(stage >= 0 && stage < stages, "cell --stage must be in 0.." + std::to_string(stages - 1));
   const StudyCell& cell = cells[size_t(index)];
+  require(std::filesystem::exists(cell_deck_path(study, cell)),
+          cell_deck_path(study, cell) + " does not exist: run `kmoe-study prepare " + study.source + "` first");
   std::string why_not;
   const auto args = cell_arguments(study, cells, cell, size_t(stage), why_not);
   if (args.empty()) {

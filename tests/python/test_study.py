@@ -13,7 +13,7 @@ from kmoe_run import KMOE_TRAIN, write_deck
 KMOE_STUDY = os.path.join(os.path.dirname(KMOE_TRAIN), "kmoe-study")
 
 
-def write_study(directory, max_steps):
+def write_study(directory, max_steps, extra=""):
     write_deck(directory, "base")
     path = os.path.join(directory, "study.toml")
     with open(path, "w") as f:
@@ -28,7 +28,7 @@ noise_std = [0.0, 0.5]
 
 [set.train]
 max_steps = {max_steps}
-""")
+{extra}""")
     return path
 
 
@@ -81,6 +81,63 @@ class StudyTest(unittest.TestCase):
             finish = study("run", path, "--jobs", "2")
             self.assertEqual(finish.returncode, 0, finish.stdout + finish.stderr)
             self.assertIn("total: 4 cells, 4 complete", study("status", path).stdout)
+
+
+class StagedStudyTest(unittest.TestCase):
+    def test_stages_cut_every_cell_then_the_gate_prunes_and_the_rest_finish(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 12, """
+[[stages]]
+name = "screen"
+until_step = 6
+
+[[stages]]
+name = "finish"
+promote = { top = 1 }
+""")
+            r = study("run", path, "--jobs", "2")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("gate into stage finish at step 6: 1 of 2 conditions go on", r.stdout)
+            gate = open(os.path.join(tmp, "out", "gates", "finish.toml")).read()
+            self.assertIn("at_step = 6", gate)
+            self.assertIn("rank 1 of 2", gate)
+            self.assertIn("rank 2 of 2", gate)
+            status = study("status", path).stdout
+            self.assertIn("total: 4 cells, 2 complete, 2 pruned", status)
+            runs = os.path.join(tmp, "out", "runs")
+            by_state = {}
+            for name in os.listdir(runs):
+                if name.endswith(".h5") and "weights" not in name:
+                    with h5py.File(os.path.join(runs, name), "r") as f:
+                        by_state.setdefault(str(f.attrs["status"]), []).append((name, f["train/step"].shape[0]))
+            self.assertEqual(sorted(n for _, n in by_state["complete"]), [12, 12])
+            self.assertEqual(sorted(n for _, n in by_state["stopped"]), [6, 6])  # the pruned condition's seeds
+            conditions = {n.split(",seed")[0] for n, _ in by_state["complete"]}
+            self.assertEqual(len(conditions), 1)  # both seeds of the promoted condition
+            manifest = open(os.path.join(tmp, "out", "manifest.toml")).read()
+            self.assertIn('state = "pruned"', manifest)
+            self.assertIn("[[gates]]", manifest)
+            again = study("run", path)
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertNotIn("started", again.stdout)  # nothing left: pruned cells stay pruned
+
+    def test_a_slurm_dry_run_writes_the_scripts(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 12, "[[stages]]\nname = \"screen\"\nuntil_step = 6\n[[stages]]\nname = \"rest\"\n")
+            r = study("slurm", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            scripts = sorted(os.listdir(os.path.join(tmp, "out", "slurm")))
+            self.assertEqual(scripts, ["prepare.sbatch", "stage-0-screen.sbatch", "stage-1-rest.sbatch"])
+            # The jobs' commands work without Slurm: prepare, then cell 0 of stage 0 trains to step 6.
+            early = study("cell", path, "--stage", "0", "--index", "0")
+            self.assertEqual(early.returncode, 1)
+            self.assertIn("kmoe-study prepare", early.stderr)
+            self.assertEqual(study("prepare", path).returncode, 0)
+            cell = study("cell", path, "--stage", "0", "--index", "0")
+            self.assertEqual(cell.returncode, 0, cell.stdout + cell.stderr)
+            self.assertIn("--until-step 6", cell.stdout)
+            again = study("cell", path, "--stage", "0", "--index", "0")
+            self.assertIn("nothing to do (at the end of stage screen", again.stdout)
 
 
 if __name__ == "__main__":
