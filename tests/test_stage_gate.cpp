@@ -97,6 +97,24 @@ TEST(PromoteRule, AScreenAgainstOneReferenceCellUsesThatCellAndNumericEquality) 
   EXPECT_EQ(find(d, "load_balancing_weight=0.01").reference, "load_balancing_weight=0.0");
 }
 
+TEST(PromoteRule, AnExplicitCellCanBeTheReferenceByName) {
+  PromoteRule rule;
+  rule.reference = "baseline";
+  rule.better_by = 0.01;
+  ConditionResult base, top1;
+  base.condition = "baseline";
+  base.varied = {{"moe.load_balancing_weight", "0.01"}};
+  base.val_loss = 3.0;
+  base.runs = 1;
+  top1.condition = "top-1";
+  top1.varied = {{"moe.top_k", "1"}};
+  top1.val_loss = 2.98;
+  top1.runs = 1;
+  const auto d = decide_promotions(rule, {base, top1});
+  EXPECT_EQ(find(d, "top-1").reference, "baseline");
+  EXPECT_TRUE(find(d, "top-1").promoted);  // 0.02 better
+}
+
 TEST(PromoteRule, AnUnknownReferenceIsAnError) {
   PromoteRule rule;
   rule.reference = "load_balancing_weight=0.3";

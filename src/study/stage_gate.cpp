@@ -55,6 +55,9 @@ bool same_varied(const Varied& a, const Varied& b) {
 
 const ConditionResult& reference_of(const ConditionResult& c, const std::vector<ConditionResult>& all,
                                     const std::string& spec) {
+  for (const auto& other : all) {
+    if (other.condition == spec) return other;  // an explicit cell named as the reference
+  }
   const Varied wanted = split_pairs(spec);
   Varied substituted = c.varied;
   size_t replaced = 0;

@@ -25,8 +25,9 @@ struct StudyCell {
 // reference by at least better_by (nats), or is within or_balance_within of it with a lower
 // expert CV; or, with `top`, the `top` conditions of lowest loss go on. The rest are pruned.
 struct PromoteRule {
-  // "key=value[,key=value]" (short or full keys). A condition's reference is the condition with
-  // these values substituted into its own, else the one condition that has them.
+  // A condition's name (e.g. an explicit cell's), or "key=value[,key=value]" (short or full
+  // keys): then a condition's reference is the condition with these values substituted into
+  // its own, else the one condition that has them.
   std::string reference;
   double better_by = 0;
   double or_balance_within = -1;  // < 0: no balance clause

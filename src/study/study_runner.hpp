@@ -1,7 +1,7 @@
 // Runs a study's cells on this machine: prepares each distinct data set once, then, stage by
 // stage, runs the cells that are not complete, failed or pruned as kmoe-train processes,
-// `jobs` at a time, each with its share of the cores and a passive OpenMP wait policy
-// (spinning threads of two runs on shared cores cost most of the throughput). Every cell is
+// `jobs` at a time, each with its share of the cores (and, when several share them, a passive
+// OpenMP wait policy: spinning threads of two runs on shared cores cost most of the throughput). Every cell is
 // started with --resume (and --until-step at a stage's end), so a stopped or killed cell
 // continues from its checkpoint and a new one starts at step 0. Between stages the gate
 // decides which conditions go on. SIGTERM / SIGINT stop every running cell with a
