@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -31,6 +32,13 @@ namespace {
 
 using namespace kmoe;
 
+// The width of the cell-name column: the longest name and two spaces.
+int name_width(const std::vector<StudyCell>& cells) {
+  size_t width = 4;
+  for (const auto& cell : cells) width = std::max(width, cell.name.size());
+  return int(width + 2);
+}
+
 std::string varied_text(const StudyCell& cell) {
   std::string text;
   for (const auto& [key, value] : cell.varied) text += (text.empty() ? "" : " ") + key + "=" + value;
@@ -38,9 +46,10 @@ std::string varied_text(const StudyCell& cell) {
 }
 
 void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells) {
+  const int width = name_width(cells);
   std::cout << "study " << study.name << " (" << study.source << "): " << cells.size() << " cells, base "
             << study.base << ", output " << study.output_dir << "\n";
-  std::cout << std::left << std::setw(48) << "cell" << std::right << std::setw(8) << "steps" << std::setw(14)
+  std::cout << std::left << std::setw(width) << "cell" << std::right << std::setw(8) << "steps" << std::setw(14)
             << "tokens" << std::setw(12) << "params" << std::setw(12) << "active" << "  varied\n";
   int64_t total_tokens = 0;
   for (const auto& cell : cells) {
@@ -48,7 +57,7 @@ void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells) {
     const int64_t tokens = t.max_steps * t.grad_accum * t.batch_size * cell.deck.model.seq_len;
     const auto counts = count_parameters(build_parameter_specs(model_config_from_deck(cell.deck)));
     total_tokens += tokens;
-    std::cout << std::left << std::setw(48) << cell.name << std::right << std::setw(8) << t.max_steps << std::setw(14)
+    std::cout << std::left << std::setw(width) << cell.name << std::right << std::setw(8) << t.max_steps << std::setw(14)
               << tokens << std::setw(12) << counts.total << std::setw(12) << counts.active << "  " << varied_text(cell)
               << "\n";
   }
@@ -56,7 +65,8 @@ void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells) {
 }
 
 int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
-  std::cout << std::left << std::setw(48) << "cell" << std::setw(10) << "state" << std::right << std::setw(12)
+  const int width = name_width(cells);
+  std::cout << std::left << std::setw(width) << "cell" << std::setw(10) << "state" << std::right << std::setw(12)
             << "step" << std::setw(10) << "val ppl" << std::setw(10) << "best" << std::setw(10) << "CV"
             << std::setw(10) << "tok/s" << "\n";
   std::map<std::string, int> totals;
@@ -64,7 +74,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
     const auto s = read_cell_status(cell);
     const std::string state = study_cell_state(study, cell);
     ++totals[state];
-    std::cout << std::left << std::setw(48) << cell.name << std::setw(10) << state << std::right << std::setw(12)
+    std::cout << std::left << std::setw(width) << cell.name << std::setw(10) << state << std::right << std::setw(12)
               << (std::to_string(s.step) + "/" + std::to_string(s.max_steps)) << std::fixed << std::setprecision(2)
               << std::setw(10) << s.last_val_ppl << std::setw(10) << s.best_val_ppl << std::setprecision(3)
               << std::setw(10) << s.expert_cv << std::setprecision(0) << std::setw(10) << s.tokens_per_s << "\n";

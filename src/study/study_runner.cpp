@@ -205,12 +205,12 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
     for (const auto& cell : cells) {
       std::string why_not;
       auto args = cell_arguments(study, cells, cell, k, why_not);
-      if (!args.empty()) queue.emplace_back(&cell, std::move(args));
       if (why_not == "failed" && k == 0) {
         ++failed;
         log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
       }
       if (args.empty() && why_not != "failed") ++done;
+      if (!args.empty()) queue.emplace_back(&cell, std::move(args));
     }
     if (k > 0 && stages[k].has_promote) {
       const auto gate = stage_gate(study, cells, k);
