@@ -64,6 +64,13 @@ TEST(RunDeck, OverridesApplyOnTopOfTheFile) {
   EXPECT_EQ(deck.moe.top_k, 1);
 }
 
+TEST(RunDeck, StringsWithQuotesAndLineBreaksRoundTrip) {
+  const auto deck = parse_run_deck_string("[data]\ncorpus = \"a\\nb\\\"c\\\\d\\te\"\n", "strings.toml");
+  ASSERT_EQ(deck.data.corpus, "a\nb\"c\\d\te");
+  EXPECT_EQ(parse_run_deck_string(kmoe::to_toml(deck), "resolved.toml").data.corpus, deck.data.corpus);
+  EXPECT_EQ(kmoe::toml_string("x\ny\"\x01"), "\"x\\ny\\\"\\u0001\"");
+}
+
 TEST(RunDeck, ResolvedDeckRoundTrips) {
   const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[data]\ncorpus = \"a\\\"b\"\n",
                                           "ok.toml");

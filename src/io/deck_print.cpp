@@ -1,6 +1,7 @@
 // RunDeck → TOML: the resolved deck (every key, defaults filled in) and the schema reference.
 #include "io/deck_schema.hpp"
 
+#include <cstdio>
 #include <iomanip>
 #include <sstream>
 
@@ -17,13 +18,32 @@ std::string float_text(double v) {
   }
 }
 
+std::string toml_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char escape[8];
+      std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
+      out += escape;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::string value_text(const DeckField& f) {
   std::ostringstream out;
   switch (f.target.index()) {
     case 0: out << *std::get<0>(f.target); break;
     case 1: out << float_text(*std::get<1>(f.target)); break;
     case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
-    default: out << std::quoted(*std::get<3>(f.target));
+    default: out << toml_string(*std::get<3>(f.target));
   }
   return out.str();
 }

@@ -37,6 +37,9 @@ struct DeckField {
 // The shortest TOML float that reads back as exactly v ("0.1", not "0.10000000000000001"; "2.0").
 std::string float_text(double v);
 
+// A TOML basic string: quoted, with quotes, backslashes and control characters escaped.
+std::string toml_string(const std::string& text);
+
 // The field's current value as TOML (floats in their shortest round-trip form).
 std::string value_text(const DeckField& field);
 

@@ -88,12 +88,6 @@ std::string number(double v) {
   return out.str();
 }
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-  return out + "\"";
-}
-
 }  // namespace
 
 std::vector<GateDecision> decide_promotions(const PromoteRule& rule, const std::vector<ConditionResult>& results) {
@@ -158,14 +152,14 @@ std::string gate_file(const StudyDeck& study, const Stage& stage) {
 void write_gate_file(const std::string& path, const GateRecord& gate) {
   std::ostringstream out;
   out.precision(17);
-  out << "# Gate into stage " << quoted(gate.stage) << ": conditions (seeds averaged) judged on the validation loss at step "
-      << gate.at_step << "\nstage = " << quoted(gate.stage) << "\nat_step = " << gate.at_step << "\n";
+  out << "# Gate into stage " << toml_string(gate.stage) << ": conditions (seeds averaged) judged on the validation loss at step "
+      << gate.at_step << "\nstage = " << toml_string(gate.stage) << "\nat_step = " << gate.at_step << "\n";
   for (const auto& d : gate.decisions) {
-    out << "\n[[decisions]]\ncondition = " << quoted(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
-        << "\nreason = " << quoted(d.reason) << "\nruns = " << d.runs << "\nval_loss = " << float_text(d.val_loss)
+    out << "\n[[decisions]]\ncondition = " << toml_string(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
+        << "\nreason = " << toml_string(d.reason) << "\nruns = " << d.runs << "\nval_loss = " << float_text(d.val_loss)
         << "\nexpert_cv = " << float_text(d.expert_cv) << "\n";
     if (!d.reference.empty()) {
-      out << "reference = " << quoted(d.reference) << "\nreference_val_loss = " << float_text(d.reference_val_loss)
+      out << "reference = " << toml_string(d.reference) << "\nreference_val_loss = " << float_text(d.reference_val_loss)
           << "\nreference_expert_cv = " << float_text(d.reference_expert_cv) << "\n";
     }
   }

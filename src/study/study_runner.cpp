@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/atomic_file.hpp"
+#include "io/deck_schema.hpp"
 #include "study/cell_status.hpp"
 #include "study/stage_gate.hpp"
 #include "train/stop_signal.hpp"
@@ -23,14 +24,6 @@ namespace kmoe {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string quoted(const std::string& s) {
-  std::ostringstream out;
-  out << '"';
-  for (char c : s) out << (c == '"' || c == '\\' ? "\\" : "") << c;
-  out << '"';
-  return out.str();
-}
 
 // Cells sharing the cores wait passively: spinning OpenMP threads of one run steal the cores
 // of the other (quickstart model, two runs on 2 cores: 140–490 tok/s spinning, 1,650–2,400
@@ -157,13 +150,13 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
   fs::create_directories(study.output_dir + "/decks");
   std::ostringstream manifest;
   manifest << "# kmoe study manifest: every cell, its deck and state, and every gate decision\n"
-           << "# (rewritten as the study runs)\nstudy = " << quoted(study.name) << "\nsource = " << quoted(study.source)
+           << "# (rewritten as the study runs)\nstudy = " << toml_string(study.name) << "\nsource = " << toml_string(study.source)
            << "\n";
   for (const auto& cell : cells) {
     write_file_atomically(cell_deck_path(study, cell), to_toml(cell.deck), "cell deck");
     const auto status = read_cell_status(cell);
-    manifest << "\n[[cells]]\nname = " << quoted(cell.name) << "\ncondition = " << quoted(cell.condition)
-             << "\ndeck = " << quoted(cell_deck_path(study, cell)) << "\nstate = " << quoted(study_cell_state(study, cell))
+    manifest << "\n[[cells]]\nname = " << toml_string(cell.name) << "\ncondition = " << toml_string(cell.condition)
+             << "\ndeck = " << toml_string(cell_deck_path(study, cell)) << "\nstate = " << toml_string(study_cell_state(study, cell))
              << "\nstep = " << status.step << "\n";
     for (const auto& [key, value] : cell.varied) manifest << "varied." << key << " = " << value << "\n";
   }
@@ -172,11 +165,11 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
     if (!stage.has_promote || !fs::exists(path)) continue;
     const auto gate = read_gate_file(path);
     for (const auto& d : gate.decisions) {
-      manifest << "\n[[gates]]\nstage = " << quoted(gate.stage) << "\nat_step = " << gate.at_step
-               << "\ncondition = " << quoted(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
-               << "\nreason = " << quoted(d.reason) << "\nval_loss = " << d.val_loss << "\nexpert_cv = " << d.expert_cv
+      manifest << "\n[[gates]]\nstage = " << toml_string(gate.stage) << "\nat_step = " << gate.at_step
+               << "\ncondition = " << toml_string(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
+               << "\nreason = " << toml_string(d.reason) << "\nval_loss = " << d.val_loss << "\nexpert_cv = " << d.expert_cv
                << "\nruns = " << d.runs << "\n";
-      if (!d.reference.empty()) manifest << "reference = " << quoted(d.reference) << "\n";
+      if (!d.reference.empty()) manifest << "reference = " << toml_string(d.reference) << "\n";
     }
   }
   write_file_atomically(study.output_dir + "/manifest.toml", manifest.str(), "study manifest");
