@@ -1,0 +1,139 @@
+"""Run records (finished `.h5`, in-progress or killed `.h5.partial`) into tidy pandas frames."""
+import dataclasses
+import glob
+import os
+import tomllib
+
+import h5py
+import numpy as np
+import pandas as pd
+
+FINALS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv", "test_loss", "test_ppl",
+          "train_seconds", "eval_seconds", "peak_host_memory_mib", "early_stop_step")
+TRAIN_COLUMNS = ("tokens", "lr_muon", "lr_adamw", "ce_loss", "lb_loss", "z_loss", "total_loss", "accuracy",
+                 "aux_coef", "grad_norm", "ms_per_step", "tokens_per_s", "nonfinite")
+EVAL_COLUMNS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv_mean", "seconds")
+
+
+@dataclasses.dataclass
+class Study:
+    name: str
+    runs: pd.DataFrame
+    trajectory: pd.DataFrame
+    router: pd.DataFrame
+    evals: pd.DataFrame
+    varied: list  # the run columns the study varies (short keys, e.g. "noise_std"), seed last
+
+
+def _flatten(table, prefix=""):
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, prefix + key + "."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record_paths(directory):
+    finished = sorted(p for p in glob.glob(os.path.join(directory, "*.h5")) if not p.endswith(".weights.h5"))
+    partial = sorted(glob.glob(os.path.join(directory, "*.h5.partial")))
+    names = {os.path.basename(p)[:-len(".h5")] for p in finished}
+    return finished + [p for p in partial if os.path.basename(p)[:-len(".h5.partial")] not in names]
+
+
+def _read_run(path):
+    """One record: its run row and its per-step, per-router-row and per-evaluation frames."""
+    partial = path.endswith(".partial")
+    name = os.path.basename(path)[:-len(".h5.partial" if partial else ".h5")]
+    with h5py.File(path, "r") as f:
+        deck = _flatten(tomllib.loads(_text(f.attrs["deck"])))
+        status = _text(f.attrs["status"])
+        row = {"run": name, "path": path, "status": status, "partial": partial,
+               "stop_reason": _text(f.attrs.get("stop_reason", "")),
+               "total_params": int(f.attrs["total_params"]), "active_params": int(f.attrs["active_params"]),
+               "unigram_entropy": float(f.attrs.get("unigram_entropy", np.nan)),
+               "data": _text(f.attrs.get("data", "")), "steps": int(f["train/step"].shape[0])}
+        row.update({k: v for k, v in deck.items()})
+        row["seed"] = deck.get("run.seed")
+        final = f.get("final")
+        for key in FINALS:
+            row[key] = float(final[key][()]) if final is not None and key in final else np.nan
+        steps = f["train/step"][:]
+        trajectory = pd.DataFrame({"run": name, "step": steps})
+        for column in TRAIN_COLUMNS:
+            if column in f["train"]:
+                trajectory[column] = f["train"][column][:]
+        evals = pd.DataFrame({"run": name, "step": f["eval/step"][:]})
+        for column in EVAL_COLUMNS:
+            if column in f["eval"]:
+                evals[column] = f["eval"][column][:]
+        router = pd.DataFrame()
+        if "router" in f and f["router/load"].shape[0] > 0:
+            load = f["router/load"][:]
+            importance = f["router/importance"][:]
+            n_steps, layers, experts = load.shape
+            router = pd.DataFrame({
+                "run": name,
+                "step": np.repeat(steps, layers * experts),
+                "layer": np.tile(np.repeat(np.arange(layers), experts), n_steps),
+                "expert": np.tile(np.arange(experts), n_steps * layers),
+                "load": load.reshape(-1),
+                "importance": importance.reshape(-1),
+            })
+    return row, trajectory, router, evals
+
+
+def _study_cells(study_path):
+    """The study's name, its runs directory and, from the manifest, each cell's state and varied values."""
+    with open(study_path, "rb") as f:
+        deck = tomllib.load(f)
+    output = os.path.normpath(os.path.join(os.path.dirname(study_path), deck["study"]["output_dir"]))
+    cells = {}
+    manifest = os.path.join(output, "manifest.toml")
+    if os.path.exists(manifest):
+        with open(manifest, "rb") as f:
+            for cell in tomllib.load(f).get("cells", []):
+                cells[cell["name"]] = {"state": cell["state"], "condition": cell.get("condition", cell["name"]),
+                                       **{k.split(".")[-1]: v for k, v in _flatten(cell.get("varied", {})).items()}}
+    return deck["study"]["name"], os.path.join(output, "runs"), cells
+
+
+def load(source):
+    """A study deck (reads <output_dir>/runs and the manifest), a directory of records, or a
+    list of record paths."""
+    name, cells = "records", {}
+    if isinstance(source, (list, tuple)):
+        paths = list(source)
+    elif os.path.isfile(source) and source.endswith(".toml"):
+        name, directory, cells = _study_cells(source)
+        paths = _record_paths(directory)
+    elif os.path.isdir(source):
+        name, paths = os.path.basename(os.path.normpath(source)), _record_paths(source)
+    else:
+        raise FileNotFoundError(f"{source}: not a study deck, a directory of records or a list of records")
+    rows, trajectories, routers, evals = [], [], [], []
+    for path in paths:
+        row, trajectory, router, ev = _read_run(path)
+        cell = cells.get(row["run"], {})
+        row["state"] = cell.get("state", "running" if row["partial"] else row["status"])
+        row["condition"] = cell.get("condition", row["run"])
+        for key, value in cell.items():
+            if key not in ("state", "condition"):
+                row[key] = value
+        rows.append(row)
+        trajectories.append(trajectory)
+        routers.append(router)
+        evals.append(ev)
+    varied = []  # in the study's order (the manifest's), seed last
+    for cell in cells.values():
+        varied += [k for k in cell if k not in ("state", "condition", "seed") and k not in varied]
+    if any("seed" in c for c in cells.values()):
+        varied.append("seed")
+    frame = pd.DataFrame(rows)
+    concat = (lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    return Study(name, frame, concat(trajectories), concat([r for r in routers if not r.empty]), concat(evals), varied)

@@ -1,0 +1,85 @@
+"""kmoe_post.load on records the test writes with known values: run rows with deck, varied
+values, state and finals; trajectory, router and evaluation frames; partial records."""
+import os
+import sys
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "postprocess"))
+import kmoe_post  # noqa: E402
+
+
+def write_record(path, noise, seed, status="complete", steps=3, layers=2, experts=4, val_loss=2.0):
+    with h5py.File(path, "w") as f:
+        f.attrs["deck"] = f'[run]\nname = "r"\nseed = {seed}\n[moe]\nnoise_std = {noise}\nnum_experts = {experts}\n'
+        f.attrs["status"] = status
+        f.attrs["stop_reason"] = ""
+        f.attrs["total_params"] = 1000
+        f.attrs["active_params"] = 600
+        f.attrs["unigram_entropy"] = 5.5
+        f["train/step"] = np.arange(1, steps + 1)
+        f["train/ce_loss"] = np.linspace(4.0, 3.0, steps)
+        f["train/tokens_per_s"] = np.full(steps, 1000.0)
+        f["router/load"] = np.arange(steps * layers * experts).reshape(steps, layers, experts)
+        f["router/importance"] = np.full((steps, layers, experts), 0.25)
+        f["eval/step"] = np.array([steps])
+        f["eval/val_loss"] = np.array([val_loss])
+        f["eval/val_ppl"] = np.exp([val_loss])
+        if status == "complete":
+            f["final/val_loss"] = val_loss
+            f["final/expert_cv"] = 0.1
+
+
+class LoadTest(unittest.TestCase):
+    def test_a_study_directory_becomes_tidy_frames(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            os.makedirs(os.path.join(out, "runs"))
+            with open(os.path.join(tmp, "study.toml"), "w") as f:
+                f.write('[study]\nname = "demo"\nbase = "b.toml"\noutput_dir = "out"\nseeds = [1, 2]\n')
+            with open(os.path.join(out, "manifest.toml"), "w") as f:
+                for noise in ("0.0", "0.5"):
+                    for seed in (1, 2):
+                        name = f"noise_std={noise},seed={seed}"
+                        state = "running" if (noise, seed) == ("0.5", 2) else "complete"
+                        f.write(f'[[cells]]\nname = "{name}"\ncondition = "noise_std={noise}"\nstate = "{state}"\n'
+                                f'varied.moe.noise_std = {noise}\nvaried.run.seed = {seed}\n')
+                        suffix = ".h5.partial" if state == "running" else ".h5"
+                        write_record(os.path.join(out, "runs", name + suffix), noise, seed,
+                                     "running" if state == "running" else "complete", val_loss=2.0 + seed / 10)
+            write_record(os.path.join(out, "runs", "noise_std=0.0,seed=1.weights.h5"), "0.0", 1)  # not a record
+            study = kmoe_post.load(os.path.join(tmp, "study.toml"))
+            self.assertEqual(study.name, "demo")
+            self.assertEqual(study.varied, ["noise_std", "seed"])
+            runs = study.runs.set_index("run")
+            self.assertEqual(len(runs), 4)
+            self.assertEqual(runs.loc["noise_std=0.5,seed=2", "state"], "running")
+            self.assertTrue(runs.loc["noise_std=0.5,seed=2", "partial"])
+            self.assertTrue(np.isnan(runs.loc["noise_std=0.5,seed=2", "val_loss"]))
+            self.assertAlmostEqual(runs.loc["noise_std=0.0,seed=2", "val_loss"], 2.2)
+            self.assertEqual(runs.loc["noise_std=0.5,seed=1", "moe.noise_std"], 0.5)
+            self.assertEqual(runs.loc["noise_std=0.5,seed=1", "noise_std"], 0.5)
+            self.assertEqual(runs.loc["noise_std=0.5,seed=1", "condition"], "noise_std=0.5")
+            self.assertEqual(len(study.trajectory), 4 * 3)
+            self.assertEqual(len(study.router), 4 * 3 * 2 * 4)
+            one = study.router[(study.router.run == "noise_std=0.0,seed=1") & (study.router.step == 2)]
+            # step 2 is the second row of load = arange(...).reshape(3, 2, 4): values 8..15
+            self.assertEqual(list(one.sort_values(["layer", "expert"])["load"]), list(range(8, 16)))
+            self.assertEqual(list(study.evals.columns[:3]), ["run", "step", "val_loss"])
+
+    def test_a_directory_or_a_list_of_records_loads_without_a_manifest(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_record(os.path.join(tmp, "a.h5"), "0.1", 3)
+            write_record(os.path.join(tmp, "a.h5.partial"), "0.1", 3, status="running")  # superseded
+            write_record(os.path.join(tmp, "b.h5.partial"), "0.1", 4, status="running")
+            study = kmoe_post.load(tmp)
+            self.assertEqual(sorted(study.runs["run"]), ["a", "b"])
+            self.assertEqual(study.runs.set_index("run").loc["b", "state"], "running")
+            self.assertEqual(len(kmoe_post.load([os.path.join(tmp, "a.h5")]).runs), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
