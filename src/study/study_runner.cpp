@@ -45,41 +45,46 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   _exit(127);
 }
 
-// seconds_per_cell: wall time per cell finished in this session (0 = none yet).
+// A cell to run: its kmoe-train arguments and the updates it has to go in this stage.
+struct QueuedCell {
+  const StudyCell* cell;
+  std::vector<std::string> args;
+  int64_t steps_to_go;
+};
+
+// eta_seconds < 0: not known yet.
 std::string progress_line(const std::string& stage, size_t done, size_t running, size_t pending, size_t failed,
-                          double seconds_per_cell, int jobs) {
+                          double eta_seconds) {
   std::ostringstream out;
   out << "study" << stage << ": " << done << " done, " << running << " running, " << pending << " pending";
   if (failed) out << ", " << failed << " failed";
-  if (seconds_per_cell > 0 && pending + running > 0) {
-    const double eta = seconds_per_cell * double(pending + running) / double(jobs);
-    out << ", ETA " << int(eta / 60) << " min " << int(eta) % 60 << " s";
+  if (eta_seconds >= 0 && pending + running > 0) {
+    out << ", ETA " << int(eta_seconds / 60) << " min " << int(eta_seconds) % 60 << " s";
   }
   return out.str();
 }
 
-struct StageResult {
-  size_t failed = 0;
-};
-
-// Runs `queue` (cell, kmoe-train arguments) `jobs` at a time; false when stopped by a signal.
-bool run_cells(const StudyDeck& study, const std::vector<std::pair<const StudyCell*, std::vector<std::string>>>& queue,
-               const StudyRunOptions& options, const std::string& stage_label, size_t done_before, size_t& failed,
-               std::ostream& log) {
+// Runs `queue` `jobs` at a time; false when stopped by a signal. The ETA is the updates still
+// to go at the wall time per update (evaluations included) of the cells finished so far, so
+// a resumed cell's few remaining updates do not make the rest look short.
+bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, const StudyRunOptions& options,
+               const std::string& stage_label, size_t done_before, size_t& failed, std::ostream& log) {
   const int jobs = std::max(1, std::min<int>(options.jobs, int(std::max<size_t>(1, queue.size()))));
   const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
-  std::map<pid_t, const StudyCell*> running;
+  std::map<pid_t, const QueuedCell*> running;
   size_t next = 0, done = done_before;
+  int64_t steps_finished = 0, steps_left = 0;
+  for (const auto& q : queue) steps_left += q.steps_to_go;
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   bool forwarded = false;
-  log << progress_line(stage_label, done, 0, queue.size(), failed, 0, jobs) << std::endl;
+  log << progress_line(stage_label, done, 0, queue.size(), failed, -1) << std::endl;
   while (next < queue.size() || !running.empty()) {
     while (!stop_requested() && next < queue.size() && running.size() < size_t(jobs)) {
-      const auto& [cell, args] = queue[next++];
-      const std::string log_file = study.output_dir + "/logs/" + cell->name + ".log";
-      running[start_cell(options.kmoe_train, args, log_file, threads, jobs > 1)] = cell;
-      log << "study: started " << cell->name << " (" << threads << " threads, log " << log_file << ")" << std::endl;
+      const QueuedCell& q = queue[next++];
+      const std::string log_file = study.output_dir + "/logs/" + q.cell->name + ".log";
+      running[start_cell(options.kmoe_train, q.args, log_file, threads, jobs > 1)] = &q;
+      log << "study: started " << q.cell->name << " (" << threads << " threads, log " << log_file << ")" << std::endl;
     }
     if (stop_requested() && !forwarded) {
       for (const auto& entry : running) ::kill(entry.first, SIGTERM);
@@ -89,19 +94,21 @@ bool run_cells(const StudyDeck& study, const std::vector<std::pair<const StudyCe
     int wstatus = 0;
     const pid_t pid = ::waitpid(-1, &wstatus, 0);
     if (pid < 0) continue;  // interrupted by a signal: forward it on the next pass
-    const StudyCell* cell = running.at(pid);
+    const QueuedCell& q = *running.at(pid);
     running.erase(pid);
     const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     if (code == 0) ++done;
     if (code != 0 && code != 75) ++failed;
-    const std::string state = code == 0 ? read_cell_status(*cell).state : "";
-    log << "study: " << cell->name
+    steps_finished += q.steps_to_go;
+    steps_left -= q.steps_to_go;
+    const std::string state = code == 0 ? read_cell_status(*q.cell).state : "";
+    log << "study: " << q.cell->name
         << (code == 0 ? (state == "complete" ? " complete" : " reached the stage's end")
                       : code == 75 ? " stopped" : " failed (exit " + std::to_string(code) + ")")
         << std::endl;
     const size_t pending = queue.size() - std::min(next, queue.size());
-    const double per_cell = done > done_before ? elapsed() * jobs / double(done - done_before) : 0;
-    log << progress_line(stage_label, done, running.size(), pending, failed, per_cell, jobs) << std::endl;
+    const double eta = steps_finished > 0 ? elapsed() * double(steps_left) / double(steps_finished) : -1;
+    log << progress_line(stage_label, done, running.size(), pending, failed, eta) << std::endl;
   }
   return !stop_requested();
 }
@@ -193,7 +200,7 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
   const auto stages = stages_of(study);
   for (size_t k = 0; k < stages.size() && !stop_requested(); ++k) {
     const std::string label = stages.size() > 1 ? " stage " + stages[k].name : "";
-    std::vector<std::pair<const StudyCell*, std::vector<std::string>>> queue;
+    std::vector<QueuedCell> queue;
     size_t done = 0;
     for (const auto& cell : cells) {
       std::string why_not;
@@ -203,7 +210,10 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
         log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
       }
       if (args.empty() && why_not != "failed") ++done;
-      if (!args.empty()) queue.emplace_back(&cell, std::move(args));
+      if (!args.empty()) {
+        const int64_t until = stages[k].until_step > 0 ? stages[k].until_step : cell.deck.train.max_steps;
+        queue.push_back(QueuedCell{&cell, std::move(args), std::max<int64_t>(1, until - read_cell_status(cell).step)});
+      }
     }
     if (k > 0 && stages[k].has_promote) {
       const auto gate = stage_gate(study, cells, k);
