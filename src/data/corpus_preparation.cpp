@@ -7,6 +7,7 @@
 #include "data/text_corpus.hpp"
 #include "data/token_shard.hpp"
 #include "data/tokenizer.hpp"
+#include "io/deck_schema.hpp"
 
 #include <toml++/toml.h>
 
@@ -195,6 +196,21 @@ PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
   write_meta(deck, key, corpus, p);
   log << "data: prepared " << dir << " in " << std::fixed << std::setprecision(1) << timer.seconds() << " s\n";
   return p;
+}
+
+// Where prepared tokens came from: the tokenizer file and each corpus source, with checksums.
+std::string preparation_identity(const PreparedData& p) {
+  std::ostringstream out;
+  out << "tokenizer = { path = " << toml_string(p.tokenizer) << ", fnv1a64 = \"" << std::hex
+      << fnv1a64(read_whole_file(p.tokenizer)) << std::dec << "\" }\n";
+  const auto meta = toml::parse_file(p.directory + "/meta.toml");
+  if (const auto* sources = meta["sources"].as_table()) {
+    for (const auto& [file, checksum] : *sources) {
+      out << "source = { path = " << toml_string(std::string(file.str())) << ", checksum = "
+          << toml_string(checksum.value_or(std::string())) << " }\n";
+    }
+  }
+  return out.str();
 }
 
 }  // namespace kmoe

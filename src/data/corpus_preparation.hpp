@@ -24,6 +24,10 @@ struct PreparedData {
 // Prepares (or finds already prepared) data for `deck`. `log` receives progress lines.
 PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log);
 
+// Where prepared tokens came from, as TOML lines for the record: the tokenizer file and each
+// corpus source, with checksums.
+std::string preparation_identity(const PreparedData& prepared);
+
 // Where prepare_corpus puts the data of `deck`: decks that share it share their data.
 std::string prepared_data_directory(const RunDeck& deck);
 

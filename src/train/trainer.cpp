@@ -48,7 +48,9 @@ constexpr double kMiB = 1024.0 * 1024.0, kGiB = 1024.0 * kMiB;
 struct Shards {
   std::unique_ptr<TokenShard> train, val, test;
   double unigram_entropy = std::numeric_limits<double>::quiet_NaN();
+  std::string preparation;  // tokenizer and corpus sources of prepared data (TOML lines)
 };
+
 
 Shards open_shards(const RunDeck& deck, std::ostream& log) {
   Shards s;
@@ -59,6 +61,7 @@ Shards open_shards(const RunDeck& deck, std::ostream& log) {
     val = prepared.val;
     test = prepared.test;
     s.unigram_entropy = prepared.unigram_entropy;
+    s.preparation = preparation_identity(prepared);
   }
   s.train = std::make_unique<TokenShard>(train, deck.model.vocab_size);
   s.val = std::make_unique<TokenShard>(val, deck.model.vocab_size);
@@ -83,12 +86,16 @@ std::string data_identity(const Shards& s) {
     out << name << " = { path = \"" << shard->path() << "\", tokens = " << shard->size() << ", fnv1a64 = \""
         << std::hex << shard->checksum() << std::dec << "\" }\n";
   }
-  return out.str();
+  return out.str() + s.preparation;
 }
 
-// The lines of `then` whose split has other tokens `now` (paths may differ).
+// The lines of `then` whose content differs `now` (paths may differ: data directories move).
 std::string changed_data(const std::string& then, const std::string& now) {
-  const auto content = [](const std::string& line) { return line.substr(0, line.find(" path")) + line.substr(line.find(", tokens")); };
+  const auto content = [](std::string line) {
+    const size_t path = line.find("path = \"");
+    const size_t end = path == std::string::npos ? path : line.find('"', path + 8);
+    return end == std::string::npos ? line : line.erase(path, end + 1 - path);
+  };
   std::istringstream a(then), b(now);
   std::string changed;
   for (std::string x, y; std::getline(a, x);) {

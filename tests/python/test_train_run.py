@@ -39,6 +39,10 @@ class RecordSchemaTest(unittest.TestCase):
                 self.assertTrue(f.attrs[key], key)
             self.assertGreater(int(f.attrs["total_params"]), int(f.attrs["active_params"]))
             self.assertGreater(float(f.attrs["unigram_entropy"]), 0)
+            data = f.attrs["data"]  # provenance: splits, tokenizer and corpus sources with checksums
+            for line in ("train = {", "val = {", "test = {", "tokenizer = { path = ", "source = { path = "):
+                self.assertIn(line, data)
+            self.assertIn('checksum = "fnv1a64:', data)
 
     def test_train_rows(self):
         with h5py.File(self.path, "r") as f:
