@@ -21,11 +21,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <map>
 #include <cstring>
-#include <iomanip>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <map>
 #include <set>
 
 namespace {
@@ -72,7 +72,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   std::map<std::string, int> totals;
   for (const auto& cell : cells) {
     const auto s = read_cell_status(cell);
-    const std::string state = study_cell_state(study, cell);
+    const std::string state = study_cell_state(study, cell, s);
     ++totals[state];
     std::cout << std::left << std::setw(width) << cell.name << std::setw(10) << state << std::right << std::setw(12)
               << (std::to_string(s.step) + "/" + std::to_string(s.max_steps)) << std::fixed << std::setprecision(2)
@@ -102,10 +102,11 @@ int run_one_cell(const StudyDeck& study, const std::vector<StudyCell>& cells, lo
   const StudyCell& cell = cells[size_t(index)];
   require(std::filesystem::exists(cell_deck_path(study, cell)),
           cell_deck_path(study, cell) + " does not exist: run `kmoe-study prepare " + study.source + "` first");
-  std::string why_not;
-  const auto args = cell_arguments(study, cells, cell, size_t(stage), why_not);
+  stage_gate(study, cells, size_t(stage));  // decided by the first task to get here, then read
+  const CellPlan plan = plan_cell(study, cell, size_t(stage));
+  const auto& args = plan.args;
   if (args.empty()) {
-    std::cout << "cell " << cell.name << ": nothing to do (" << why_not << ")\n";
+    std::cout << "cell " << cell.name << ": nothing to do (" << plan.why_not << ")\n";
     return 0;
   }
   const std::string program = sibling_program("kmoe-train");

@@ -48,7 +48,9 @@ void write_record(const StudyCell& cell, const std::string& status, int64_t step
 }
 
 std::vector<std::string> arguments(const Fixture& f, size_t cell, size_t stage, std::string& why_not) {
-  return cell_arguments(f.study, f.cells, f.cells[cell], stage, why_not);
+  const CellPlan plan = plan_cell(f.study, f.cells[cell], stage);
+  why_not = plan.why_not;
+  return plan.args;
 }
 
 }  // namespace
@@ -94,6 +96,6 @@ TEST(StudyCells, APrunedConditionIsNotContinued) {
   std::string why;
   EXPECT_TRUE(arguments(f, 1, 1, why).empty());
   EXPECT_EQ(why, "pruned at the gate into stage rest");
-  EXPECT_EQ(study_cell_state(f.study, f.cells[1]), "pruned");
+  EXPECT_EQ(study_cell_state(f.study, f.cells[1], read_cell_status(f.cells[1])), "pruned");
   EXPECT_FALSE(arguments(f, 0, 1, why).empty());  // promoted, no record yet
 }

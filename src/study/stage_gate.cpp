@@ -21,10 +21,6 @@ namespace {
 
 using Varied = std::vector<std::pair<std::string, std::string>>;
 
-std::string unquoted(const std::string& v) {
-  return v.size() >= 2 && v.front() == '"' && v.back() == '"' ? v.substr(1, v.size() - 2) : v;
-}
-
 // Values as the study writes them: 0.0 and 0 are the same number.
 bool same_value(const std::string& a, const std::string& b) {
   char *end_a = nullptr, *end_b = nullptr;
@@ -34,7 +30,7 @@ bool same_value(const std::string& a, const std::string& b) {
 }
 
 bool key_matches(const std::string& full, const std::string& given) {
-  return full == given || full.substr(full.find('.') + 1) == given;
+  return full == given || short_key(full) == given;
 }
 
 bool has_values(const Varied& varied, const Varied& wanted) {
@@ -197,8 +193,8 @@ GateRecord read_gate_file(const std::string& path) {
 }
 
 std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<StudyCell>& cells, size_t k) {
-  const Stage& stage = study.stages.at(k);
-  if (!stage.has_promote) return std::nullopt;
+  if (k >= study.stages.size() || !study.stages[k].has_promote) return std::nullopt;
+  const Stage& stage = study.stages[k];
   const std::string path = gate_file(study, stage);
   if (fs::exists(path)) return read_gate_file(path);
   GateRecord gate;

@@ -41,7 +41,7 @@ std::vector<GateDecision> decide_promotions(const PromoteRule& rule, const std::
 
 // Stage `stage_index`'s gate: read from its file when decided before; otherwise decided from
 // the cells' records at the previous stage's until_step and written. nullopt for a stage
-// without a promote rule.
+// without a promote rule (and for the one implicit stage of a study without stages).
 std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<StudyCell>& cells, size_t stage_index);
 
 // The stage whose gate pruned this cell's condition ("" if none has).

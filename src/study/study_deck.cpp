@@ -28,13 +28,6 @@ std::string toml_text(const toml::node& value) {
   return out.str();
 }
 
-// The value as it appears in a cell name: strings unquoted.
-std::string name_text(const std::string& value) {
-  return value.size() >= 2 && value.front() == '"' ? value.substr(1, value.size() - 2) : value;
-}
-
-std::string short_key(const std::string& key) { return key.substr(key.find('.') + 1); }
-
 std::string resolve(const std::string& study_path, const std::string& path) {
   if (path.empty() || fs::path(path).is_absolute()) return path;
   return (fs::path(study_path).parent_path() / path).lexically_normal().string();
@@ -185,6 +178,12 @@ SlurmSettings read_slurm(const toml::table& t, const std::string& source) {
 
 }  // namespace
 
+std::string unquoted(const std::string& value) {
+  return value.size() >= 2 && value.front() == '"' && value.back() == '"' ? value.substr(1, value.size() - 2) : value;
+}
+
+std::string short_key(const std::string& key) { return key.substr(key.find('.') + 1); }
+
 std::vector<std::pair<std::string, std::string>> split_pairs(const std::string& text) {
   std::vector<std::pair<std::string, std::string>> pairs;
   std::stringstream in(text);
@@ -274,7 +273,7 @@ std::vector<StudyCell> expand_study(const StudyDeck& s) {
       for (size_t g = 0; g < s.grid.size(); ++g) {
         const auto& [key, values] = s.grid[g];
         p.varied.emplace_back(key, values[index[g]]);
-        p.name += (p.name.empty() ? "" : ",") + short_key(key) + "=" + name_text(values[index[g]]);
+        p.name += (p.name.empty() ? "" : ",") + short_key(key) + "=" + unquoted(values[index[g]]);
       }
       pending.push_back(p);
       more = false;

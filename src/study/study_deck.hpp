@@ -69,6 +69,12 @@ StudyDeck load_study_deck(const std::string& path);
 // once per seed. Throws kmoe::Error naming the study file and the cell.
 std::vector<StudyCell> expand_study(const StudyDeck& study);
 
+// A varied value (TOML text) as it appears in a cell name: strings without their quotes.
+std::string unquoted(const std::string& value);
+
+// "moe.noise_std" → "noise_std": a full deck key as cell names write it.
+std::string short_key(const std::string& key);
+
 // "a=1,b=x" → {{"a", "1"}, {"b", "x"}} (an item without '=' gets an empty value).
 std::vector<std::pair<std::string, std::string>> split_pairs(const std::string& text);
 

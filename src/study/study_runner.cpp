@@ -119,10 +119,9 @@ std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell) {
   return study.output_dir + "/decks/" + cell.name + ".toml";
 }
 
-std::string study_cell_state(const StudyDeck& study, const StudyCell& cell) {
-  const std::string state = read_cell_status(cell).state;
-  if (state != "complete" && state != "running" && !pruned_at(study, cell).empty()) return "pruned";
-  return state;
+std::string study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status) {
+  if (status.state != "complete" && status.state != "running" && !pruned_at(study, cell).empty()) return "pruned";
+  return status.state;
 }
 
 std::vector<Stage> stages_of(const StudyDeck& study) {
@@ -132,25 +131,24 @@ std::vector<Stage> stages_of(const StudyDeck& study) {
   return {all};
 }
 
-std::vector<std::string> cell_arguments(const StudyDeck& study, const std::vector<StudyCell>& cells,
-                                        const StudyCell& cell, size_t k, std::string& why_not) {
+CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
   const Stage stage = stages_of(study).at(k);
-  if (!study.stages.empty()) stage_gate(study, cells, k);  // decided once, then read from its file
   const auto status = read_cell_status(cell);
   const std::string pruned = pruned_at(study, cell);
   const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
-  why_not.clear();
+  CellPlan plan;
   if (status.state == "complete" || status.state == "failed") {
-    why_not = status.state;
+    plan.why_not = status.state;
   } else if (!pruned.empty()) {
-    why_not = "pruned at the gate into stage " + pruned;
+    plan.why_not = "pruned at the gate into stage " + pruned;
   } else if (status.state == "stopped" && status.step >= until) {
-    why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
+    plan.why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
   }
-  if (!why_not.empty()) return {};
-  std::vector<std::string> args{cell_deck_path(study, cell), "--resume"};
-  if (until < cell.deck.train.max_steps) args.insert(args.end(), {"--until-step", std::to_string(until)});
-  return args;
+  if (!plan.why_not.empty()) return plan;
+  plan.args = {cell_deck_path(study, cell), "--resume"};
+  if (until < cell.deck.train.max_steps) plan.args.insert(plan.args.end(), {"--until-step", std::to_string(until)});
+  plan.steps_to_go = std::max<int64_t>(1, until - status.step);
+  return plan;
 }
 
 void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cells) {
@@ -163,7 +161,8 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
     write_file_atomically(cell_deck_path(study, cell), to_toml(cell.deck), "cell deck");
     const auto status = read_cell_status(cell);
     manifest << "\n[[cells]]\nname = " << toml_string(cell.name) << "\ncondition = " << toml_string(cell.condition)
-             << "\ndeck = " << toml_string(cell_deck_path(study, cell)) << "\nstate = " << toml_string(study_cell_state(study, cell))
+             << "\ndeck = " << toml_string(cell_deck_path(study, cell))
+             << "\nstate = " << toml_string(study_cell_state(study, cell, status))
              << "\nstep = " << status.step << "\n";
     for (const auto& [key, value] : cell.varied) manifest << "varied." << key << " = " << value << "\n";
   }
@@ -200,27 +199,23 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
   const auto stages = stages_of(study);
   for (size_t k = 0; k < stages.size() && !stop_requested(); ++k) {
     const std::string label = stages.size() > 1 ? " stage " + stages[k].name : "";
-    std::vector<QueuedCell> queue;
-    size_t done = 0;
-    for (const auto& cell : cells) {
-      std::string why_not;
-      auto args = cell_arguments(study, cells, cell, k, why_not);
-      if (why_not == "failed" && k == 0) {
-        ++failed;
-        log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
-      }
-      if (args.empty() && why_not != "failed") ++done;
-      if (!args.empty()) {
-        const int64_t until = stages[k].until_step > 0 ? stages[k].until_step : cell.deck.train.max_steps;
-        queue.push_back(QueuedCell{&cell, std::move(args), std::max<int64_t>(1, until - read_cell_status(cell).step)});
-      }
-    }
     if (k > 0 && stages[k].has_promote) {
       const auto gate = stage_gate(study, cells, k);
       size_t promoted = 0;
       for (const auto& d : gate->decisions) promoted += d.promoted;
       log << "study: gate into stage " << stages[k].name << " at step " << gate->at_step << ": " << promoted << " of "
           << gate->decisions.size() << " conditions go on (reasons in " << gate_file(study, stages[k]) << ")\n";
+    }
+    std::vector<QueuedCell> queue;
+    size_t done = 0;
+    for (const auto& cell : cells) {
+      CellPlan plan = plan_cell(study, cell, k);
+      if (plan.why_not == "failed" && k == 0) {
+        ++failed;
+        log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
+      }
+      if (plan.args.empty() && plan.why_not != "failed") ++done;
+      if (!plan.args.empty()) queue.push_back(QueuedCell{&cell, std::move(plan.args), plan.steps_to_go});
     }
     if (!run_cells(study, queue, options, label, done, failed, log)) break;
     write_study_files(study, cells);

@@ -8,6 +8,7 @@
 // checkpoint; the same command continues.
 #pragma once
 
+#include "study/cell_status.hpp"
 #include "study/study_deck.hpp"
 
 #include <ostream>
@@ -32,10 +33,15 @@ void prepare_study(const StudyDeck& study, const std::vector<StudyCell>& cells, 
 // The stages to run: the deck's, or one stage to each cell's max_steps.
 std::vector<Stage> stages_of(const StudyDeck& study);
 
-// What a cell does in stage `stage_index` (empty when it has nothing to do: complete, failed,
-// pruned, or already at the stage's end), as kmoe-train arguments after the binary.
-std::vector<std::string> cell_arguments(const StudyDeck& study, const std::vector<StudyCell>& cells,
-                                        const StudyCell& cell, size_t stage_index, std::string& why_not);
+// What a cell does in stage `stage_index`: kmoe-train arguments after the binary, or none
+// with the reason (complete, failed, pruned, or already at the stage's end). The gate into
+// that stage must have been decided first (stage_gate).
+struct CellPlan {
+  std::vector<std::string> args;
+  std::string why_not;
+  int64_t steps_to_go = 0;  // updates left to the stage's end
+};
+CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t stage_index);
 
 // Writes each cell's resolved deck to <output_dir>/decks/<cell>.toml and the manifest
 // (<output_dir>/manifest.toml: every cell's deck, varied values and state, and every gate
@@ -44,7 +50,8 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
 
 std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell);
 
-// A cell's state for the study: its run's state, or "pruned" when a gate stopped its condition.
-std::string study_cell_state(const StudyDeck& study, const StudyCell& cell);
+// A cell's state for the study: its run's state (`status`, from read_cell_status), or
+// "pruned" when a gate stopped its condition.
+std::string study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status);
 
 }  // namespace kmoe

@@ -8,6 +8,7 @@
 #include "core/wall_timer.hpp"
 #include "data/batch_sampler.hpp"
 #include "data/corpus_preparation.hpp"
+#include "io/deck_schema.hpp"
 #include "io/hdf5_reader.hpp"
 #include "model/memory_estimate.hpp"
 #include "model/model_from_deck.hpp"
@@ -51,7 +52,6 @@ struct Shards {
   std::string preparation;  // tokenizer and corpus sources of prepared data (TOML lines)
 };
 
-
 Shards open_shards(const RunDeck& deck, std::ostream& log) {
   Shards s;
   std::string train = deck.data.train_shard, val = deck.data.val_shard, test = deck.data.test_shard;
@@ -83,7 +83,7 @@ std::string data_identity(const Shards& s) {
                                                              {"test", s.test.get()}};
   for (const auto& [name, shard] : splits) {
     if (!shard) continue;
-    out << name << " = { path = \"" << shard->path() << "\", tokens = " << shard->size() << ", fnv1a64 = \""
+    out << name << " = { path = " << toml_string(shard->path()) << ", tokens = " << shard->size() << ", fnv1a64 = \""
         << std::hex << shard->checksum() << std::dec << "\" }\n";
   }
   return out.str() + s.preparation;
