@@ -13,6 +13,7 @@ FINALS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv", "t
 TRAIN_COLUMNS = ("tokens", "lr_muon", "lr_adamw", "ce_loss", "lb_loss", "z_loss", "total_loss", "accuracy",
                  "aux_coef", "grad_norm", "ms_per_step", "tokens_per_s", "nonfinite")
 EVAL_COLUMNS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv_mean", "seconds")
+ROUTER_LAYER_COLUMNS = ("entropy", "max_load_frac", "min_load_frac", "dropped", "lb_loss", "z_loss")
 
 
 @dataclasses.dataclass
@@ -21,6 +22,7 @@ class Study:
     runs: pd.DataFrame
     trajectory: pd.DataFrame
     router: pd.DataFrame
+    router_layers: pd.DataFrame
     evals: pd.DataFrame
     varied: list  # the run columns the study varies (short keys, e.g. "noise_std"), seed last
 
@@ -46,6 +48,19 @@ def _record_paths(directory):
     return finished + [p for p in partial if os.path.basename(p)[:-len(".h5.partial")] not in names]
 
 
+def _routing_summary(f):
+    """Validation routing at the last evaluation (layer means) and the training run's dropped tokens."""
+    out = {"router_entropy": np.nan, "max_load_frac": np.nan, "dropped_tokens": np.nan}
+    if "eval/router_entropy" in f and f["eval/router_entropy"].shape[0] > 0:
+        out["router_entropy"] = float(np.mean(f["eval/router_entropy"][-1]))
+    if "eval/load" in f and f["eval/load"].shape[0] > 0:
+        load = f["eval/load"][-1].astype(float)
+        out["max_load_frac"] = float(np.mean(load.max(axis=1) / load.sum(axis=1)))
+    if "router/dropped" in f:
+        out["dropped_tokens"] = float(np.sum(f["router/dropped"][:]))
+    return out
+
+
 def _read_run(path):
     """One record: its run row and its per-step, per-router-row and per-evaluation frames."""
     partial = path.endswith(".partial")
@@ -63,6 +78,11 @@ def _read_run(path):
         final = f.get("final")
         for key in FINALS:
             row[key] = float(final[key][()]) if final is not None and key in final else np.nan
+        row.update(_routing_summary(f))
+        rates = f["train/tokens_per_s"][:] if "train/tokens_per_s" in f else np.array([])
+        row["tokens_per_s"] = float(np.median(rates)) if rates.size else np.nan
+        row["training_time_minutes"] = row["train_seconds"] / 60
+        row["peak_memory_gb"] = row["peak_host_memory_mib"] / 1024
         steps = f["train/step"][:]
         trajectory = pd.DataFrame({"run": name, "step": steps})
         for column in TRAIN_COLUMNS:
@@ -72,7 +92,7 @@ def _read_run(path):
         for column in EVAL_COLUMNS:
             if column in f["eval"]:
                 evals[column] = f["eval"][column][:]
-        router = pd.DataFrame()
+        router, router_layers = pd.DataFrame(), pd.DataFrame()
         if "router" in f and f["router/load"].shape[0] > 0:
             load = f["router/load"][:]
             importance = f["router/importance"][:]
@@ -85,7 +105,12 @@ def _read_run(path):
                 "load": load.reshape(-1),
                 "importance": importance.reshape(-1),
             })
-    return row, trajectory, router, evals
+            router_layers = pd.DataFrame({"run": name, "step": np.repeat(steps, layers),
+                                          "layer": np.tile(np.arange(layers), n_steps)})
+            for column in ROUTER_LAYER_COLUMNS:
+                if column in f["router"]:
+                    router_layers[column] = f["router"][column][:].reshape(-1)
+    return row, trajectory, router, router_layers, evals
 
 
 def _study_cells(study_path):
@@ -103,6 +128,28 @@ def _study_cells(study_path):
     return deck["study"]["name"], os.path.join(output, "runs"), cells
 
 
+def _cells_from_names(names):
+    """Without a manifest: runs named key=value,...,seed=N (as studies name them) form conditions
+    of their pairs less the seed; any other name is a condition of its own."""
+    cells = {}
+    for name in names:
+        pairs = [p.split("=", 1) for p in name.split(",")]
+        if not all(len(p) == 2 for p in pairs):
+            return {}
+        values = {k: tomllib.loads(f"v = {v}")["v"] if _is_toml_value(v) else v for k, v in pairs}
+        condition = ",".join(f"{k}={v}" for k, v in pairs if k != "seed") or name
+        cells[name] = {"condition": condition, **values}
+    return cells
+
+
+def _is_toml_value(text):
+    try:
+        tomllib.loads(f"v = {text}")
+        return True
+    except tomllib.TOMLDecodeError:
+        return False
+
+
 def load(source):
     """A study deck (reads <output_dir>/runs and the manifest), a directory of records, or a
     list of record paths."""
@@ -116,9 +163,11 @@ def load(source):
         name, paths = os.path.basename(os.path.normpath(source)), _record_paths(source)
     else:
         raise FileNotFoundError(f"{source}: not a study deck, a directory of records or a list of records")
-    rows, trajectories, routers, evals = [], [], [], []
+    if not cells:
+        cells = _cells_from_names([os.path.basename(p).split(".h5")[0] for p in paths])
+    rows, trajectories, routers, router_layers, evals = [], [], [], [], []
     for path in paths:
-        row, trajectory, router, ev = _read_run(path)
+        row, trajectory, router, layers, ev = _read_run(path)
         cell = cells.get(row["run"], {})
         row["state"] = cell.get("state", "running" if row["partial"] else row["status"])
         row["condition"] = cell.get("condition", row["run"])
@@ -128,6 +177,7 @@ def load(source):
         rows.append(row)
         trajectories.append(trajectory)
         routers.append(router)
+        router_layers.append(layers)
         evals.append(ev)
     varied = []  # in the study's order (the manifest's), seed last
     for cell in cells.values():
@@ -136,4 +186,5 @@ def load(source):
         varied.append("seed")
     frame = pd.DataFrame(rows)
     concat = (lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
-    return Study(name, frame, concat(trajectories), concat([r for r in routers if not r.empty]), concat(evals), varied)
+    present = (lambda frames: concat([f for f in frames if not f.empty]))
+    return Study(name, frame, concat(trajectories), present(routers), present(router_layers), concat(evals), varied)

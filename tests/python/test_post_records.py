@@ -5,32 +5,11 @@ import sys
 import tempfile
 import unittest
 
-import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "postprocess"))
 import kmoe_post  # noqa: E402
-
-
-def write_record(path, noise, seed, status="complete", steps=3, layers=2, experts=4, val_loss=2.0):
-    with h5py.File(path, "w") as f:
-        f.attrs["deck"] = f'[run]\nname = "r"\nseed = {seed}\n[moe]\nnoise_std = {noise}\nnum_experts = {experts}\n'
-        f.attrs["status"] = status
-        f.attrs["stop_reason"] = ""
-        f.attrs["total_params"] = 1000
-        f.attrs["active_params"] = 600
-        f.attrs["unigram_entropy"] = 5.5
-        f["train/step"] = np.arange(1, steps + 1)
-        f["train/ce_loss"] = np.linspace(4.0, 3.0, steps)
-        f["train/tokens_per_s"] = np.full(steps, 1000.0)
-        f["router/load"] = np.arange(steps * layers * experts).reshape(steps, layers, experts)
-        f["router/importance"] = np.full((steps, layers, experts), 0.25)
-        f["eval/step"] = np.array([steps])
-        f["eval/val_loss"] = np.array([val_loss])
-        f["eval/val_ppl"] = np.exp([val_loss])
-        if status == "complete":
-            f["final/val_loss"] = val_loss
-            f["final/expert_cv"] = 0.1
+from synthetic_records import write_record  # noqa: E402
 
 
 class LoadTest(unittest.TestCase):

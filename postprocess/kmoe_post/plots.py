@@ -1,0 +1,130 @@
+"""The report's figures (PNG), one colour per condition throughout."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .tables import LABELS, conditions  # noqa: E402
+
+DPI = 110
+
+
+def condition_colours(runs):
+    cycle = plt.get_cmap("tab10").colors
+    return {c: cycle[i % len(cycle)] for i, c in enumerate(conditions(runs))}
+
+
+def _save(fig, path, legend_from=None):
+    """Saves the figure, with the legend of one axes' lines below the panels when given."""
+    fig.tight_layout()
+    extra = []
+    if legend_from is not None:
+        handles, labels = legend_from.get_legend_handles_labels()
+        if handles:
+            extra.append(fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                                    ncol=min(3, len(labels)), fontsize=8, frameon=False))
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", bbox_extra_artists=extra)
+    plt.close(fig)
+    return path
+
+
+def _band(ax, frame, runs, column, colours, label=True):
+    """Per condition: the mean over its runs at each step, and a band from the lowest to the highest."""
+    frame = frame.merge(runs[["run", "condition"]], on="run")
+    for condition in conditions(runs):
+        rows = frame[frame["condition"] == condition]
+        if rows.empty or column not in rows or rows[column].isna().all():
+            continue
+        by_step = rows.groupby("step")[column]
+        mean, low, high = by_step.mean(), by_step.min(), by_step.max()
+        ax.plot(mean.index, mean.values, color=colours[condition], label=condition if label else None, lw=1.4)
+        if rows["run"].nunique() > 1:
+            ax.fill_between(mean.index, low.values, high.values, color=colours[condition], alpha=0.18, lw=0)
+
+
+def loss_curves(study, path):
+    """Validation and training loss per condition (mean over seeds, band from min to max), with the
+    corpus's unigram entropy: a model at that line has learnt only token frequencies."""
+    colours = condition_colours(study.runs)
+    fig, (val, train) = plt.subplots(1, 2, figsize=(11, 4.6))
+    _band(val, study.evals, study.runs, "val_loss", colours)
+    _band(train, study.trajectory, study.runs, "ce_loss", colours, label=False)
+    entropy = study.runs["unigram_entropy"].dropna()
+    for ax, title in ((val, "validation loss"), (train, "training cross-entropy")):
+        if len(entropy):
+            ax.axhline(entropy.mean(), color="grey", ls="--", lw=1, label="unigram entropy" if ax is val else None)
+        ax.set(title=title, xlabel="step", ylabel="nats / token")
+        ax.grid(alpha=0.3)
+    return _save(fig, path, legend_from=val)
+
+
+def schedules(study, path):
+    """Learning rates and the load-balancing coefficient per condition (its first run)."""
+    colours = condition_colours(study.runs)
+    columns = [c for c in ("lr_muon", "lr_adamw", "aux_coef") if c in study.trajectory]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.4), squeeze=False)
+    first = study.runs.groupby("condition", sort=False)["run"].first()
+    for ax, column in zip(axes[0], columns):
+        for condition, run in first.items():
+            rows = study.trajectory[study.trajectory["run"] == run]
+            ax.plot(rows["step"], rows[column], color=colours[condition], lw=1.2, label=condition)
+        ax.set(title=column, xlabel="step")
+        ax.grid(alpha=0.3)
+    return _save(fig, path, legend_from=axes[0][0])
+
+
+def routing_over_steps(study, path):
+    """Largest and smallest expert share and router entropy per step (mean over layers and seeds)."""
+    colours = condition_colours(study.runs)
+    per_step = study.router_layers.groupby(["run", "step"], as_index=False).mean(numeric_only=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, column, title in zip(axes, ("max_load_frac", "min_load_frac", "entropy"),
+                                 ("largest expert share", "smallest expert share", "router entropy (nats)")):
+        _band(ax, per_step, study.runs, column, colours, label=ax is axes[0])
+        ax.set(title=title, xlabel="step")
+        ax.grid(alpha=0.3)
+    return _save(fig, path, legend_from=axes[0])
+
+
+def load_heat_map(study, run, path):
+    """One run's expert load share, layer by layer: experts down, steps across."""
+    rows = study.router[study.router["run"] == run]
+    steps = np.sort(rows["step"].unique())
+    layers, experts = rows["layer"].max() + 1, rows["expert"].max() + 1
+    load = rows.sort_values(["step", "layer", "expert"])["load"].to_numpy(float).reshape(len(steps), layers, experts)
+    share = load / np.maximum(load.sum(axis=2, keepdims=True), 1)
+    fig, axes = plt.subplots(layers, 1, figsize=(9, 0.5 + 1.0 * layers * max(1, experts / 8)), squeeze=False,
+                             sharex=True)
+    for layer, ax in enumerate(axes[:, 0]):
+        image = ax.imshow(share[:, layer, :].T, aspect="auto", cmap="viridis", vmin=0, vmax=share.max(),
+                          extent=(steps[0] - 0.5, steps[-1] + 0.5, experts - 0.5, -0.5), interpolation="nearest")
+        ax.set_ylabel(f"layer {layer}\nexpert", fontsize=8)
+    axes[-1, 0].set_xlabel("step")
+    axes[0, 0].set_title(f"expert load share: {run}", fontsize=9)
+    fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.01, label="share of assignments")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def condition_bars(study, summary, columns, path):
+    """Mean ± std per condition with each run as a dot."""
+    colours = condition_colours(study.runs)
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.2), squeeze=False)
+    names = list(summary["condition"])
+    for ax, column in zip(axes[0], columns):
+        x = np.arange(len(names))
+        ax.bar(x, summary[column + "_mean"], yerr=summary[column + "_std"].fillna(0), capsize=3,
+               color=[colours[c] for c in names], alpha=0.75)
+        for i, condition in enumerate(names):
+            values = study.runs.loc[study.runs["condition"] == condition, column].dropna()
+            ax.scatter(np.full(len(values), i), values, color="black", s=10, zorder=3)
+        ax.set_xticks(x, names, rotation=35, ha="right", fontsize=7)
+        ax.set_title(LABELS.get(column, column))
+        ax.grid(alpha=0.3, axis="y")
+        finite = summary[column + "_mean"].dropna()
+        if len(finite) and column.endswith("ppl"):
+            low = (summary[column + "_mean"] - summary[column + "_std"].fillna(0)).min()
+            ax.set_ylim(bottom=max(0, low - 0.1 * (finite.max() - low + 1)))
+    return _save(fig, path)

@@ -1,0 +1,148 @@
+"""A study's report from its records: tables (Markdown, CSV), statistics, plots (PNG) and one
+self-contained report.html.
+
+usage: scripts/report STUDY.toml | RECORDS_DIR [--out DIR] [--reference CONDITION] [--heat-maps RUN ...]
+"""
+import argparse
+import os
+import sys
+
+import pandas as pd
+
+from . import html_page, plots, statistics, tables
+from .records import load
+
+TESTED_METRICS = ("best_val_ppl", "val_loss", "expert_cv")  # each its own family for Holm
+BAR_METRICS = ("best_val_ppl", "expert_cv")
+MAX_HEAT_MAPS = 6
+
+
+def _default_out(source):
+    if isinstance(source, (list, tuple)):
+        return "report"
+    if os.path.isdir(source):
+        return os.path.join(source, "report")
+    import tomllib
+    with open(source, "rb") as f:
+        output_dir = tomllib.load(f)["study"]["output_dir"]
+    return os.path.normpath(os.path.join(os.path.dirname(source), output_dir, "report"))
+
+
+def _factors(study):
+    """The varied keys other than the seed that take more than one value."""
+    return [k for k in study.varied if k != "seed" and k in study.runs and study.runs[k].nunique() > 1]
+
+
+def _state_warning(runs):
+    unfinished = runs[runs["state"] != "complete"]
+    if unfinished.empty:
+        return ""
+    states = ", ".join(f"{n} {s}" for s, n in unfinished["state"].value_counts().items())
+    return (f"{len(unfinished)} of {len(runs)} runs are not complete ({states}): they have no final metrics, "
+            "their curves show what they have.")
+
+
+def build(source, out=None, reference=None, heat_map_runs=None):
+    """Writes the report into out (default: <study output_dir>/report) and returns the page's path
+    and the statistics sentences."""
+    study = load(source)
+    if study.runs.empty:
+        raise SystemExit(f"{source}: no run records found")
+    out = out or _default_out(source)
+    os.makedirs(out, exist_ok=True)
+    runs = study.runs
+    path = (lambda name: os.path.join(out, name))
+
+    summary = tables.condition_summary(runs)
+    summary.to_csv(path("summary.csv"), index=False)
+    display = tables.summary_display(summary)
+    research = tables.research_csv(runs, study.varied)
+    research.to_csv(path("runs.csv"), index=False)
+    seeds = {m: tables.per_seed(runs, m) for m in ("best_val_ppl", "expert_cv")} if "seed" in runs else {}
+    for metric, frame in seeds.items():
+        frame.to_csv(path(f"per_seed_{metric}.csv"), index=False)
+
+    comparisons = [statistics.compare(runs, m, reference, tables.FORMATS[m]) for m in TESTED_METRICS]
+    comparisons = pd.concat([c for c in comparisons if not c.empty] or [pd.DataFrame()], ignore_index=True)
+    comparisons.to_csv(path("statistics.csv"), index=False)
+    sentences = list(comparisons["sentence"]) if not comparisons.empty else []
+
+    anova_parts, anova_lines = [], []
+    factors = _factors(study)
+    if len(factors) == 2:
+        frames = []
+        for metric in BAR_METRICS:
+            table, warning = statistics.two_way_anova(runs, metric, *factors)
+            anova_lines += statistics.anova_sentences(table, metric) + ([warning] if warning else [])
+            frames.append(table.reset_index(names="term").assign(metric=metric))
+            blocked = "seed (block)" in table.index
+            anova_parts += [("text", f"{tables.LABELS[metric]} ~ {factors[0]} × {factors[1]}"
+                                     + (" + seed as a block" if blocked else "") + " (type II sums of squares)"),
+                            ("table", tables.format_frame(frames[-1]))]
+        pd.concat(frames).to_csv(path("anova.csv"), index=False)
+
+    figures = [plots.loss_curves(study, path("loss_curves.png")),
+               plots.schedules(study, path("schedules.png"))]
+    if not study.router_layers.empty:
+        figures.append(plots.routing_over_steps(study, path("routing.png")))
+    figures.append(plots.condition_bars(study, summary, BAR_METRICS, path("conditions.png")))
+    if not study.router.empty:
+        chosen = heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]
+        figures += [plots.load_heat_map(study, run, path(f"load_{i}.png")) for i, run in enumerate(chosen)]
+
+    reference_name = statistics.reference_condition(runs, reference)
+    warning = _state_warning(runs)
+    markdown = [f"# {study.name}", "", tables.markdown(display), ""]
+    for metric, frame in seeds.items():
+        markdown += [f"## {tables.LABELS[metric]} per seed", "",
+                     tables.markdown(tables.format_frame(frame, dict.fromkeys(frame.columns, tables.FORMATS[metric]))), ""]
+    markdown += [f"## Against {reference_name}", ""] + [f"- {s}" for s in sentences] + [""]
+    if anova_lines:
+        markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in anova_lines] + [""]
+    if warning:
+        markdown += [f"Note: {warning}", ""]
+    with open(path("report.md"), "w") as f:
+        f.write("\n".join(markdown))
+
+    deck_text = open(source).read() if isinstance(source, str) and source.endswith(".toml") else ""
+    sections = [("Conditions (mean ± std over seeds)",
+                 ([("warning", warning)] if warning else []) + [("table", display)])]
+    sections += [(f"{tables.LABELS[m]} per seed", [("table", tables.format_frame(f, dict.fromkeys(f.columns, tables.FORMATS[m])))])
+                 for m, f in seeds.items()]
+    sections.append((f"Statistics against {reference_name}",
+                     [("text", s) for s in sentences]
+                     + [("text", "Tests are paired by seed where two or more seeds pair up (same data order and "
+                                 "initial weights), else Welch; Holm's adjustment runs over each metric's "
+                                 "comparisons.")]))
+    if anova_parts:
+        sections.append(("Two-way ANOVA", [("text", s) for s in anova_lines] + anova_parts))
+    sections.append(("Plots", [("image", f) for f in figures]))
+    sections.append(("Runs", [("table", tables.format_frame(research))]))
+    if deck_text:
+        sections.append(("Study deck", [("pre", deck_text)]))
+    page = path("report.html")
+    with open(page + ".tmp", "w") as f:
+        f.write(html_page.page(f"kmoe study report: {study.name}", sections))
+    os.replace(page + ".tmp", page)
+    return page, "\n".join(markdown)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="scripts/report", description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="a study deck (.toml) or a directory of run records")
+    parser.add_argument("--out", help="report directory (default: the study's output_dir/report)")
+    parser.add_argument("--reference", help="condition to compare against: its name or key=value pairs "
+                                            "(default: the first condition)")
+    parser.add_argument("--heat-maps", nargs="+", metavar="RUN", help="runs to draw load heat maps of "
+                                                                     "(default: each condition's first run)")
+    args = parser.parse_args(argv)
+    try:
+        page, text = build(args.source, args.out, args.reference, args.heat_maps)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"report: {error}")
+    print(text)
+    print(f"report: {page}")
+
+
+if __name__ == "__main__":
+    main()
