@@ -128,6 +128,10 @@ edit(f"{src}/Cuda/Kokkos_CudaSpace.cpp", lambda t: t.replace(
 edit(f"{src}/Cuda/Kokkos_Cuda_Graph_Impl.hpp", lambda t: re.sub(
     r"cudaGraphInstantiate\(&m_graph_exec, m_graph, &error_node,\s*error_log, error_log_size\)",
     lambda m: "cudaGraphInstantiate(&m_graph_exec, m_graph, 0)", t))
+# 3.4 refuses a GPU of a newer major version than the code (an H100 running sm_80 code from PTX).
+edit(f"{src}/Cuda/Kokkos_Cuda_Instance.cpp", lambda t: t.replace(
+    "if (compiled_major != cudaProp.major || compiled_minor > cudaProp.minor) {",
+    "if (compiled_major * 10 + compiled_minor > cudaProp.major * 10 + cudaProp.minor) {"))
 PY
 }
 
