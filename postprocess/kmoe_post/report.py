@@ -65,7 +65,7 @@ def build(source, out=None, reference=None, heat_map_runs=None):
     comparisons = [statistics.compare(runs, m, reference, tables.FORMATS[m]) for m in TESTED_METRICS]
     comparisons = pd.concat([c for c in comparisons if not c.empty] or [pd.DataFrame()], ignore_index=True)
     comparisons.to_csv(path("statistics.csv"), index=False)
-    sentences = list(comparisons["sentence"]) if not comparisons.empty else []
+    sentences = list(comparisons["sentence"]) if not comparisons.empty else ["One condition: nothing to compare."]
 
     anova_parts, anova_lines = [], []
     factors = _factors(study)
