@@ -1,11 +1,17 @@
 // One full forward + backward of the reference model (d_model 384, 6 layers, 8 experts of
-// width 1536, top-2, seq 512, batch 8, vocab 8192, dropout 0.1, noise 0.1), as tokens/s.
-// The dense baseline at matched active FFN width runs alongside for comparison.
+// width 1536, top-2, seq 512, batch 8, vocab 8192, dropout 0.1, noise 0.1), as tokens/s, beside
+// its GEMM-bound limit (the step's matrix products alone at the BLAS rate measured at their
+// shapes in the same run) and the fraction of that limit reached. The dense baseline at matched
+// active FFN width runs alongside for comparison.
 #include "core/wall_timer.hpp"
+#include "kernels/dense_gemm.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <vector>
 
 using namespace kmoe;
 
@@ -38,20 +44,78 @@ TokenBatch reference_batch(const ModelConfig& c) {
   return batch;
 }
 
+// One product C[m×n] = A[m×k]·B[k×n] of the forward pass, done `count` times per micro-batch.
+struct ForwardProduct {
+  int m, n, k, count;
+};
+
+// The forward pass's matrix products (experts at a balanced load); the backward pass does two
+// products of the same size for each (input and weight gradients; attention's four for two).
+std::vector<ForwardProduct> forward_products(const ModelConfig& c) {
+  const int tokens = kBatch * c.seq_len, d = c.d_model, layers = c.n_layers;
+  std::vector<ForwardProduct> products = {
+      {tokens, d, d, 4 * layers},                                     // q, k, v, o
+      {c.seq_len, c.seq_len, c.head_dim(), kBatch * c.n_heads * layers},  // Q·Kᵀ per head
+      {c.seq_len, c.head_dim(), c.seq_len, kBatch * c.n_heads * layers},  // P·V per head
+      {tokens, c.vocab_size, d, 1},                                   // tied head
+  };
+  if (c.moe) {
+    const int per_expert = tokens * c.top_k / c.num_experts;
+    products.push_back({tokens, c.num_experts, d, layers});  // router
+    products.push_back({per_expert, c.expert_d_ff, d, c.num_experts * layers});
+    products.push_back({per_expert, d, c.expert_d_ff, c.num_experts * layers});
+  } else {
+    products.push_back({tokens, c.d_ff, d, layers});
+    products.push_back({tokens, d, c.d_ff, layers});
+  }
+  return products;
+}
+
+// Seconds one forward + backward would take if it were nothing but its matrix products, each at
+// the rate this process's BLAS reaches at that shape (median of 5; backward products timed at
+// their forward shape), and the step's product FLOPs.
+std::pair<double, double> gemm_bound_seconds(const ModelConfig& c) {
+  double seconds = 0, flops = 0;
+  for (const auto& p : forward_products(c)) {
+    View2<float> a("a", p.m, p.k), b("b", p.k, p.n), out("c", p.m, p.n);
+    Kokkos::deep_copy(a, 0.5f);
+    Kokkos::deep_copy(b, 0.25f);
+    std::vector<double> times;
+    for (int repeat = 0; repeat < 6; ++repeat) {
+      WallTimer timer;
+      kernels::gemm<float>("N", "N", 1.0f, a, b, 0.0f, out);
+      Kokkos::fence();
+      if (repeat > 0) times.push_back(timer.seconds());  // the first call warms up
+    }
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    seconds += 3.0 * p.count * times[times.size() / 2];
+    flops += 3.0 * p.count * 2.0 * p.m * p.n * p.k;
+  }
+  return {seconds, flops};
+}
+
 void BM_TrainStep(benchmark::State& state, bool moe) {
   const auto c = reference(moe);
   MoeTransformer<float> model(c, 42);
   const auto batch = reference_batch(c);
   const int tokens = kBatch * c.seq_len;
   StepOptions options;
+  double step_seconds = 0;
   for (auto _ : state) {
+    WallTimer timer;
     model.params().zero_grads();
     model.forward(batch, options);
     model.backward();
     Kokkos::fence();
+    step_seconds += timer.seconds();
     ++options.rng_step;
   }
   state.counters["tokens/s"] = benchmark::Counter(double(tokens) * state.iterations(), benchmark::Counter::kIsRate);
+  // The limit is measured after the steps, in the same process and at the same shapes.
+  const auto [gemm_seconds, gemm_flops] = gemm_bound_seconds(c);
+  state.counters["gemm_limit_tokens/s"] = tokens / gemm_seconds;
+  state.counters["fraction_of_gemm_limit"] = gemm_seconds / (step_seconds / state.iterations());
+  state.counters["gemm_GFLOP/s"] = gemm_flops / gemm_seconds * 1e-9;
 }
 
 // The hybrid Muon + AdamW update measured next to forward + backward in the same loop;

@@ -89,11 +89,28 @@ PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP
         self.started_munge = True
 
     def stop(self):
+        """Terminates the daemons and waits for them: slurmctld saves its state on the way out,
+        into the directory the caller removes next."""
+        stopping = []
         for name in ("slurmd", "slurmctld"):
             pid_file = os.path.join(self.dir, name + ".pid")
             try:
-                os.kill(int(open(pid_file).read()), signal.SIGTERM)
+                pid = int(open(pid_file).read())
+                os.kill(pid, signal.SIGTERM)
+                stopping.append(pid)
             except (OSError, ValueError):
                 pass
+        deadline = time.monotonic() + 60
+        while stopping and time.monotonic() < deadline:
+            stopping = [pid for pid in stopping if _running(pid)]
+            time.sleep(0.2)
         if self.started_munge:
             subprocess.run(["pkill", "-x", "munged"])
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
