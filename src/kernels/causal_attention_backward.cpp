@@ -2,7 +2,7 @@
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
-#include "kernels/dense_gemm.hpp"
+#include "kernels/batched_gemm.hpp"
 
 #include <algorithm>
 
@@ -71,23 +71,24 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
       });
   const T scale = T(1) / math::sqrt(T(hd));
   const int heads = s.batch * s.heads, T_len = s.seq_len;
+  const size_t head_stride = size_t(T_len) * hd, block_stride = size_t(T_len) * T_len;
   for (int first = 0; first < heads; first += ws.group) {
     const int count = std::min(ws.group, heads - first);
-    for (int g = 0; g < count; ++g) {
-      const int h = first + g;
-      gemm<T>("N", "T", scale, head_rows(ws.q, T_len, h, 1), head_rows(ws.k, T_len, h, 1), T(0),
-              score_block(ws.scores, T_len, g));
-      gemm<T>("N", "T", T(1), head_rows(ws.dout, T_len, h, 1), head_rows(ws.v, T_len, h, 1), T(0),
-              score_block(ws.grad_scores, T_len, g));
-    }
+    const size_t offset = first * head_stride;
+    const MatrixBatch scores_from_heads{count, head_stride, head_stride, block_stride};
+    const MatrixBatch heads_from_scores{count, block_stride, head_stride, head_stride};
+    // S = scale · Q · Kᵀ and G = dO · Vᵀ, then P and dS from them, then the three gradients
+    batched_gemm<T>(false, true, T_len, T_len, hd, scale, ws.q.data() + offset, hd, ws.k.data() + offset, hd, T(0),
+                    ws.scores.data(), T_len, scores_from_heads, CausalPart::lower_output);
+    batched_gemm<T>(false, true, T_len, T_len, hd, T(1), ws.dout.data() + offset, hd, ws.v.data() + offset, hd, T(0),
+                    ws.grad_scores.data(), T_len, scores_from_heads, CausalPart::lower_output);
     attention_score_gradients(s, first, count, ws.scores, ws.grad_scores, lse, ws.row_dot, dropout, scale);
-    for (int g = 0; g < count; ++g) {
-      const int h = first + g;
-      const View2<T> probs = score_block(ws.scores, T_len, g), dscores = score_block(ws.grad_scores, T_len, g);
-      gemm<T>("T", "N", T(1), probs, head_rows(ws.dout, T_len, h, 1), T(0), head_rows(ws.dv, T_len, h, 1));
-      gemm<T>("N", "N", T(1), dscores, head_rows(ws.k, T_len, h, 1), T(0), head_rows(ws.dq, T_len, h, 1));
-      gemm<T>("T", "N", T(1), dscores, head_rows(ws.q, T_len, h, 1), T(0), head_rows(ws.dk, T_len, h, 1));
-    }
+    batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.dout.data() + offset, hd, T(0),
+                    ws.dv.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed);
+    batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.k.data() + offset, hd,
+                    T(0), ws.dq.data() + offset, hd, heads_from_scores, CausalPart::lower_left);
+    batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.q.data() + offset, hd,
+                    T(0), ws.dk.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed);
   }
   unpack_heads(s, ws.dq, dq);
   unpack_heads(s, ws.dk, dk);

@@ -2,7 +2,7 @@
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
-#include "kernels/dense_gemm.hpp"
+#include "kernels/batched_gemm.hpp"
 
 #include <algorithm>
 
@@ -59,18 +59,17 @@ void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const 
   pack_heads(s, k, ws.k);
   pack_heads(s, v, ws.v);
   const T scale = T(1) / math::sqrt(T(s.head_dim));
-  const int heads = s.batch * s.heads, T_len = s.seq_len;
+  const int heads = s.batch * s.heads, T_len = s.seq_len, hd = s.head_dim;
+  const size_t head_stride = size_t(T_len) * hd, block_stride = size_t(T_len) * T_len;
   for (int first = 0; first < heads; first += ws.group) {
     const int count = std::min(ws.group, heads - first);
-    for (int g = 0; g < count; ++g) {
-      gemm<T>("N", "T", scale, head_rows(ws.q, T_len, first + g, 1), head_rows(ws.k, T_len, first + g, 1), T(0),
-              score_block(ws.scores, T_len, g));
-    }
+    const size_t offset = first * head_stride;
+    // S = scale · Q · Kᵀ, then P = dropout(softmax(S)), then O = P · V, for every head of the group
+    batched_gemm<T>(false, true, T_len, T_len, hd, scale, ws.q.data() + offset, hd, ws.k.data() + offset, hd, T(0),
+                    ws.scores.data(), T_len, {count, head_stride, head_stride, block_stride}, CausalPart::lower_output);
     causal_softmax_rows(s, first, count, ws.scores, dropout, lse);
-    for (int g = 0; g < count; ++g) {
-      gemm<T>("N", "N", T(1), score_block(ws.scores, T_len, g), head_rows(ws.v, T_len, first + g, 1), T(0),
-              head_rows(ws.out, T_len, first + g, 1));
-    }
+    batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.v.data() + offset, hd, T(0),
+                    ws.out.data() + offset, hd, {count, block_stride, head_stride, head_stride}, CausalPart::lower_left);
   }
   unpack_heads(s, ws.out, out);
 }

@@ -1,0 +1,108 @@
+#include "kernels/batched_gemm.hpp"
+
+#include "core/error.hpp"
+#include "core/views.hpp"
+
+#include <KokkosKernels_config.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
+#include <KokkosBlas_tpl_spec.hpp>
+#define KMOE_BATCHED_GEMM_CUBLAS 1
+#endif
+#include <KokkosBlas_Host_tpl.hpp>
+
+namespace kmoe::kernels {
+
+namespace {
+
+constexpr int kRowBlock = 64;  // host task: 64 rows of one entry
+
+// Row-major product through the column-major BLAS: Cᵀ = op(B)ᵀ · op(A)ᵀ.
+template <class T>
+void host_gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta, T* c,
+               int ldc) {
+  if (m <= 0 || n <= 0) return;
+  KokkosBlas::Impl::HostBlas<T>::gemm(tb ? 'T' : 'N', ta ? 'T' : 'N', n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
+}
+
+// Rows [r0, r1) of one entry's C.
+template <class T>
+void host_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
+                    T* c, int ldc, CausalPart part, int r0, int r1) {
+  const int rows = r1 - r0;
+  switch (part) {
+    case CausalPart::all:
+      host_gemm(ta, tb, rows, n, k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, b, ldb, beta,
+                c + size_t(r0) * ldc, ldc);
+      break;
+    case CausalPart::lower_output:  // columns j < r1 only
+      host_gemm(ta, tb, rows, std::min(r1, n), k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, b, ldb, beta,
+                c + size_t(r0) * ldc, ldc);
+      break;
+    case CausalPart::lower_left:  // A[r0:r1, 0:r1] · B[0:r1, :]
+      host_gemm(false, tb, rows, n, r1, alpha, a + size_t(r0) * lda, lda, b, ldb, beta, c + size_t(r0) * ldc, ldc);
+      break;
+    case CausalPart::lower_left_transposed:  // A[r0:m, r0:r1]ᵀ · B[r0:m, :]
+      host_gemm(true, tb, rows, n, m - r0, alpha, a + size_t(r0) * lda + r0, lda, b + size_t(r0) * ldb, ldb, beta,
+                c + size_t(r0) * ldc, ldc);
+      break;
+  }
+}
+
+#ifdef KMOE_BATCHED_GEMM_CUBLAS
+void cublas_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha, const float* a,
+                    int lda, long long sa, const float* b, int ldb, long long sb, const float* beta, float* c, int ldc,
+                    long long sc, int count) {
+  auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
+  require(cublasSgemmStridedBatched(blas.handle, tb, ta, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c, ldc, sc,
+                                    count) == CUBLAS_STATUS_SUCCESS,
+          "cublasSgemmStridedBatched failed");
+}
+void cublas_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha,
+                    const double* a, int lda, long long sa, const double* b, int ldb, long long sb, const double* beta,
+                    double* c, int ldc, long long sc, int count) {
+  auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
+  require(cublasDgemmStridedBatched(blas.handle, tb, ta, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c, ldc, sc,
+                                    count) == CUBLAS_STATUS_SUCCESS,
+          "cublasDgemmStridedBatched failed");
+}
+#endif
+
+}  // namespace
+
+template <class T>
+void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
+                  T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part) {
+  if (batch.count <= 0 || m <= 0 || n <= 0) return;
+  const bool causal_shape = part == CausalPart::all || (part == CausalPart::lower_output ? m == n : m == k && !trans_b);
+  require(causal_shape, "batched_gemm: a causal part needs a square T×T output or triangular A (with op(B) = B)");
+#ifdef KMOE_BATCHED_GEMM_CUBLAS
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+    // The zeros above the diagonal make the whole product equal to the causal one.
+    cublas_batched(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, a, lda,
+                   batch.stride_a, b, ldb, batch.stride_b, &beta, c, ldc, batch.stride_c, batch.count);
+    return;
+  }
+#endif
+  require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
+          "batched_gemm: no batched BLAS for this backend (build Kokkos Kernels with cuBLAS)");
+  using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
+                                      Kokkos::DefaultHostExecutionSpace>;
+  const int blocks = (m + kRowBlock - 1) / kRowBlock;
+  Kokkos::parallel_for(
+      "batched_gemm", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
+        const int entry = task / blocks, r0 = (task % blocks) * kRowBlock, r1 = std::min(m, r0 + kRowBlock);
+        host_row_block(trans_a, trans_b, m, n, k, alpha, a + entry * batch.stride_a, lda, b + entry * batch.stride_b,
+                       ldb, beta, c + entry * batch.stride_c, ldc, part, r0, r1);
+      });
+}
+
+template void batched_gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*,
+                                  int, const MatrixBatch&, CausalPart);
+template void batched_gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double,
+                                   double*, int, const MatrixBatch&, CausalPart);
+
+}  // namespace kmoe::kernels

@@ -1,0 +1,29 @@
+// Many equal-shaped products in one call: C_b = alpha · op(A_b) · op(B_b) + beta · C_b for
+// b < count, each operand a row-major block at base + b · stride. On CUDA one cuBLAS
+// strided-batched call; on the host the entries (split into row blocks) run in parallel, each
+// a single-threaded BLAS call, so the result does not depend on the thread count.
+//
+// `part` lets causal attention skip the zero half of its T×T products on the host (the GPU
+// computes them whole: the zeros make the result the same):
+//   lower_output           only C[i, j ≤ i] is wanted (scores S = Q·Kᵀ, G = dO·Vᵀ);
+//   lower_left             A is lower triangular, C = A · op(B) (P·V, dS·K);
+//   lower_left_transposed  A is lower triangular, C = Aᵀ · op(B) (Pᵀ·dO, dSᵀ·Q).
+#pragma once
+
+#include <cstddef>
+
+namespace kmoe::kernels {
+
+enum class CausalPart { all, lower_output, lower_left, lower_left_transposed };
+
+struct MatrixBatch {
+  int count;
+  size_t stride_a, stride_b, stride_c;
+};
+
+// Row-major: op(A) is m×k (A is k×m when trans_a), op(B) is k×n, C is m×n; ld* are row strides.
+template <class T>
+void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+                  int ldb, T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all);
+
+}  // namespace kmoe::kernels
