@@ -1,6 +1,7 @@
 #include "kernels/batched_gemm.hpp"
 
 #include "core/error.hpp"
+#include "core/kernel_census.hpp"
 #include "core/views.hpp"
 
 #include <KokkosKernels_config.h>
@@ -18,7 +19,12 @@ namespace kmoe::kernels {
 
 namespace {
 
-constexpr int kRowBlock = 64;  // host task: 64 rows of one entry
+constexpr int kRowBlock = 64;  // host task of a batched product: 64 rows of one entry
+
+// Host tasks run here: the model's execution space where it is the host (the Serial variant
+// stays serial), else the default host space.
+using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
+                                    Kokkos::DefaultHostExecutionSpace>;
 
 // Row-major product through the column-major BLAS: Cᵀ = op(B)ᵀ · op(A)ᵀ.
 template <class T>
@@ -53,6 +59,18 @@ void host_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, 
 }
 
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
+void cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha, const float* a,
+                 int lda, const float* b, int ldb, const float* beta, float* c, int ldc) {
+  auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
+  require(cublasSgemm(blas.handle, tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc) == CUBLAS_STATUS_SUCCESS,
+          "cublasSgemm failed");
+}
+void cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha,
+                 const double* a, int lda, const double* b, int ldb, const double* beta, double* c, int ldc) {
+  auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
+  require(cublasDgemm(blas.handle, tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc) == CUBLAS_STATUS_SUCCESS,
+          "cublasDgemm failed");
+}
 void cublas_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha, const float* a,
                     int lda, long long sa, const float* b, int ldb, long long sb, const float* beta, float* c, int ldc,
                     long long sc, int count) {
@@ -77,6 +95,7 @@ template <class T>
 void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
                   T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part) {
   if (batch.count <= 0 || m <= 0 || n <= 0) return;
+  count_blas_call();
   const bool causal_shape = part == CausalPart::all || (part == CausalPart::lower_output ? m == n : m == k && !trans_b);
   require(causal_shape, "batched_gemm: a causal part needs a square T×T output or triangular A (with op(B) = B)");
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
@@ -89,8 +108,6 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
 #endif
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "batched_gemm: no batched BLAS for this backend (build Kokkos Kernels with cuBLAS)");
-  using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
-                                      Kokkos::DefaultHostExecutionSpace>;
   const int blocks = (m + kRowBlock - 1) / kRowBlock;
   Kokkos::parallel_for(
       "batched_gemm", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
@@ -100,9 +117,41 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
       });
 }
 
+template <class T>
+void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
+                  const std::vector<GemmProblem<T>>& problems, int row_block) {
+  count_blas_call();
+#ifdef KMOE_BATCHED_GEMM_CUBLAS
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+    for (const auto& p : problems) {
+      if (p.m > 0 && p.n > 0) {
+        cublas_gemm(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p.m, p.n, p.k, &alpha,
+                    p.a, lda, p.b, ldb, &beta, p.c, ldc);
+      }
+    }
+    return;
+  }
+#endif
+  require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
+          "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
+  std::vector<std::pair<int, int>> tasks;  // (problem, first row)
+  for (int i = 0; i < int(problems.size()); ++i) {
+    for (int r0 = 0; r0 < problems[i].m; r0 += row_block) tasks.emplace_back(i, r0);
+  }
+  Kokkos::parallel_for("grouped_gemm", Kokkos::RangePolicy<HostExec>(0, tasks.size()), [&](int task) {
+    const auto [i, r0] = tasks[task];
+    const auto& p = problems[i];
+    host_row_block(trans_a, trans_b, p.m, p.n, p.k, alpha, p.a, lda, p.b, ldb, beta, p.c, ldc, CausalPart::all, r0,
+                   std::min(p.m, r0 + row_block));
+  });
+}
+
 template void batched_gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*,
                                   int, const MatrixBatch&, CausalPart);
 template void batched_gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double,
                                    double*, int, const MatrixBatch&, CausalPart);
+template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&, int);
+template void grouped_gemm<double>(bool, bool, double, int, int, double, int, const std::vector<GemmProblem<double>>&,
+                                   int);
 
 }  // namespace kmoe::kernels

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace kmoe::kernels {
 
@@ -25,5 +26,21 @@ struct MatrixBatch {
 template <class T>
 void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
                   int ldb, T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all);
+
+// One product of a group: C = alpha · op(A) · op(B) + beta · C with its own sizes and operands.
+template <class T>
+struct GemmProblem {
+  int m, n, k;
+  const T* a;
+  const T* b;
+  T* c;
+};
+
+// Products of different sizes in one call (the experts of a layer). On the host their row
+// blocks (row_block rows each) run in parallel, each a single-threaded BLAS call; on CUDA each
+// is one cuBLAS call, queued without a synchronisation.
+template <class T>
+void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
+                  const std::vector<GemmProblem<T>>& problems, int row_block = 256);
 
 }  // namespace kmoe::kernels

@@ -1,5 +1,6 @@
 #include "kernels/dense_gemm.hpp"
 
+#include "core/kernel_census.hpp"
 #include "core/kokkos_compat.hpp"
 
 #include <KokkosBlas3_gemm.hpp>
@@ -16,7 +17,7 @@ void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const 
     if (beta == T(0)) Kokkos::deep_copy(c, T(0));
     return;
   }
-  // Kokkos Kernels 3.4 has no execution-space argument: fence around the call instead.
+  count_blas_call();
   KokkosBlas::gemm(op_a, op_b, alpha, a, b, beta, c);
 }
 

@@ -1,6 +1,7 @@
 // The feed-forward half of a block: x_next = x_mid + Drop(FFN(RMSNorm(x_mid))), where FFN is
 // the routed mixture of experts or, for the dense baseline, one SiLU MLP.
 #include "core/counter_rng.hpp"
+#include "kernels/batched_gemm.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/expert_dispatch.hpp"
@@ -17,13 +18,6 @@
 namespace kmoe {
 
 using namespace kernels;
-
-namespace {
-template <class T>
-View2<T> rows_of(const View2<T>& m, int begin, int end) {
-  return Kokkos::subview(m, Kokkos::make_pair(begin, end), Kokkos::ALL());
-}
-}  // namespace
 
 template <class T>
 View2<T> MoeTransformer<T>::expert_matrix(int layer, int expert, int which) const {
@@ -71,16 +65,10 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     group_by_key(assignment_expert, c.num_experts, a.offsets, a.order);
     a.dropped = assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
     gather_by_expert(a.normed_ffn, a.order, c.top_k, a.grouped_in);
-    Kokkos::deep_copy(host_offsets_, a.offsets);
-    for (int e = 0; e < c.num_experts; ++e) {
-      const int begin = host_offsets_(e), end = kept_end(e);
-      linear_forward(rows_of(a.grouped_in, begin, end), expert_matrix(layer, e, 0), rows_of(a.hidden, begin, end));
-    }
+    Kokkos::deep_copy(a.host_offsets, a.offsets);
+    expert_products(layer, 0, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
-    for (int e = 0; e < c.num_experts; ++e) {
-      const int begin = host_offsets_(e), end = kept_end(e);
-      linear_forward(rows_of(a.activated, begin, end), expert_matrix(layer, e, 1), rows_of(a.expert_out, begin, end));
-    }
+    expert_products(layer, 1, ExpertProduct::forward, a.activated, a.expert_out);
     combine_from_experts(a.expert_out, a.router.gates, a.slot_of, ffn_out_);
     const auto losses = router_losses(a.router, a.offsets, a.fractions, a.mean_probs);
     stats.load_balancing = losses.load_balancing;
@@ -89,7 +77,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     stats.dropped = a.dropped;
     const auto mean_probs = Kokkos::create_mirror_view_and_copy(HostSpace(), a.mean_probs);
     for (int e = 0; e < c.num_experts; ++e) {
-      stats.expert_tokens.push_back(host_offsets_(e + 1) - host_offsets_(e));
+      stats.expert_tokens.push_back(a.host_offsets(e + 1) - a.host_offsets(e));
       stats.mean_prob.push_back(mean_probs(e));
     }
   }
@@ -99,10 +87,41 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
 }
 
 template <class T>
-int MoeTransformer<T>::kept_end(int expert) const {
-  const int begin = host_offsets_(expert), end = host_offsets_(expert + 1);
+void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct product, const View2<T>& a,
+                                        const View2<T>& c) {
+  const auto& offsets = blocks_[layer].host_offsets;
   const int capacity = expert_capacity();
-  return capacity > 0 ? std::min(end, begin + capacity) : end;
+  std::vector<GemmProblem<T>> problems;
+  for (int e = 0; e < config_.num_experts; ++e) {
+    const int begin = offsets(e), rows = capacity > 0 ? std::min(offsets(e + 1) - begin, capacity) : offsets(e + 1) - begin;
+    const View2<T> w = product == ExpertProduct::weight_grad ? expert_matrix_grad(layer, e, which)
+                                                             : expert_matrix(layer, e, which);
+    const int out = w.extent(0), in = w.extent(1);
+    switch (product) {
+      case ExpertProduct::forward:  // c[rows] = a[rows] · Wᵀ
+        problems.push_back({rows, out, in, a.data() + size_t(begin) * in, w.data(), c.data() + size_t(begin) * out});
+        break;
+      case ExpertProduct::input_grad:  // c[rows] = a[rows] · W   (a = ∂ outputs)
+        problems.push_back({rows, in, out, a.data() + size_t(begin) * out, w.data(), c.data() + size_t(begin) * in});
+        break;
+      case ExpertProduct::weight_grad:  // ∂W += a[rows]ᵀ · c[rows]   (a = ∂ outputs, c = inputs)
+        problems.push_back({out, in, rows, a.data() + size_t(begin) * out, c.data() + size_t(begin) * in, w.data()});
+        break;
+    }
+  }
+  const View2<T> w0 = expert_matrix(layer, 0, which);
+  const int out = w0.extent(0), in = w0.extent(1);
+  switch (product) {
+    case ExpertProduct::forward:
+      grouped_gemm<T>(false, true, T(1), in, in, T(0), out, problems);
+      break;
+    case ExpertProduct::input_grad:
+      grouped_gemm<T>(false, false, T(1), out, in, T(0), in, problems);
+      break;
+    case ExpertProduct::weight_grad:
+      grouped_gemm<T>(true, false, T(1), out, in, T(1), in, problems);
+      break;
+  }
 }
 
 template <class T>
@@ -123,21 +142,12 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed);
   } else {
     combine_backward(a.expert_out, a.router.gates, a.slot_of, s.dbranch, s.dgates, s.dexpert_out);
-    Kokkos::deep_copy(host_offsets_, a.offsets);
-    for (int e = 0; e < c.num_experts; ++e) {
-      const int begin = host_offsets_(e), end = kept_end(e);
-      const View2<T> dout = rows_of(s.dexpert_out, begin, end);
-      linear_backward_weight(dout, rows_of(a.activated, begin, end), expert_matrix_grad(layer, e, 1));
-      linear_backward_input(dout, expert_matrix(layer, e, 1), rows_of(s.dactivated, begin, end));
-    }
+    expert_products(layer, 1, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
+    expert_products(layer, 1, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
                           dropout_stream(layer, dropout_site::kInsideExpert));
-    for (int e = 0; e < c.num_experts; ++e) {
-      const int begin = host_offsets_(e), end = kept_end(e);
-      const View2<T> dhidden = rows_of(s.dhidden, begin, end);
-      linear_backward_weight(dhidden, rows_of(a.grouped_in, begin, end), expert_matrix_grad(layer, e, 0));
-      linear_backward_input(dhidden, expert_matrix(layer, e, 0), rows_of(s.dgrouped, begin, end));
-    }
+    expert_products(layer, 0, ExpertProduct::weight_grad, s.dhidden, a.grouped_in);
+    expert_products(layer, 0, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
     scatter_to_tokens(s.dgrouped, a.slot_of, c.top_k, s.dnormed);
     router_backward(a.router, s.dgates, a.fractions, T(options_.lb_weight * options_.grad_scale),
@@ -154,7 +164,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;             \
   template int MoeTransformer<T>::expert_capacity() const;                                  \
   template void MoeTransformer<T>::expert_activation(int);                                  \
-  template int MoeTransformer<T>::kept_end(int) const;                                      \
+  template void MoeTransformer<T>::expert_products(int, int, ExpertProduct, const View2<T>&, const View2<T>&); \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                     \
   template void MoeTransformer<T>::ffn_backward(int);
 KMOE_INSTANTIATE(float)

@@ -26,6 +26,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
     offsets = View1<int>("offsets", c.num_experts + 1);
+    host_offsets = HostView1<int>("host_offsets", c.num_experts + 1);
     order = View1<int>("order", ffn_rows(c, tokens));
     slot_of = View1<int>("slot_of", ffn_rows(c, tokens));
     fractions = View1<T>("fractions", c.num_experts);

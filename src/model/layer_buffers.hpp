@@ -21,6 +21,7 @@ struct BlockActivations {
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
   View1<int> offsets, order, slot_of;
+  HostView1<int> host_offsets;     // offsets read once per forward: the layer's one host sync
   View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
   View2<T> grouped_in;   // [rows, D]
   View2<T> hidden;       // [rows, F] before SiLU

@@ -99,7 +99,6 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
   token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
   token_order_ = View1<int>("token_order", tokens);
   scratch_ = BackwardScratch<T>(c, tokens);
-  host_offsets_ = HostView1<int>("host_offsets", c.num_experts + 1);
 }
 
 template <class T>

@@ -88,7 +88,10 @@ class MoeTransformer {
   void ffn_forward(int layer, LayerRouterStats& stats);
   void ffn_backward(int layer);
   int expert_capacity() const;     // rows each expert keeps (0 = dropless)
-  int kept_end(int expert) const;  // end of the expert's kept rows (host_offsets_ current)
+  // The experts' products of one layer as one grouped call: rows of `a` (or, transposed, its
+  // columns) and of `c` follow the layer's expert offsets (capacity applied).
+  enum class ExpertProduct { forward, input_grad, weight_grad };
+  void expert_products(int layer, int which, ExpertProduct product, const View2<T>& a, const View2<T>& c);
   View2<T> expert_matrix(int layer, int expert, int which) const;
   View2<T> expert_matrix_grad(int layer, int expert, int which) const;
 
@@ -108,7 +111,6 @@ class MoeTransformer {
   BackwardScratch<T> scratch_;
   kernels::AttentionWorkspace<T> attention_workspace_;
   kernels::RopeTable<T> rope_table_;
-  HostView1<int> host_offsets_;
 
   TokenBatch batch_;
   StepOptions options_;

@@ -1,0 +1,67 @@
+// A training step's work, counted through Kokkos Tools: its kernel launches and deep copies do
+// not grow with the batch, the heads or the experts (no host loops over them), and a step after
+// the first allocates nothing.
+#include "core/kernel_census.hpp"
+#include "tiny_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace kmoe {
+namespace {
+
+// The census of the second micro-batch (the first sizes the buffers).
+KernelCensus census_of_a_step(const ModelConfig& c, int batch) {
+  MoeTransformer<float> model(c, 42);
+  const auto tokens = testing::tiny_batch(c, batch);
+  StepOptions options;
+  for (int step = 0; step < 2; ++step) {
+    if (step == 1) start_kernel_census();
+    model.params().zero_grads();
+    model.forward(tokens, options);
+    model.backward();
+    ++options.rng_step;
+  }
+  Kokkos::fence();
+  return stop_kernel_census();
+}
+
+std::string differences(const KernelCensus& a, const KernelCensus& b) {
+  std::ostringstream out;
+  for (const auto& [name, n] : a.launches_by_name) {
+    const auto it = b.launches_by_name.find(name);
+    const int m = it == b.launches_by_name.end() ? 0 : it->second;
+    if (m != n) out << name << ": " << n << " vs " << m << "\n";
+  }
+  for (const auto& [name, m] : b.launches_by_name) {
+    if (!a.launches_by_name.count(name)) out << name << ": 0 vs " << m << "\n";
+  }
+  return out.str();
+}
+
+TEST(StepCensus, LaunchesDoNotGrowWithBatchHeadsOrExperts) {
+  auto small = testing::tiny_config();
+  small.dropout = 0.1;
+  small.noise_std = 0.1;
+  auto large = small;
+  large.n_heads = 4;
+  large.num_experts = 8;
+  const auto a = census_of_a_step(small, 2);
+  const auto b = census_of_a_step(large, 4);
+  EXPECT_GT(a.launches, 0u);
+  EXPECT_EQ(a.launches, b.launches) << differences(a, b);
+  EXPECT_EQ(a.deep_copies, b.deep_copies);
+  EXPECT_EQ(a.reductions, b.reductions);
+  EXPECT_EQ(a.blas_calls, b.blas_calls);
+}
+
+TEST(StepCensus, AStepAllocatesNothing) {
+  auto c = testing::tiny_config();
+  c.dropout = 0.1;
+  const auto census = census_of_a_step(c, 2);
+  EXPECT_EQ(census.allocations, 0u);
+}
+
+}  // namespace
+}  // namespace kmoe
