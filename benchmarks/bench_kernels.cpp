@@ -93,10 +93,11 @@ void BM_LinearQkvProjection(benchmark::State& state) {
 
 void BM_SiluDropout(benchmark::State& state) {
   View2<float> h("h", kTokens * kTopK, kFfn), a("a", kTokens * kTopK, kFfn), dh("dh", kTokens * kTopK, kFfn);
+  View1<uint8_t> kept("kept", dropout_bit_bytes(h.span()));
   fill(h, 2);
   for (auto _ : state) {
-    silu_dropout_forward(h, a, 0.1, 42, 1);
-    silu_dropout_backward(h, a, dh, 0.1, 42, 1);
+    silu_dropout_forward(h, a, 0.1, 42, 1, kept);
+    silu_dropout_backward(h, a, dh, 0.1, kept);
     Kokkos::fence();
   }
   report_tokens(state);

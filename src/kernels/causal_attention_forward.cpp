@@ -24,7 +24,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         T* row = scores.data() + size_t(r) * T_len;
         T max_score = math::lowest<T>();
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& m) { m = math::fmax(m, row[j]); },
+            Kokkos::TeamThreadRange(team, i + 1), [&](int j, T& m) { m = row[j] > m ? row[j] : m; },
             Kokkos::Max<T>(max_score));
         T sum = 0;  // the row keeps exp(s − max) so each element needs one exp
         Kokkos::parallel_reduce(

@@ -35,7 +35,7 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
           T max_logit = 0;
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, vocab),
-              [&](int v, T& m) { m = math::fmax(m, logits(r, v)); }, Kokkos::Max<T>(max_logit));
+              [&](int v, T& m) { m = logits(r, v) > m ? logits(r, v) : m; }, Kokkos::Max<T>(max_logit));
           int argmax = vocab;
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, vocab),

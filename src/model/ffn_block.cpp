@@ -31,8 +31,9 @@ View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, int which)
 
 template <class T>
 void MoeTransformer<T>::expert_activation(int layer) {
-  silu_dropout_forward(blocks_[layer].hidden, blocks_[layer].activated, dropout_probability(), options_.seed,
-                       dropout_stream(layer, dropout_site::kInsideExpert));
+  auto& a = blocks_[layer];
+  silu_dropout_forward(a.hidden, a.activated, dropout_probability(), options_.seed,
+                       dropout_stream(layer, dropout_site::kInsideExpert), a.activation_kept);
 }
 
 template <class T>
@@ -136,16 +137,14 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   if (!c.moe) {
     linear_backward_weight(s.dbranch, a.activated, params_.matrix_grad(p.ffn_w2));
     linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);
-    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
-                          dropout_stream(layer, dropout_site::kInsideExpert));
+    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
     linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1));
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed);
   } else {
     combine_backward(a.expert_out, a.router.gates, a.slot_of, s.dbranch, s.dgates, s.dexpert_out);
     expert_products(layer, 1, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
     expert_products(layer, 1, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
-    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), options_.seed,
-                          dropout_stream(layer, dropout_site::kInsideExpert));
+    silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
     expert_products(layer, 0, ExpertProduct::weight_grad, s.dhidden, a.grouped_in);
     expert_products(layer, 0, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));

@@ -1,5 +1,7 @@
 #include "model/layer_buffers.hpp"
 
+#include "kernels/elementwise.hpp"
+
 namespace kmoe {
 
 namespace {
@@ -22,6 +24,8 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       grouped_in("grouped_in", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
       hidden("hidden", ffn_rows(c, tokens), ffn_width(c)),
       activated("activated", ffn_rows(c, tokens), ffn_width(c)),
+      activation_kept("activation_kept",
+                      c.dropout > 0 ? kernels::dropout_bit_bytes(size_t(ffn_rows(c, tokens)) * ffn_width(c)) : 0),
       expert_out("expert_out", ffn_rows(c, tokens), c.d_model) {
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);

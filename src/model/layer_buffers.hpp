@@ -26,6 +26,7 @@ struct BlockActivations {
   View2<T> grouped_in;   // [rows, D]
   View2<T> hidden;       // [rows, F] before SiLU
   View2<T> activated;    // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
+  View1<uint8_t> activation_kept;  // the dropout mask of `activated`, one bit per element
   View2<T> expert_out;   // [rows, D]
   int dropped = 0;
 
