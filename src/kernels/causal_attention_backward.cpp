@@ -28,21 +28,26 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         T* grow = grad.data() + size_t(r) * T_len;
         const T L = lse(where.token(T_len, H), where.head(H));
         const T D = row_dot(size_t(where.bh) * T_len + i);
-        const uint64_t block_base = where.first_dropout_block(T_len);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dropout_blocks_per_row(T_len)), [&](int jb) {
-          const rng::Block4 bits = mask.block(block_base + jb);
-          for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
-            const int j = 4 * jb + lane;
-            if (j > i) {
-              srow[j] = grow[j] = T(0);
-              continue;
+        if (mask.active()) {  // mask blocks only as far as the diagonal
+          const uint64_t block_base = where.first_dropout_block(T_len);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 4 + 1), [&](int jb) {
+            const rng::Block4 bits = mask.block(block_base + jb);
+            for (int lane = 0; lane < 4 && 4 * jb + lane <= i; ++lane) {
+              const int j = 4 * jb + lane;
+              const T prob = math::exp(srow[j] - L);
+              const T m = mask.multiplier<T>(bits, lane);
+              grow[j] = prob * (m * grow[j] - D) * scale;
+              srow[j] = m * prob;
             }
+          });
+        } else {  // m = 1
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) {
             const T prob = math::exp(srow[j] - L);
-            const T m = mask.multiplier<T>(bits, lane);
-            grow[j] = prob * (m * grow[j] - D) * scale;
-            srow[j] = m * prob;
-          }
-        });
+            grow[j] = prob * (grow[j] - D) * scale;
+            srow[j] = prob;
+          });
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1, T_len), [&](int j) { srow[j] = grow[j] = T(0); });
       });
 }
 

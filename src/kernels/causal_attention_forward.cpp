@@ -36,14 +36,18 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             sum);
         const T L = max_score + math::log(sum), inv_sum = T(1) / sum;
         team.team_barrier();
-        const uint64_t block_base = where.first_dropout_block(T_len);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dropout_blocks_per_row(T_len)), [&](int jb) {
-          const rng::Block4 bits = mask.block(block_base + jb);
-          for (int lane = 0; lane < 4 && 4 * jb + lane < T_len; ++lane) {
-            const int j = 4 * jb + lane;
-            row[j] = j <= i ? row[j] * inv_sum * mask.multiplier<T>(bits, lane) : T(0);
-          }
-        });
+        if (mask.active()) {  // mask blocks only as far as the diagonal
+          const uint64_t block_base = where.first_dropout_block(T_len);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 4 + 1), [&](int jb) {
+            const rng::Block4 bits = mask.block(block_base + jb);
+            for (int lane = 0; lane < 4 && 4 * jb + lane <= i; ++lane) {
+              row[4 * jb + lane] *= inv_sum * mask.multiplier<T>(bits, lane);
+            }
+          });
+        } else {
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) { row[j] *= inv_sum; });
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1, T_len), [&](int j) { row[j] = T(0); });
         Kokkos::single(Kokkos::PerTeam(team), [&]() { lse(where.token(T_len, H), where.head(H)) = L; });
       });
 }
