@@ -119,7 +119,7 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
 
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
-                  const std::vector<GemmProblem<T>>& problems, int row_block) {
+                  const std::vector<GemmProblem<T>>& problems) {
   count_blas_call();
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
@@ -134,6 +134,9 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
 #endif
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
+  long total_rows = 0;
+  for (const auto& p : problems) total_rows += p.m;
+  const int row_block = int(std::max(256L, total_rows / (4L * HostExec().concurrency())));
   std::vector<std::pair<int, int>> tasks;  // (problem, first row)
   for (int i = 0; i < int(problems.size()); ++i) {
     for (int r0 = 0; r0 < problems[i].m; r0 += row_block) tasks.emplace_back(i, r0);
@@ -150,8 +153,8 @@ template void batched_gemm<float>(bool, bool, int, int, int, float, const float*
                                   int, const MatrixBatch&, CausalPart);
 template void batched_gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double,
                                    double*, int, const MatrixBatch&, CausalPart);
-template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&, int);
-template void grouped_gemm<double>(bool, bool, double, int, int, double, int, const std::vector<GemmProblem<double>>&,
-                                   int);
+template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&);
+template void grouped_gemm<double>(bool, bool, double, int, int, double, int,
+                                   const std::vector<GemmProblem<double>>&);
 
 }  // namespace kmoe::kernels

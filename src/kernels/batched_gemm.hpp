@@ -37,10 +37,11 @@ struct GemmProblem {
 };
 
 // Products of different sizes in one call (the experts of a layer). On the host their row
-// blocks (row_block rows each) run in parallel, each a single-threaded BLAS call; on CUDA each
+// blocks run in parallel, each a single-threaded BLAS call: blocks as large as still give every
+// thread about four (each block repacks its B operand), at least 256 rows. On CUDA each product
 // is one cuBLAS call, queued without a synchronisation.
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
-                  const std::vector<GemmProblem<T>>& problems, int row_block = 256);
+                  const std::vector<GemmProblem<T>>& problems);
 
 }  // namespace kmoe::kernels
