@@ -76,10 +76,10 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     stats.z_loss = losses.z_loss;
     stats.entropy = losses.entropy;
     stats.dropped = a.dropped;
-    const auto mean_probs = Kokkos::create_mirror_view_and_copy(HostSpace(), a.mean_probs);
+    Kokkos::deep_copy(a.host_mean_probs, a.mean_probs);
     for (int e = 0; e < c.num_experts; ++e) {
       stats.expert_tokens.push_back(a.host_offsets(e + 1) - a.host_offsets(e));
-      stats.mean_prob.push_back(mean_probs(e));
+      stats.mean_prob.push_back(a.host_mean_probs(e));
     }
   }
   Kokkos::deep_copy(residual_[layer + 1], a.x_mid);

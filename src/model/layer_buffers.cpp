@@ -35,6 +35,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
     slot_of = View1<int>("slot_of", ffn_rows(c, tokens));
     fractions = View1<T>("fractions", c.num_experts);
     mean_probs = View1<T>("mean_probs", c.num_experts);
+    host_mean_probs = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>("host_mean_probs", c.num_experts);
   }
 }
 

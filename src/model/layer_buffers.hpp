@@ -23,6 +23,7 @@ struct BlockActivations {
   View1<int> offsets, order, slot_of;
   HostView1<int> host_offsets;     // offsets read once per forward: the layer's one host sync
   View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
+  Kokkos::View<T*, Kokkos::LayoutRight, HostSpace> host_mean_probs;  // read with the statistics
   View2<T> grouped_in;   // [rows, D]
   View2<T> hidden;       // [rows, F] before SiLU
   View2<T> activated;    // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
