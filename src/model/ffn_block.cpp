@@ -63,7 +63,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     }
     router_select(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())));
     const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
-    group_by_key(assignment_expert, c.num_experts, a.offsets, a.order);
+    group_by_key(assignment_expert, c.num_experts, a.offsets, a.order, expert_grouping_);
     a.dropped = assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
     gather_by_expert(a.normed_ffn, a.order, c.top_k, a.grouped_in);
     Kokkos::deep_copy(a.host_offsets, a.offsets);

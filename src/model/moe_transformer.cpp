@@ -167,7 +167,7 @@ void MoeTransformer<T>::backward() {
     attention_backward(l);
   }
   apply_dropout(s.dx, 0, kEmbedding);
-  group_by_key(batch_.inputs, c.vocab_size, token_offsets_, token_order_);
+  group_by_key(batch_.inputs, c.vocab_size, token_offsets_, token_order_, token_grouping_);
   embedding_backward(token_offsets_, token_order_, s.dx, T(std::sqrt(double(c.d_model))),
                      params_.matrix_grad(tok_emb_));
 }

@@ -10,6 +10,7 @@
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/rope.hpp"
+#include "kernels/token_grouping.hpp"
 #include "model/layer_buffers.hpp"
 #include "model/model_config.hpp"
 #include "model/parameter_registry.hpp"
@@ -108,6 +109,7 @@ class MoeTransformer {
   View1<T> final_rstd_;
   View2<T> routing_bias_;  // [layer, expert]
   View1<int> token_offsets_, token_order_;
+  kernels::KeyGroupingWorkspace token_grouping_, expert_grouping_;
   BackwardScratch<T> scratch_;
   kernels::AttentionWorkspace<T> attention_workspace_;
   kernels::RopeTable<T> rope_table_;
