@@ -2,24 +2,16 @@
 
 namespace kmoe::kernels {
 
-int assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity,
-                 const View1<int>& slot_of) {
+void assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity, const View1<int>& slot_of) {
   const int num_experts = static_cast<int>(offsets.extent(0)) - 1;
   Kokkos::deep_copy(slot_of, -1);
-  int dropped = 0;
-  Kokkos::parallel_reduce(
-      "assign_slots", Range(0, num_experts),
-      KOKKOS_LAMBDA(int e, int& drops) {
-        for (int row = offsets(e); row < offsets(e + 1); ++row) {
-          if (capacity > 0 && row - offsets(e) >= capacity) {
-            ++drops;
-          } else {
-            slot_of(order(row)) = row;
-          }
-        }
-      },
-      dropped);
-  return dropped;
+  Kokkos::parallel_for(
+      "assign_slots", TeamPolicy(num_experts, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int e = team.league_rank();
+        const int begin = offsets(e), end = offsets(e + 1);
+        const int kept_end = capacity > 0 && end - begin > capacity ? begin + capacity : end;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, kept_end), [&](int row) { slot_of(order(row)) = row; });
+      });
 }
 
 template <class T>

@@ -10,9 +10,17 @@
 namespace kmoe::kernels {
 
 // slot_of[a] = grouped row of assignment a, or −1 if dropped by capacity (0 = no capacity).
-// Returns the number of dropped assignments.
-int assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity,
-                 const View1<int>& slot_of);
+void assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity, const View1<int>& slot_of);
+// The assignments a capacity drops, from the expert offsets on the host.
+template <class Offsets>
+int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capacity) {
+  int64_t dropped = 0;
+  for (int e = 0; capacity > 0 && e < experts; ++e) {
+    const int64_t rows = int64_t(host_offsets(e + 1)) - int64_t(host_offsets(e));
+    dropped += rows > capacity ? rows - capacity : 0;
+  }
+  return dropped;
+}
 
 // grouped[row, :] = x[order[row] / k, :]
 template <class T>

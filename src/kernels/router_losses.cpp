@@ -5,47 +5,75 @@
 namespace kmoe::kernels {
 
 template <class T>
-RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets,
-                               const View1<T>& fractions, const View1<T>& mean_probs) {
+void router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
+                   const View1<T>& mean_probs, const View1<double>& summary) {
   const auto probs = state.probs;
   const auto lse = state.lse;
   const int tokens = static_cast<int>(probs.extent(0)), E = static_cast<int>(probs.extent(1));
   const int k = static_cast<int>(state.top_idx.extent(1));
   const T total = T(tokens) * T(k);
+  const RouterSummary at{E};
   Kokkos::parallel_for(
-      "router_fractions_and_mean_probs", Range(0, E), KOKKOS_LAMBDA(int e) {
-        fractions(e) = T(offsets(e + 1) - offsets(e)) / total;
-        T sum = 0;
-        for (int n = 0; n < tokens; ++n) sum += probs(n, e);
-        mean_probs(e) = sum / T(tokens);
-      });
-  RouterLossValues values;
-  double lb = 0;
-  Kokkos::parallel_reduce(
-      "router_load_balancing", Range(0, E),
-      KOKKOS_LAMBDA(int e, double& acc) { acc += double(fractions(e)) * double(mean_probs(e)); }, lb);
-  values.load_balancing = E * lb;
-  double z = 0, entropy = 0;
-  Kokkos::parallel_reduce(
-      "router_z_loss", Range(0, tokens),
-      KOKKOS_LAMBDA(int n, double& acc) { acc += double(lse(n)) * double(lse(n)); }, z);
-  Kokkos::parallel_reduce(
-      "router_entropy", Range(0, tokens),
-      KOKKOS_LAMBDA(int n, double& acc) {
-        for (int e = 0; e < E; ++e) {
-          const double p = probs(n, e);
-          if (p > 0) acc -= p * math::log(p);
+      "router_fractions_and_mean_probs", TeamPolicy(E + 1, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int e = team.league_rank();
+        if (e == E) {  // the last offset
+          Kokkos::single(Kokkos::PerTeam(team), [&]() { summary(at.offset(E)) = offsets(E); });
+          return;
         }
-      },
-      entropy);
-  values.z_loss = z / tokens;
-  values.entropy = entropy / tokens;
-  return values;
+        T sum = 0;
+        Kokkos::parallel_reduce(Kokkos::TeamThreadRange(team, tokens), [&](int n, T& acc) { acc += probs(n, e); },
+                                sum);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          fractions(e) = T(offsets(e + 1) - offsets(e)) / total;
+          mean_probs(e) = sum / T(tokens);
+          summary(at.offset(e)) = offsets(e);
+          summary(at.mean_prob(e)) = sum / T(tokens);
+        });
+      });
+  // One team sums the losses: the order is fixed for a backend whatever its thread count.
+  Kokkos::parallel_for(
+      "router_loss_sums", TeamPolicy(1, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        double lb = 0, z = 0, entropy = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, E),
+            [&](int e, double& acc) { acc += double(fractions(e)) * double(mean_probs(e)); }, lb);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, tokens), [&](int n, double& acc) { acc += double(lse(n)) * double(lse(n)); },
+            z);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, tokens),
+            [&](int n, double& acc) {
+              for (int e = 0; e < E; ++e) {
+                const double p = probs(n, e);
+                if (p > 0) acc -= p * math::log(p);
+              }
+            },
+            entropy);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          summary(at.load_balancing()) = E * lb;
+          summary(at.z_loss()) = z / tokens;
+          summary(at.entropy()) = entropy / tokens;
+        });
+      });
 }
 
-template RouterLossValues router_losses<float>(const RouterState<float>&, const View1<int>&,
-                                               const View1<float>&, const View1<float>&);
-template RouterLossValues router_losses<double>(const RouterState<double>&, const View1<int>&,
-                                                const View1<double>&, const View1<double>&);
+template <class T>
+RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
+                               const View1<T>& mean_probs) {
+  const RouterSummary at{static_cast<int>(state.probs.extent(1))};
+  View1<double> summary("router_summary", at.size());
+  router_losses(state, offsets, fractions, mean_probs, summary);
+  const auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), summary);
+  return RouterLossValues{host(at.load_balancing()), host(at.z_loss()), host(at.entropy())};
+}
+
+#define KMOE_INSTANTIATE(T)                                                                                  \
+  template void router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&, const View1<T>&, \
+                                 const View1<double>&);                                                     \
+  template RouterLossValues router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&,     \
+                                             const View1<T>&);
+KMOE_INSTANTIATE(float)
+KMOE_INSTANTIATE(double)
+#undef KMOE_INSTANTIATE
 
 }  // namespace kmoe::kernels

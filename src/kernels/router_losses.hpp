@@ -16,8 +16,25 @@ struct RouterLossValues {
   double entropy = 0;
 };
 
+// One layer's routing numbers in one device buffer, so the host reads them with one copy:
+// the expert offsets [0, E], the mean router probabilities, then the three losses.
+struct RouterSummary {
+  int experts;
+  KOKKOS_INLINE_FUNCTION int size() const { return 2 * experts + 4; }
+  KOKKOS_INLINE_FUNCTION int offset(int e) const { return e; }
+  KOKKOS_INLINE_FUNCTION int mean_prob(int e) const { return experts + 1 + e; }
+  KOKKOS_INLINE_FUNCTION int load_balancing() const { return 2 * experts + 1; }
+  KOKKOS_INLINE_FUNCTION int z_loss() const { return 2 * experts + 2; }
+  KOKKOS_INLINE_FUNCTION int entropy() const { return 2 * experts + 3; }
+};
+
 // `offsets` [E+1] groups the (token, slot) assignments by expert (group_by_key); fills
-// fractions [E] and mean_probs [E].
+// fractions [E], mean_probs [E] and `summary` (RouterSummary layout) on the device, without
+// waiting for it.
+template <class T>
+void router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
+                   const View1<T>& mean_probs, const View1<double>& summary);
+// The same, returning the losses to the host (tests, benchmarks).
 template <class T>
 RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets,
                                const View1<T>& fractions, const View1<T>& mean_probs);

@@ -64,23 +64,25 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     router_select(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())));
     const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
     group_by_key(assignment_expert, c.num_experts, a.offsets, a.order, expert_grouping_);
-    a.dropped = assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
+    assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
     gather_by_expert(a.normed_ffn, a.order, c.top_k, a.grouped_in);
-    Kokkos::deep_copy(a.host_offsets, a.offsets);
+    router_losses(a.router, a.offsets, a.fractions, a.mean_probs, a.router_summary);
+    Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, 0, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
     expert_products(layer, 1, ExpertProduct::forward, a.activated, a.expert_out);
     combine_from_experts(a.expert_out, a.router.gates, a.slot_of, ffn_out_);
-    const auto losses = router_losses(a.router, a.offsets, a.fractions, a.mean_probs);
-    stats.load_balancing = losses.load_balancing;
-    stats.z_loss = losses.z_loss;
-    stats.entropy = losses.entropy;
-    stats.dropped = a.dropped;
-    Kokkos::deep_copy(a.host_mean_probs, a.mean_probs);
+    const RouterSummary at{c.num_experts};
+    const auto& summary = a.host_router_summary;
+    stats.load_balancing = summary(at.load_balancing());
+    stats.z_loss = summary(at.z_loss());
+    stats.entropy = summary(at.entropy());
     for (int e = 0; e < c.num_experts; ++e) {
-      stats.expert_tokens.push_back(a.host_offsets(e + 1) - a.host_offsets(e));
-      stats.mean_prob.push_back(a.host_mean_probs(e));
+      stats.expert_tokens.push_back(int64_t(summary(at.offset(e + 1)) - summary(at.offset(e))));
+      stats.mean_prob.push_back(summary(at.mean_prob(e)));
     }
+    stats.dropped = dropped_assignments([&](int e) { return summary(at.offset(e)); }, c.num_experts,
+                                        expert_capacity());
   }
   Kokkos::deep_copy(residual_[layer + 1], a.x_mid);
   apply_dropout(ffn_out_, layer, dropout_site::kFfnBranch);
@@ -90,7 +92,9 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
 template <class T>
 void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct product, const View2<T>& a,
                                         const View2<T>& c) {
-  const auto& offsets = blocks_[layer].host_offsets;
+  const auto& summary = blocks_[layer].host_router_summary;
+  const RouterSummary at{config_.num_experts};
+  const auto offsets = [&](int e) { return int(summary(at.offset(e))); };
   const int capacity = expert_capacity();
   std::vector<GemmProblem<T>> problems;
   for (int e = 0; e < config_.num_experts; ++e) {

@@ -1,6 +1,7 @@
 #include "model/layer_buffers.hpp"
 
 #include "kernels/elementwise.hpp"
+#include "kernels/router_losses.hpp"
 
 namespace kmoe {
 
@@ -30,12 +31,12 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
     offsets = View1<int>("offsets", c.num_experts + 1);
-    host_offsets = HostView1<int>("host_offsets", c.num_experts + 1);
     order = View1<int>("order", ffn_rows(c, tokens));
     slot_of = View1<int>("slot_of", ffn_rows(c, tokens));
     fractions = View1<T>("fractions", c.num_experts);
     mean_probs = View1<T>("mean_probs", c.num_experts);
-    host_mean_probs = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>("host_mean_probs", c.num_experts);
+    router_summary = View1<double>("router_summary", kernels::RouterSummary{c.num_experts}.size());
+    host_router_summary = HostView1<double>("host_router_summary", router_summary.extent(0));
   }
 }
 

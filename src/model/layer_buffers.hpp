@@ -21,15 +21,14 @@ struct BlockActivations {
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
   View1<int> offsets, order, slot_of;
-  HostView1<int> host_offsets;     // offsets read once per forward: the layer's one host sync
   View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
-  Kokkos::View<T*, Kokkos::LayoutRight, HostSpace> host_mean_probs;  // read with the statistics
+  View1<double> router_summary;          // offsets, mean probabilities, losses (RouterSummary)
+  HostView1<double> host_router_summary;  // its copy: the layer's one host synchronisation
   View2<T> grouped_in;   // [rows, D]
   View2<T> hidden;       // [rows, F] before SiLU
   View2<T> activated;    // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
   View1<uint8_t> activation_kept;  // the dropout mask of `activated`, one bit per element
   View2<T> expert_out;   // [rows, D]
-  int dropped = 0;
 
   BlockActivations() = default;
   BlockActivations(const ModelConfig& c, int tokens);
