@@ -9,7 +9,11 @@ namespace kmoe::kernels {
 
 template <class T>
 CrossEntropyScratch<T>::CrossEntropyScratch(int chunk_rows, int vocab)
-    : logits("ce_logits", chunk_rows, vocab), row_loss("ce_row_loss", chunk_rows), row_correct("ce_row_correct", chunk_rows) {}
+    : logits("ce_logits", chunk_rows, vocab),
+      row_loss("ce_row_loss", chunk_rows),
+      row_correct("ce_row_correct", chunk_rows),
+      totals("ce_totals", 2),
+      host_totals("ce_host_totals", 2) {}
 
 template <class T>
 CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding, const View1<int>& targets,
@@ -64,20 +68,30 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
             row_correct(r) = argmax == target ? 1 : 0;
           });
         });
-    double loss = 0;
-    int64_t correct = 0;
-    Kokkos::parallel_reduce(
-        "cross_entropy_loss_sum", Range(0, count), KOKKOS_LAMBDA(int r, double& acc) { acc += row_loss(r); }, loss);
-    Kokkos::parallel_reduce(
-        "cross_entropy_correct", Range(0, count), KOKKOS_LAMBDA(int r, int64_t& acc) { acc += row_correct(r); },
-        correct);
-    sums.loss_sum += loss;
-    sums.correct += correct;
+    // One team adds the chunk's rows to the totals: a fixed order, and no wait for the host.
+    const auto totals = scratch.totals;
+    Kokkos::parallel_for(
+        "cross_entropy_totals", TeamPolicy(1, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+          double loss = 0, correct = 0;
+          Kokkos::parallel_reduce(Kokkos::TeamThreadRange(team, count), [&](int r, double& acc) { acc += row_loss(r); },
+                                  loss);
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, count), [&](int r, double& acc) { acc += row_correct(r); }, correct);
+          Kokkos::single(Kokkos::PerTeam(team), [&]() {
+            totals(0) = (begin == 0 ? 0.0 : totals(0)) + loss;
+            totals(1) = (begin == 0 ? 0.0 : totals(1)) + correct;
+          });
+        });
     if (with_grad) {
       const View2<T> dh_c = Kokkos::subview(dh, rows_range, Kokkos::ALL());
       gemm<T>("N", "N", T(1), logits, embedding, T(0), dh_c);
       gemm<T>("T", "N", T(1), logits, h_c, T(1), dembedding);
     }
+  }
+  if (rows > 0) {
+    Kokkos::deep_copy(scratch.host_totals, scratch.totals);
+    sums.loss_sum = scratch.host_totals(0);
+    sums.correct = static_cast<int64_t>(scratch.host_totals(1));
   }
   return sums;
 }

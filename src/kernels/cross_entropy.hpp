@@ -23,6 +23,8 @@ struct CrossEntropyScratch {
   View2<T> logits;          // [chunk_rows, vocab]
   View1<double> row_loss;   // [chunk_rows]
   View1<int> row_correct;   // [chunk_rows]
+  View1<double> totals;     // [loss sum, correct] over the chunks, summed on the device
+  HostView1<double> host_totals;  // read once per call
   CrossEntropyScratch() = default;
   CrossEntropyScratch(int chunk_rows, int vocab);
 };
