@@ -3,6 +3,8 @@
 #include "optim/adamw.hpp"
 #include "optim/grad_clip.hpp"
 #include "optim/muon.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/symmetric_gram.hpp"
 #include "optim/newton_schulz.hpp"
 
 #include <gtest/gtest.h>
@@ -113,6 +115,21 @@ void check_newton_schulz(int rows, int cols) {
 
 TEST(NewtonSchulz, WideReferenceShapeLandsInTheQuinticBand) { check_newton_schulz(384, 1536); }
 TEST(NewtonSchulz, TallReferenceShapeLandsInTheQuinticBand) { check_newton_schulz(1536, 384); }
+
+// The syrk-based Gram matrix equals the GEMM product, both triangles, both orientations.
+TEST(SymmetricGram, MatchesTheGemmProduct) {
+  View2<double> x("x", 5, 9);
+  fill_normal(x, 12);
+  for (const bool transposed : {false, true}) {
+    const int n = transposed ? 9 : 5;
+    View2<double> gram("gram", n, n), reference("reference", n, n);
+    Kokkos::deep_copy(gram, 1e9);  // every element must be written
+    kernels::symmetric_gram(x, transposed, gram);
+    kernels::gemm<double>(transposed ? "T" : "N", transposed ? "N" : "T", 1.0, x, x, 0.0, reference);
+    const auto g = to_vector(gram), r = to_vector(reference);
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], r[i], 1e-13) << (transposed ? "XᵀX " : "XXᵀ ") << i;
+  }
+}
 
 TEST(AdamW, ThreeStepsMatchTheUpdateRuleOnTwoSegments) {
   // Flat buffer of 7: segment A = [0, 3), segment B = [5, 7); elements 3, 4 are not AdamW's.

@@ -2,6 +2,7 @@
 
 #include "core/kokkos_compat.hpp"
 #include "kernels/dense_gemm.hpp"
+#include "kernels/symmetric_gram.hpp"
 
 #include <algorithm>
 
@@ -48,11 +49,7 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out) {
   const View2<T> gram = as_matrix(gram_, small, small), gram_sq = as_matrix(gram_sq_, small, small),
                  poly = as_matrix(poly_, small, small), next = as_matrix(next_, rows, cols);
   for (int step = 0; step < steps; ++step) {
-    if (tall) {
-      kernels::gemm<T>("T", "N", T(1), out, out, T(0), gram);  // Xᵀ X
-    } else {
-      kernels::gemm<T>("N", "T", T(1), out, out, T(0), gram);  // X Xᵀ
-    }
+    kernels::symmetric_gram(out, tall, gram);  // Xᵀ X when tall, else X Xᵀ
     kernels::gemm<T>("N", "N", T(1), gram, gram, T(0), gram_sq);
     Kokkos::parallel_for(
         "ns_polynomial", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {small, small}),
