@@ -27,7 +27,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       activated("activated", ffn_rows(c, tokens), ffn_width(c)),
       activation_kept("activation_kept",
                       c.dropout > 0 ? kernels::dropout_bit_bytes(size_t(ffn_rows(c, tokens)) * ffn_width(c)) : 0),
-      expert_out("expert_out", ffn_rows(c, tokens), c.d_model) {
+      expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
     offsets = View1<int>("offsets", c.num_experts + 1);
@@ -51,10 +51,10 @@ BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
       dattn("dattn", tokens, c.d_model),
       dgates("dgates", tokens, c.moe ? c.top_k : 0),
       dlogits("dlogits", tokens, c.moe ? c.num_experts : 0),
-      dexpert_out("dexpert_out", ffn_rows(c, tokens), c.d_model),
+      dexpert_out("dexpert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
       dhidden("dhidden", ffn_rows(c, tokens), ffn_width(c)),
       dactivated("dactivated", ffn_rows(c, tokens), ffn_width(c)),
-      dgrouped("dgrouped", ffn_rows(c, tokens), c.d_model) {}
+      dgrouped("dgrouped", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {}
 
 template struct BlockActivations<float>;
 template struct BlockActivations<double>;
