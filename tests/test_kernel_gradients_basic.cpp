@@ -107,7 +107,8 @@ TEST(Silu, ValueAndFusedMaskMatchDropoutApply) {
   const auto plain = to_vector(fused), xs = to_vector(x);
   for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(plain[i], xs[i] / (1 + std::exp(-xs[i])), 1e-15);
   Kokkos::deep_copy(separate, fused);
-  dropout_apply(separate, 0.4, 3, 4);
+  View1<uint8_t> separate_kept("separate_kept", dropout_bit_bytes(4 * 9));
+  dropout_apply(separate, 0.4, 3, 4, separate_kept);
   silu_dropout_forward(x, fused, 0.4, 3, 4, kept);
   EXPECT_EQ(to_vector(fused), to_vector(separate));
   // the mask bits say which elements the dropout kept
@@ -120,14 +121,16 @@ TEST(Silu, ValueAndFusedMaskMatchDropoutApply) {
 
 TEST(KernelGradients, DropoutMaskIsReusedByTheBackward) {
   View2<double> x("x", 6, 8), y("y", 6, 8), dy("dy", 6, 8);
+  View1<uint8_t> kept("kept", dropout_bit_bytes(6 * 8));
   fill_normal(x, 7);
   const auto loss = [&] {
     Kokkos::deep_copy(y, x);
-    dropout_apply(y, 0.3, 42, 5);
+    dropout_apply(y, 0.3, 42, 5, kept);
     return weighted_sum(y);
   };
   weighted_sum_grad(dy);
-  dropout_apply(dy, 0.3, 42, 5);
+  loss();  // the forward records the mask the backward applies
+  dropout_apply_kept(dy, 0.3, kept);
   EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
   const auto dropped = to_vector(dy);
   const long zeros = std::count(dropped.begin(), dropped.end(), 0.0);
@@ -139,7 +142,7 @@ TEST(KernelGradients, DropoutZeroIsExactlyIdentity) {
   View2<double> x("x", 3, 3);
   fill_normal(x, 8);
   const auto before = to_vector(x);
-  dropout_apply(x, 0.0, 42, 5);
+  dropout_apply(x, 0.0, 42, 5, View1<uint8_t>());
   EXPECT_EQ(to_vector(x), before);
 }
 

@@ -26,9 +26,12 @@ template <class T>
 void add_into(const View2<T>& y, const View2<T>& x);
 
 // Inverted dropout in place on a contiguous view: x ← x · mask / (1 − p), where element e is
-// kept when word e mod 4 of philox(seed, stream, e / 4), as a uniform, is ≥ p. The same call
-// on the gradient is the backward. p = 0 leaves x untouched.
+// kept when word e mod 4 of philox(seed, stream, e / 4), as a uniform, is ≥ p; the mask is
+// recorded in `kept` as for silu_dropout_forward. p = 0 leaves x untouched.
 template <class T>
-void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream);
+void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream, const View1<uint8_t>& kept);
+// The backward: x ← x · mask / (1 − p) with the mask recorded by the forward.
+template <class T>
+void dropout_apply_kept(const View2<T>& x, double p, const View1<uint8_t>& kept);
 
 }  // namespace kmoe::kernels

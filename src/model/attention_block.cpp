@@ -48,7 +48,7 @@ void MoeTransformer<T>::attention_backward(int layer) {
   auto& s = scratch_;
   // s.dx holds ∂L/∂x_mid on entry and ∂L/∂x on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
-  apply_dropout(s.dbranch, layer, dropout_site::kAttentionBranch);
+  apply_dropout_backward(s.dbranch, layer, dropout_site::kAttentionBranch);
   linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo));
   linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};

@@ -137,7 +137,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   auto& s = scratch_;
   // s.dx holds ∂L/∂x_next on entry and ∂L/∂x_mid on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
-  apply_dropout(s.dbranch, layer, dropout_site::kFfnBranch);
+  apply_dropout_backward(s.dbranch, layer, dropout_site::kFfnBranch);
   if (!c.moe) {
     linear_backward_weight(s.dbranch, a.activated, params_.matrix_grad(p.ffn_w2));
     linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);

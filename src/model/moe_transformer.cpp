@@ -99,6 +99,8 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
   token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
   token_order_ = View1<int>("token_order", tokens);
   scratch_ = BackwardScratch<T>(c, tokens);
+  dropout_kept_ = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
+                                  kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
 }
 
 template <class T>
@@ -108,8 +110,20 @@ uint64_t MoeTransformer<T>::dropout_stream(int layer, int site) const {
 }
 
 template <class T>
+View1<uint8_t> MoeTransformer<T>::dropout_kept(int layer, int site) const {
+  return Kokkos::subview(dropout_kept_, layer * dropout_site::kSites + site, Kokkos::ALL());
+}
+
+template <class T>
 void MoeTransformer<T>::apply_dropout(const View2<T>& x, int layer, int site) const {
-  if (options_.training) dropout_apply(x, config_.dropout, options_.seed, dropout_stream(layer, site));
+  if (options_.training) {
+    dropout_apply(x, config_.dropout, options_.seed, dropout_stream(layer, site), dropout_kept(layer, site));
+  }
+}
+
+template <class T>
+void MoeTransformer<T>::apply_dropout_backward(const View2<T>& x, int layer, int site) const {
+  if (options_.training) dropout_apply_kept(x, config_.dropout, dropout_kept(layer, site));
 }
 
 template <class T>
@@ -159,14 +173,14 @@ void MoeTransformer<T>::backward() {
   has_gradient_state_ = false;
   const auto& c = config_;
   auto& s = scratch_;
-  apply_dropout(dfinal_, c.n_layers, kHead);
+  apply_dropout_backward(dfinal_, c.n_layers, kHead);
   rmsnorm_backward(residual_[c.n_layers], params_.vector(final_norm_), final_rstd_, dfinal_, s.dx,
                    params_.vector_grad(final_norm_), false);
   for (int l = c.n_layers - 1; l >= 0; --l) {
     ffn_backward(l);
     attention_backward(l);
   }
-  apply_dropout(s.dx, 0, kEmbedding);
+  apply_dropout_backward(s.dx, 0, kEmbedding);
   group_by_key(batch_.inputs, c.vocab_size, token_offsets_, token_order_, token_grouping_);
   embedding_backward(token_offsets_, token_order_, s.dx, T(std::sqrt(double(c.d_model))),
                      params_.matrix_grad(tok_emb_));

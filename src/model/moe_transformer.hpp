@@ -79,7 +79,10 @@ class MoeTransformer {
   uint64_t dropout_stream(int layer, int site) const;
   // Dropout at one of the six sites (no-op in evaluation or at p = 0); the same call on a
   // gradient is the backward.
+  // Residual-branch dropout: the forward draws the mask and records it, the backward reuses it.
   void apply_dropout(const View2<T>& x, int layer, int site) const;
+  void apply_dropout_backward(const View2<T>& x, int layer, int site) const;
+  View1<uint8_t> dropout_kept(int layer, int site) const;
   double dropout_probability() const { return options_.training ? config_.dropout : 0.0; }
   // blocks_[layer].activated = Drop(SiLU(hidden)).
   void expert_activation(int layer);
@@ -110,6 +113,7 @@ class MoeTransformer {
   View2<T> routing_bias_;  // [layer, expert]
   View1<int> token_offsets_, token_order_;
   kernels::KeyGroupingWorkspace token_grouping_, expert_grouping_;
+  View2<uint8_t> dropout_kept_;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
   BackwardScratch<T> scratch_;
   kernels::AttentionWorkspace<T> attention_workspace_;
   kernels::RopeTable<T> rope_table_;
