@@ -1,6 +1,7 @@
-// gram = X·Xᵀ, or Xᵀ·X when `transposed`, as the full symmetric matrix: one triangle from a
-// rank-k update (BLAS syrk, half of a GEMM's work), then mirrored into the other. Newton–Schulz
-// forms one such product per iteration.
+// gram = X·Xᵀ, or Xᵀ·X when `transposed`, as the full symmetric matrix. On the host one
+// triangle comes from a rank-k update (BLAS syrk, half of a GEMM's work) and is mirrored into
+// the other; on a GPU cuBLAS's GEMM is faster than its syrk. Newton–Schulz forms one such
+// product per iteration.
 #pragma once
 
 #include "core/views.hpp"
