@@ -63,5 +63,30 @@ TEST(StepCensus, AStepAllocatesNothing) {
   EXPECT_EQ(census.allocations, 0u);
 }
 
+// The last, partial evaluation batch works on the first rows of the training batch's buffers:
+// nothing is allocated going down or back up, and its results equal a model that only ever saw
+// the smaller batch.
+TEST(StepCensus, ASmallerBatchUsesTheLargerBatchsBuffers) {
+  auto c = testing::tiny_config();
+  c.dropout = 0.1;
+  MoeTransformer<float> model(c, 42), small_only(c, 42);
+  const auto full = testing::tiny_batch(c, 4), partial = testing::tiny_batch(c, 2, 3);
+  StepOptions training, evaluation;
+  evaluation.training = false;
+  model.forward(full, training);
+  model.backward();
+  start_kernel_census();
+  const auto small = model.forward(partial, evaluation);
+  model.params().zero_grads();
+  model.forward(full, training);
+  model.backward();
+  Kokkos::fence();
+  EXPECT_EQ(stop_kernel_census().allocations, 0u);
+  const auto expected = small_only.forward(partial, evaluation);
+  EXPECT_EQ(small.cross_entropy, expected.cross_entropy);
+  EXPECT_EQ(small.correct, expected.correct);
+  EXPECT_EQ(small.load_balancing, expected.load_balancing);
+}
+
 }  // namespace
 }  // namespace kmoe

@@ -25,6 +25,18 @@ using Range = Kokkos::RangePolicy<ExecSpace>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
 using Member = TeamPolicy::member_type;
 
+// The first `rows` rows of a buffer allocated for more: buffers sized for the largest batch
+// serve smaller ones without reallocating (rows are the leading dimension, so the slice stays
+// contiguous).
+template <class V>
+V first_rows(const V& v, size_t rows) {
+  if constexpr (V::rank == 1) {
+    return Kokkos::subview(v, Kokkos::make_pair(size_t(0), rows));
+  } else {
+    return Kokkos::subview(v, Kokkos::make_pair(size_t(0), rows), Kokkos::ALL());
+  }
+}
+
 // Human-readable description of the default execution space, e.g. "OpenMP (2 threads)".
 std::string backend_description();
 

@@ -6,15 +6,15 @@ namespace kmoe::kernels {
 
 template <class T>
 void AttentionWorkspace<T>::ensure(const AttentionShape& s) {
-  const size_t rows = size_t(s.batch) * s.heads * s.seq_len;
-  if (q.extent(0) != rows || q.extent(1) != size_t(s.head_dim)) {
+  const size_t rows = size_t(s.batch) * s.heads * s.seq_len;  // grows only: fewer rows use the first ones
+  if (q.extent(0) < rows || q.extent(1) != size_t(s.head_dim)) {
     for (View2<T>* buffer : {&q, &k, &v, &out, &dout, &dq, &dk, &dv}) *buffer = View2<T>("attention_packed", rows, s.head_dim);
     row_dot = View1<T>("attention_row_dot", rows);
   }
   const int heads = s.batch * s.heads;
   const int wanted = std::max(1, std::min(heads, int(kAttentionScoreElements / (size_t(s.seq_len) * s.seq_len))));
-  if (wanted != group || scores.extent(0) != size_t(wanted) * s.seq_len * s.seq_len) {
-    group = wanted;
+  group = wanted;
+  if (scores.extent(0) < size_t(group) * s.seq_len * s.seq_len) {
     scores = View1<T>("attention_scores", size_t(group) * s.seq_len * s.seq_len);
     grad_scores = View1<T>("attention_grad_scores", size_t(group) * s.seq_len * s.seq_len);
   }
@@ -24,7 +24,7 @@ template <class T>
 void pack_heads(const AttentionShape& s, const View2<T>& x, const View2<T>& packed) {
   const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
   Kokkos::parallel_for(
-      "pack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(packed.extent(0)), hd}),
+      "pack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {s.batch * H * T_len, hd}),
       KOKKOS_LAMBDA(int r, int d) {
         const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
         packed(r, d) = x(b * T_len + t, h * hd + d);
@@ -35,7 +35,7 @@ template <class T>
 void unpack_heads(const AttentionShape& s, const View2<T>& packed, const View2<T>& x) {
   const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
   Kokkos::parallel_for(
-      "unpack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(packed.extent(0)), hd}),
+      "unpack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {s.batch * H * T_len, hd}),
       KOKKOS_LAMBDA(int r, int d) {
         const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
         x(b * T_len + t, h * hd + d) = packed(r, d);

@@ -69,7 +69,7 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
   const auto packed_dout = ws.dout;
   const auto row_dot = ws.row_dot;
   Kokkos::parallel_for(
-      "attention_row_dot", Range(0, row_dot.extent(0)), KOKKOS_LAMBDA(size_t r) {
+      "attention_row_dot", Range(0, size_t(s.batch) * s.heads * s.seq_len), KOKKOS_LAMBDA(size_t r) {
         T dot = 0;
         for (int d = 0; d < hd; ++d) dot += packed_dout(r, d) * packed_out(r, d);
         row_dot(r) = dot;

@@ -41,6 +41,47 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
 }
 
 template <class T>
+BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int tokens) const {
+  BlockActivations out = *this;
+  const size_t rows = ffn_rows(c, tokens);
+  for (View2<T>* v : {&out.normed_attn, &out.q, &out.k, &out.v, &out.attn_out, &out.attn_lse, &out.x_mid,
+                      &out.normed_ffn}) {
+    *v = first_rows(*v, tokens);
+  }
+  out.rstd_attn = first_rows(rstd_attn, tokens);
+  out.rstd_ffn = first_rows(rstd_ffn, tokens);
+  for (View2<T>* v : {&out.grouped_in, &out.hidden, &out.activated, &out.expert_out}) {
+    if (v->extent(0) > 0) *v = first_rows(*v, rows);
+  }
+  if (activation_kept.extent(0) > 0) {
+    out.activation_kept = first_rows(activation_kept, kernels::dropout_bit_bytes(rows * ffn_width(c)));
+  }
+  if (c.moe) {
+    out.router.logits = first_rows(router.logits, tokens);
+    out.router.probs = first_rows(router.probs, tokens);
+    out.router.lse = first_rows(router.lse, tokens);
+    out.router.top_idx = first_rows(router.top_idx, tokens);
+    out.router.gates = first_rows(router.gates, tokens);
+    out.order = first_rows(order, rows);
+    out.slot_of = first_rows(slot_of, rows);
+  }
+  return out;
+}
+
+template <class T>
+BackwardScratch<T> BackwardScratch<T>::first_tokens(const ModelConfig& c, int tokens) const {
+  BackwardScratch out = *this;
+  for (View2<T>* v : {&out.dx, &out.dbranch, &out.dnormed, &out.dq, &out.dk, &out.dv, &out.dattn, &out.dgates,
+                      &out.dlogits}) {
+    *v = first_rows(*v, tokens);
+  }
+  for (View2<T>* v : {&out.dexpert_out, &out.dhidden, &out.dactivated, &out.dgrouped}) {
+    if (v->extent(0) > 0) *v = first_rows(*v, ffn_rows(c, tokens));
+  }
+  return out;
+}
+
+template <class T>
 BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
     : dx("dx", tokens, c.d_model),
       dbranch("dbranch", tokens, c.d_model),

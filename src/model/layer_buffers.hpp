@@ -32,6 +32,8 @@ struct BlockActivations {
 
   BlockActivations() = default;
   BlockActivations(const ModelConfig& c, int tokens);
+  // The same buffers for fewer tokens (first rows of each).
+  BlockActivations first_tokens(const ModelConfig& c, int tokens) const;
 };
 
 template <class T>
@@ -41,6 +43,7 @@ struct BackwardScratch {
 
   BackwardScratch() = default;
   BackwardScratch(const ModelConfig& c, int tokens);
+  BackwardScratch first_tokens(const ModelConfig& c, int tokens) const;
 };
 
 }  // namespace kmoe

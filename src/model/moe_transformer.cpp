@@ -86,21 +86,36 @@ template <class T>
 void MoeTransformer<T>::ensure_buffers(int tokens) {
   if (tokens == tokens_) return;
   const auto& c = config_;
+  if (tokens > capacity_tokens_) {
+    capacity_tokens_ = tokens;
+    auto& b = capacity_;
+    b.residual.clear();
+    for (int l = 0; l <= c.n_layers; ++l) b.residual.emplace_back("residual", tokens, c.d_model);
+    b.blocks.clear();
+    for (int l = 0; l < c.n_layers; ++l) b.blocks.emplace_back(c, tokens);
+    b.ffn_out = View2<T>("ffn_out", tokens, c.d_model);
+    b.final_normed = View2<T>("final_normed", tokens, c.d_model);
+    b.dfinal = View2<T>("dfinal", tokens, c.d_model);
+    b.final_rstd = View1<T>("final_rstd", tokens);
+    b.scratch = BackwardScratch<T>(c, tokens);
+    // Sized by the capacity; kernels use the rows or bytes the batch needs.
+    cross_entropy_scratch_ = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);
+    token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
+    token_order_ = View1<int>("token_order", tokens);
+    dropout_kept_ = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
+                                    kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
+  }
   tokens_ = tokens;
+  const auto& b = capacity_;
   residual_.clear();
-  for (int l = 0; l <= c.n_layers; ++l) residual_.emplace_back("residual", tokens, c.d_model);
+  for (const auto& r : b.residual) residual_.push_back(first_rows(r, tokens));
   blocks_.clear();
-  for (int l = 0; l < c.n_layers; ++l) blocks_.emplace_back(c, tokens);
-  ffn_out_ = View2<T>("ffn_out", tokens, c.d_model);
-  final_normed_ = View2<T>("final_normed", tokens, c.d_model);
-  dfinal_ = View2<T>("dfinal", tokens, c.d_model);
-  cross_entropy_scratch_ = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);
-  final_rstd_ = View1<T>("final_rstd", tokens);
-  token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
-  token_order_ = View1<int>("token_order", tokens);
-  scratch_ = BackwardScratch<T>(c, tokens);
-  dropout_kept_ = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
-                                  kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
+  for (const auto& block : b.blocks) blocks_.push_back(block.first_tokens(c, tokens));
+  ffn_out_ = first_rows(b.ffn_out, tokens);
+  final_normed_ = first_rows(b.final_normed, tokens);
+  dfinal_ = first_rows(b.dfinal, tokens);
+  final_rstd_ = first_rows(b.final_rstd, tokens);
+  scratch_ = b.scratch.first_tokens(c, tokens);
 }
 
 template <class T>

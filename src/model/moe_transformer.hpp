@@ -104,6 +104,17 @@ class MoeTransformer {
   std::vector<BlockParams> block_params_;
   int tok_emb_, final_norm_;
 
+  // Buffers are allocated for the largest token count seen (`capacity_`); a smaller batch (the
+  // last evaluation batch) works on their first rows, held in the members below.
+  struct TokenRowBuffers {
+    std::vector<View2<T>> residual;
+    std::vector<BlockActivations<T>> blocks;
+    View2<T> ffn_out, final_normed, dfinal;
+    View1<T> final_rstd;
+    BackwardScratch<T> scratch;
+  };
+  TokenRowBuffers capacity_;
+  int capacity_tokens_ = 0;
   int tokens_ = 0;
   std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
   std::vector<BlockActivations<T>> blocks_;
