@@ -113,11 +113,16 @@ def _read_run(path):
     return row, trajectory, router, router_layers, evals
 
 
+def study_output_dir(study_path):
+    """The study's name and its output directory (output_dir, relative to the study file)."""
+    with open(study_path, "rb") as f:
+        study = tomllib.load(f)["study"]
+    return study["name"], os.path.normpath(os.path.join(os.path.dirname(study_path), study["output_dir"]))
+
+
 def _study_cells(study_path):
     """The study's name, its runs directory and, from the manifest, each cell's state and varied values."""
-    with open(study_path, "rb") as f:
-        deck = tomllib.load(f)
-    output = os.path.normpath(os.path.join(os.path.dirname(study_path), deck["study"]["output_dir"]))
+    name, output = study_output_dir(study_path)
     cells = {}
     manifest = os.path.join(output, "manifest.toml")
     if os.path.exists(manifest):
@@ -125,7 +130,7 @@ def _study_cells(study_path):
             for cell in tomllib.load(f).get("cells", []):
                 cells[cell["name"]] = {"state": cell["state"], "condition": cell.get("condition", cell["name"]),
                                        **{k.split(".")[-1]: v for k, v in _flatten(cell.get("varied", {})).items()}}
-    return deck["study"]["name"], os.path.join(output, "runs"), cells
+    return name, os.path.join(output, "runs"), cells
 
 
 def _cells_from_names(names):
@@ -136,18 +141,18 @@ def _cells_from_names(names):
         pairs = [p.split("=", 1) for p in name.split(",")]
         if not all(len(p) == 2 for p in pairs):
             return {}
-        values = {k: tomllib.loads(f"v = {v}")["v"] if _is_toml_value(v) else v for k, v in pairs}
+        values = {k: _toml_value(v) for k, v in pairs}
         condition = ",".join(f"{k}={v}" for k, v in pairs if k != "seed") or name
         cells[name] = {"condition": condition, **values}
     return cells
 
 
-def _is_toml_value(text):
+def _toml_value(text):
+    """A name's value as TOML reads it (0.5, 42, true), else the text itself."""
     try:
-        tomllib.loads(f"v = {text}")
-        return True
+        return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
-        return False
+        return text
 
 
 def load(source):

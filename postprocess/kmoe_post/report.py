@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 
 from . import html_page, plots, statistics, tables
-from .records import load
+from .records import load, study_output_dir
 
 TESTED_METRICS = ("best_val_ppl", "val_loss", "expert_cv")  # each its own family for Holm
 BAR_METRICS = ("best_val_ppl", "expert_cv")
@@ -22,10 +22,7 @@ def _default_out(source):
         return "report"
     if os.path.isdir(source):
         return os.path.join(source, "report")
-    import tomllib
-    with open(source, "rb") as f:
-        output_dir = tomllib.load(f)["study"]["output_dir"]
-    return os.path.normpath(os.path.join(os.path.dirname(source), output_dir, "report"))
+    return os.path.join(study_output_dir(source)[1], "report")
 
 
 def _factors(study):
@@ -104,7 +101,10 @@ def build(source, out=None, reference=None, heat_map_runs=None):
     with open(path("report.md"), "w") as f:
         f.write("\n".join(markdown))
 
-    deck_text = open(source).read() if isinstance(source, str) and source.endswith(".toml") else ""
+    deck_text = ""
+    if isinstance(source, str) and source.endswith(".toml"):
+        with open(source) as f:
+            deck_text = f.read()
     sections = [("Conditions (mean ± std over seeds)",
                  ([("warning", warning)] if warning else []) + [("table", display)])]
     sections += [(f"{tables.LABELS[m]} per seed", [("table", tables.format_frame(f, dict.fromkeys(f.columns, tables.FORMATS[m])))])

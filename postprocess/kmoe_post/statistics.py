@@ -96,18 +96,18 @@ def compare(runs, metric, reference=None, fmt=".2f"):
         row = {"metric": metric, "condition": condition, "reference": reference,
                "n": len(group), "n_reference": len(base), "mean": group[metric].mean(),
                "reference_mean": base[metric].mean(), "test": "", "warning": ""}
+        w = welch(group[metric], base[metric]) if len(group) >= 2 and len(base) >= 2 else None
         matched = group.merge(base, on="seed", suffixes=("", "_ref"))
         if len(matched) >= 2:
             test = paired(matched[metric], matched[metric + "_ref"])
             row.update(test="paired by seed", n_pairs=len(matched))
-        elif len(group) >= 2 and len(base) >= 2:
-            test = welch(group[metric], base[metric])
+        elif w is not None:
+            test = w
             row.update(test="Welch")
         else:
             test = None
             row["warning"] = "fewer than 2 runs: no test"
-        if len(group) >= 2 and len(base) >= 2:
-            w = welch(group[metric], base[metric])
+        if w is not None:
             row.update(welch_t=w.t, welch_df=w.df, welch_p=w.p, cohens_d=w.effect)
         if test is not None:
             row.update(diff=test.diff, ci_low=test.ci_low, ci_high=test.ci_high, t=test.t, df=test.df, p=test.p,
