@@ -8,8 +8,7 @@ void assign_slots(const View1<int>& offsets, const View1<int>& order, int capaci
   Kokkos::parallel_for(
       "assign_slots", TeamPolicy(num_experts, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int e = team.league_rank();
-        const int begin = offsets(e), end = offsets(e + 1);
-        const int kept_end = capacity > 0 && end - begin > capacity ? begin + capacity : end;
+        const int begin = offsets(e), kept_end = begin + kept_rows(offsets(e + 1) - begin, capacity);
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, kept_end), [&](int row) { slot_of(order(row)) = row; });
       });
 }

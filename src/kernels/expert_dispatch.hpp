@@ -9,15 +9,20 @@
 
 namespace kmoe::kernels {
 
+// The rows an expert keeps of the assignments it was given (capacity 0 = no capacity).
+KOKKOS_INLINE_FUNCTION int kept_rows(int assigned, int capacity) {
+  return capacity > 0 && assigned > capacity ? capacity : assigned;
+}
+
 // slot_of[a] = grouped row of assignment a, or −1 if dropped by capacity (0 = no capacity).
 void assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity, const View1<int>& slot_of);
 // The assignments a capacity drops, from the expert offsets on the host.
 template <class Offsets>
 int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capacity) {
   int64_t dropped = 0;
-  for (int e = 0; capacity > 0 && e < experts; ++e) {
-    const int64_t rows = int64_t(host_offsets(e + 1)) - int64_t(host_offsets(e));
-    dropped += rows > capacity ? rows - capacity : 0;
+  for (int e = 0; e < experts; ++e) {
+    const int assigned = int(host_offsets(e + 1) - host_offsets(e));
+    dropped += assigned - kept_rows(assigned, capacity);
   }
   return dropped;
 }

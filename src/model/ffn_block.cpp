@@ -96,12 +96,13 @@ void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct prod
   const RouterSummary at{config_.num_experts};
   const auto offsets = [&](int e) { return int(summary(at.offset(e))); };
   const int capacity = expert_capacity();
+  const View2<T> w0 = expert_matrix(layer, 0, which);  // every expert's matrix has this shape
+  const int out = w0.extent(0), in = w0.extent(1);
   std::vector<GemmProblem<T>> problems;
   for (int e = 0; e < config_.num_experts; ++e) {
-    const int begin = offsets(e), rows = capacity > 0 ? std::min(offsets(e + 1) - begin, capacity) : offsets(e + 1) - begin;
+    const int begin = offsets(e), rows = kept_rows(offsets(e + 1) - begin, capacity);
     const View2<T> w = product == ExpertProduct::weight_grad ? expert_matrix_grad(layer, e, which)
                                                              : expert_matrix(layer, e, which);
-    const int out = w.extent(0), in = w.extent(1);
     switch (product) {
       case ExpertProduct::forward:  // c[rows] = a[rows] · Wᵀ
         problems.push_back({rows, out, in, a.data() + size_t(begin) * in, w.data(), c.data() + size_t(begin) * out});
@@ -114,8 +115,6 @@ void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct prod
         break;
     }
   }
-  const View2<T> w0 = expert_matrix(layer, 0, which);
-  const int out = w0.extent(0), in = w0.extent(1);
   switch (product) {
     case ExpertProduct::forward:
       grouped_gemm<T>(false, true, T(1), in, in, T(0), out, problems);
