@@ -24,10 +24,11 @@ template <class T>
 void pack_heads(const AttentionShape& s, const View2<T>& x, const View2<T>& packed) {
   const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
   Kokkos::parallel_for(
-      "pack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {s.batch * H * T_len, hd}),
-      KOKKOS_LAMBDA(int r, int d) {
-        const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
-        packed(r, d) = x(b * T_len + t, h * hd + d);
+      "pack_heads", TeamPolicy(s.batch * H * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank(), t = r % T_len, bh = r / T_len;
+        const T* from = &x((bh / H) * T_len + t, (bh % H) * hd);
+        T* to = &packed(r, 0);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, hd), [&](int d) { to[d] = from[d]; });
       });
 }
 
@@ -35,10 +36,11 @@ template <class T>
 void unpack_heads(const AttentionShape& s, const View2<T>& packed, const View2<T>& x) {
   const int T_len = s.seq_len, H = s.heads, hd = s.head_dim;
   Kokkos::parallel_for(
-      "unpack_heads", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {s.batch * H * T_len, hd}),
-      KOKKOS_LAMBDA(int r, int d) {
-        const int t = r % T_len, bh = r / T_len, b = bh / H, h = bh % H;
-        x(b * T_len + t, h * hd + d) = packed(r, d);
+      "unpack_heads", TeamPolicy(s.batch * H * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank(), t = r % T_len, bh = r / T_len;
+        const T* from = &packed(r, 0);
+        T* to = &x((bh / H) * T_len + t, (bh % H) * hd);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, hd), [&](int d) { to[d] = from[d]; });
       });
 }
 

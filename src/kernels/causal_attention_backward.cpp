@@ -1,4 +1,5 @@
 #include "core/counter_rng.hpp"
+#include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
@@ -34,7 +35,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
             const rng::Block4 bits = mask.block(block_base + jb);
             for (int lane = 0; lane < 4 && 4 * jb + lane <= i; ++lane) {
               const int j = 4 * jb + lane;
-              const T prob = math::exp(srow[j] - L);
+              const T prob = math::fast_exp(srow[j] - L);
               const T m = mask.multiplier<T>(bits, lane);
               grow[j] = prob * (m * grow[j] - D) * scale;
               srow[j] = m * prob;
@@ -42,7 +43,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
           });
         } else {  // m = 1
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) {
-            const T prob = math::exp(srow[j] - L);
+            const T prob = math::fast_exp(srow[j] - L);
             grow[j] = prob * (grow[j] - D) * scale;
             srow[j] = prob;
           });

@@ -1,4 +1,5 @@
 #include "core/counter_rng.hpp"
+#include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
@@ -30,7 +31,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, i + 1),
             [&](int j, T& acc) {
-              row[j] = math::exp(row[j] - max_score);
+              row[j] = math::fast_exp(row[j] - max_score);
               acc += row[j];
             },
             sum);

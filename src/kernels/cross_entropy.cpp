@@ -1,5 +1,6 @@
 #include "kernels/cross_entropy.hpp"
 
+#include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dense_gemm.hpp"
 
@@ -53,7 +54,7 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, vocab),
               [&](int v, T& acc) {
-                logits(r, v) = math::exp(logits(r, v) - max_logit);
+                logits(r, v) = math::fast_exp(logits(r, v) - max_logit);
                 acc += logits(r, v);
               },
               sum);

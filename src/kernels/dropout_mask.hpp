@@ -11,16 +11,29 @@ namespace kmoe::kernels {
 struct DropoutMask {
   double p = 0.0;
   uint64_t seed = 0, stream = 0;
+  uint64_t keep_threshold = 0;  // word_to_unit(w) ≥ p ⇔ w ≥ keep_threshold
+
+  KOKKOS_INLINE_FUNCTION DropoutMask(double p_, uint64_t seed_, uint64_t stream_)
+      : p(p_), seed(seed_), stream(stream_), keep_threshold(threshold_of(p_)) {}
 
   KOKKOS_INLINE_FUNCTION bool active() const { return p > 0.0; }
   KOKKOS_INLINE_FUNCTION rng::Block4 block(uint64_t index) const {
     return active() ? rng::philox4x32(seed, stream, index) : rng::Block4{};
   }
+  KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
   // 0 or 1/(1 − p) for lane `lane` of a block (1 when inactive).
   template <class T>
   KOKKOS_INLINE_FUNCTION T multiplier(const rng::Block4& b, int lane) const {
     if (!active()) return T(1);
-    return rng::word_to_unit(b.v[lane]) >= p ? T(1.0 / (1.0 - p)) : T(0);
+    return kept(b.v[lane]) ? T(1.0 / (1.0 - p)) : T(0);
+  }
+
+  // (w + ½)/2³² ≥ p ⇔ w ≥ ⌈p·2³² − ½⌉, both sides exact in double: the mask compares integers.
+  KOKKOS_INLINE_FUNCTION static uint64_t threshold_of(double p) {
+    const double t = p * 4294967296.0 - 0.5;
+    if (t <= 0.0) return 0;
+    const uint64_t floor_t = uint64_t(t);
+    return double(floor_t) < t ? floor_t + 1 : floor_t;
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
+#include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
 
@@ -14,28 +15,44 @@ Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_element(const V& v) {
 }  // namespace
 
 namespace {
+// Element-wise passes work on chunks of 16 elements: four Philox blocks of mask words, two
+// bytes of `kept` bits, and a fixed-length inner loop the compiler vectorises (the exp in it
+// is math::fast_exp). The chunking changes no mask: element e still uses word e mod 4 of
+// block e / 4 and bit e mod 8 of byte e / 8.
+constexpr int kChunk = 16;
+
+size_t chunks_of(size_t n) { return (n + kChunk - 1) / kChunk; }
+
 // Calls f(element, keep_multiplier) for every element of a contiguous span of n, drawing the
-// dropout masks four per Philox block, eight elements per work item so that each writes one
-// whole byte of `kept` bits (multiplier 1 and no bits when p = 0).
+// dropout masks and writing them to `kept` (multiplier 1 and no bits when p = 0).
 template <class T, class F>
 void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t seed, uint64_t stream,
                                 const View1<uint8_t>& kept, const F& f) {
   require(p <= 0.0 || kept.extent(0) >= dropout_bit_bytes(n), std::string(name) + ": mask bit buffer too small");
   const DropoutMask mask{p, seed, stream};
+  const T scale = mask.active() ? T(1.0 / (1.0 - p)) : T(1);
   Kokkos::parallel_for(
-      name, Range(0, dropout_bit_bytes(n)), KOKKOS_LAMBDA(size_t byte) {
-        uint8_t kept_bits = 0;
-        for (int half = 0; half < 2; ++half) {
-          const rng::Block4 r = mask.block(2 * byte + half);
+      name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
+        const size_t first = chunk * kChunk;
+        T keep[kChunk];
+        uint32_t bits = 0;
+        for (int b = 0; b < kChunk / 4; ++b) {
+          const rng::Block4 words = mask.block(first / 4 + b);
           for (int lane = 0; lane < 4; ++lane) {
-            const size_t e = 8 * byte + 4 * half + lane;
-            if (e >= n) break;
-            const T keep = mask.multiplier<T>(r, lane);
-            f(e, keep);
-            kept_bits |= uint8_t(keep != T(0)) << (4 * half + lane);
+            const bool k = !mask.active() || mask.kept(words.v[lane]);
+            keep[4 * b + lane] = k ? scale : T(0);
+            bits |= uint32_t(k) << (4 * b + lane);
           }
         }
-        if (mask.active()) kept(byte) = kept_bits;
+        if (first + kChunk <= n) {
+          for (int l = 0; l < kChunk; ++l) f(first + l, keep[l]);
+        } else {
+          for (int l = 0; first + l < n; ++l) f(first + l, keep[l]);
+        }
+        if (mask.active()) {
+          kept(first / 8) = uint8_t(bits);
+          if (first + 8 < n) kept(first / 8 + 1) = uint8_t(bits >> 8);
+        }
       });
 }
 
@@ -46,7 +63,18 @@ void for_each_with_kept(const char* name, size_t n, double p, const View1<uint8_
   const bool active = p > 0.0;
   const T scale = active ? T(1.0 / (1.0 - p)) : T(1);
   Kokkos::parallel_for(
-      name, Range(0, n), KOKKOS_LAMBDA(size_t e) { f(e, !active || (kept(e / 8) >> (e % 8) & 1) ? scale : T(0)); });
+      name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
+        const size_t first = chunk * kChunk;
+        const uint32_t bits =
+            !active ? ~0u : kept(first / 8) | (first + 8 < n ? uint32_t(kept(first / 8 + 1)) << 8 : 0u);
+        T keep[kChunk];
+        for (int l = 0; l < kChunk; ++l) keep[l] = (bits >> l & 1) ? scale : T(0);
+        if (first + kChunk <= n) {
+          for (int l = 0; l < kChunk; ++l) f(first + l, keep[l]);
+        } else {
+          for (int l = 0; first + l < n; ++l) f(first + l, keep[l]);
+        }
+      });
 }
 }  // namespace
 
@@ -59,7 +87,7 @@ void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint
   for_each_recording_dropout<T>("silu_dropout_forward", h.span(), p, seed, stream, kept,
                                 KOKKOS_LAMBDA(size_t e, T keep) {
                                   const T v = in[e];
-                                  out[e] = keep * (v / (T(1) + math::exp(-v)));
+                                  out[e] = keep * (v / (T(1) + math::fast_exp(-v)));
                                 });
 }
 
@@ -73,7 +101,7 @@ void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<
   T* out = dh.data();
   for_each_with_kept<T>("silu_dropout_backward", h.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) {
     const T v = in[e];
-    const T s = T(1) / (T(1) + math::exp(-v));
+    const T s = T(1) / (T(1) + math::fast_exp(-v));
     out[e] = keep * grad[e] * s * (T(1) + v * (T(1) - s));
   });
 }
