@@ -125,7 +125,7 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"train", "max_steps", &t.max_steps, closed(1, big), {}, "optimizer updates"},
       {"train", "batch_size", &t.batch_size, closed(1, 1 << 20), {}, "sequences per micro-batch"},
       {"train", "grad_accum", &t.grad_accum, closed(1, 4096), {}, "micro-batches per optimizer update"},
-      {"train", "precision", &t.precision, {}, {"fp32"}, "compute precision (fp32; reduced precision is not implemented yet)"},
+      {"train", "precision", &t.precision, {}, {"fp32", "bf16"}, "matrix products' operands: fp32, or bf16 with fp32 accumulation (fp32 master weights, optimizer state, router, softmax, losses and norms)"},
       {"train", "debug_nan_step", &t.debug_nan_step, closed(-1, big), {}, "inject a NaN into the gradients at this step (-1 = never); tests the detector"},
       {"train", "debug_signal_step", &t.debug_signal_step, closed(-1, big), {}, "send SIGTERM to itself after this step (-1 = never); tests stop and resume"},
 

@@ -69,7 +69,7 @@ struct TrainSection {
   int64_t max_steps = 250;  // optimizer updates
   int64_t batch_size = 24;
   int64_t grad_accum = 4;
-  std::string precision = "fp32";  // fp32 (the only precision implemented)
+  std::string precision = "fp32";  // fp32 | bf16 (kernels/matmul_precision.hpp)
   int64_t debug_nan_step = -1;     // inject a NaN at this step (testing the detector)
   int64_t debug_signal_step = -1;  // send SIGTERM to itself after this step (testing stop/resume)
 };

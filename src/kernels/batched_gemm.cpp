@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/kernel_census.hpp"
 #include "core/views.hpp"
+#include "kernels/bf16_operands.hpp"
 
 #include <KokkosKernels_config.h>
 
@@ -87,17 +88,49 @@ void cublas_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, in
                                     count) == CUBLAS_STATUS_SUCCESS,
           "cublasDgemmStridedBatched failed");
 }
+// bf16 operands, fp32 compute and output.
+void cublas_batched_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha,
+                         const uint16_t* a, int lda, long long sa, const uint16_t* b, int ldb, long long sb,
+                         const float* beta, float* c, int ldc, long long sc, int count) {
+  auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
+  require(cublasGemmStridedBatchedEx(blas.handle, tb, ta, n, m, k, alpha, b, CUDA_R_16BF, ldb, sb, a, CUDA_R_16BF, lda,
+                                     sa, beta, c, CUDA_R_32F, ldc, sc, count, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS,
+          "cublasGemmStridedBatchedEx (bf16) failed");
+}
 #endif
+
+// The elements an operand spans: op(X) is rows × cols, stored transposed when `trans`.
+size_t operand_elements(bool trans, int rows, int cols, int ld, int count = 1, size_t stride = 0) {
+  return trans ? operand_span(cols, rows, ld, count, stride) : operand_span(rows, cols, ld, count, stride);
+}
 
 }  // namespace
 
 template <class T>
 void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-                  T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part) {
+                  T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part, Matmul matmul) {
   if (batch.count <= 0 || m <= 0 || n <= 0) return;
   count_blas_call();
   const bool causal_shape = part == CausalPart::all || (part == CausalPart::lower_output ? m == n : m == k && !trans_b);
   require(causal_shape, "batched_gemm: a causal part needs a square T×T output or triangular A (with op(B) = B)");
+  const size_t a_elements = operand_elements(trans_a, m, k, lda, batch.count, batch.stride_a);
+  const size_t b_elements = operand_elements(trans_b, k, n, ldb, batch.count, batch.stride_b);
+#ifdef KMOE_BATCHED_GEMM_CUBLAS
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda> && std::is_same_v<T, float>) {
+    if (matmul == Matmul::bf16) {
+      cublas_batched_bf16(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha,
+                          bf16_operand(a, a_elements, OperandSlot::a), lda, batch.stride_a,
+                          bf16_operand(b, b_elements, OperandSlot::b), ldb, batch.stride_b, &beta, c, ldc,
+                          batch.stride_c, batch.count);
+      return;
+    }
+  }
+#endif
+  if (matmul == Matmul::bf16) {
+    a = rounded_operand(a, a_elements, OperandSlot::a);
+    b = rounded_operand(b, b_elements, OperandSlot::b);
+  }
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
     // The zeros above the diagonal make the whole product equal to the causal one.
@@ -117,21 +150,77 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
       });
 }
 
+namespace {
+
+// The smallest range of memory holding every problem's A (or B) operand.
+template <class T>
+struct OperandRegion {
+  const T* first = nullptr;
+  size_t elements = 0;
+};
+
+template <class T>
+OperandRegion<T> operand_region(const std::vector<GemmProblem<T>>& problems, bool of_a, bool trans, int ld) {
+  const T* first = nullptr;
+  const T* end = nullptr;
+  for (const auto& p : problems) {
+    const size_t n = of_a ? operand_elements(trans, p.m, p.k, ld) : operand_elements(trans, p.k, p.n, ld);
+    if (n == 0) continue;
+    const T* base = of_a ? p.a : p.b;
+    if (!first || base < first) first = base;
+    if (!end || base + n > end) end = base + n;
+  }
+  return {first, first ? size_t(end - first) : 0};
+}
+
+// The problems with their A and B read from rounded copies of the operand regions.
+template <class T>
+std::vector<GemmProblem<T>> with_rounded_operands(const std::vector<GemmProblem<T>>& problems, bool trans_a,
+                                                  bool trans_b, int lda, int ldb) {
+  const auto a_region = operand_region(problems, true, trans_a, lda);
+  const auto b_region = operand_region(problems, false, trans_b, ldb);
+  const T* a_copy = rounded_operand(a_region.first, a_region.elements, OperandSlot::a);
+  const T* b_copy = rounded_operand(b_region.first, b_region.elements, OperandSlot::b);
+  auto rounded = problems;
+  for (auto& p : rounded) {
+    p.a = a_copy + (p.a - a_region.first);
+    p.b = b_copy + (p.b - b_region.first);
+  }
+  return rounded;
+}
+
+}  // namespace
+
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
-                  const std::vector<GemmProblem<T>>& problems) {
+                  const std::vector<GemmProblem<T>>& problems_as_given, Matmul matmul) {
   count_blas_call();
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
-    for (const auto& p : problems) {
-      if (p.m > 0 && p.n > 0) {
-        cublas_gemm(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p.m, p.n, p.k, &alpha,
-                    p.a, lda, p.b, ldb, &beta, p.c, ldc);
+    const auto op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if constexpr (std::is_same_v<T, float>) {
+      if (matmul == Matmul::bf16) {
+        const auto a_region = operand_region(problems_as_given, true, trans_a, lda);
+        const auto b_region = operand_region(problems_as_given, false, trans_b, ldb);
+        const uint16_t* a16 = bf16_operand(a_region.first, a_region.elements, OperandSlot::a);
+        const uint16_t* b16 = bf16_operand(b_region.first, b_region.elements, OperandSlot::b);
+        for (const auto& p : problems_as_given) {
+          if (p.m > 0 && p.n > 0) {
+            cublas_batched_bf16(op_a, op_b, p.m, p.n, p.k, &alpha, a16 + (p.a - a_region.first), lda, 0,
+                                b16 + (p.b - b_region.first), ldb, 0, &beta, p.c, ldc, 0, 1);
+          }
+        }
+        return;
       }
+    }
+    for (const auto& p : problems_as_given) {
+      if (p.m > 0 && p.n > 0) cublas_gemm(op_a, op_b, p.m, p.n, p.k, &alpha, p.a, lda, p.b, ldb, &beta, p.c, ldc);
     }
     return;
   }
 #endif
+  const auto problems = matmul == Matmul::bf16 ? with_rounded_operands(problems_as_given, trans_a, trans_b, lda, ldb)
+                                               : problems_as_given;
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
   long total_rows = 0;
@@ -150,11 +239,12 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
 }
 
 template void batched_gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*,
-                                  int, const MatrixBatch&, CausalPart);
+                                  int, const MatrixBatch&, CausalPart, Matmul);
 template void batched_gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double,
-                                   double*, int, const MatrixBatch&, CausalPart);
-template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&);
+                                   double*, int, const MatrixBatch&, CausalPart, Matmul);
+template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&,
+                                  Matmul);
 template void grouped_gemm<double>(bool, bool, double, int, int, double, int,
-                                   const std::vector<GemmProblem<double>>&);
+                                   const std::vector<GemmProblem<double>>&, Matmul);
 
 }  // namespace kmoe::kernels

@@ -10,6 +10,8 @@
 //   lower_left_transposed  A is lower triangular, C = Aᵀ · op(B) (Pᵀ·dO, dSᵀ·Q).
 #pragma once
 
+#include "kernels/matmul_precision.hpp"
+
 #include <cstddef>
 #include <vector>
 
@@ -23,9 +25,11 @@ struct MatrixBatch {
 };
 
 // Row-major: op(A) is m×k (A is k×m when trans_a), op(B) is k×n, C is m×n; ld* are row strides.
+// `matmul` is the operands' precision (C is accumulated and written in T either way).
 template <class T>
 void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
-                  int ldb, T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all);
+                  int ldb, T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all,
+                  Matmul matmul = Matmul::fp32);
 
 // One product of a group: C = alpha · op(A) · op(B) + beta · C with its own sizes and operands.
 template <class T>
@@ -42,6 +46,6 @@ struct GemmProblem {
 // is one cuBLAS call, queued without a synchronisation.
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
-                  const std::vector<GemmProblem<T>>& problems);
+                  const std::vector<GemmProblem<T>>& problems, Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

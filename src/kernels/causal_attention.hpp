@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/matmul_precision.hpp"
 
 #include <cstdint>
 
@@ -44,13 +45,14 @@ struct AttentionWorkspace {
 template <class T>
 void causal_attention_forward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
                               const View2<T>& v, const AttentionDropout& dropout, const View2<T>& out,
-                              const View2<T>& lse, AttentionWorkspace<T>& workspace);
+                              const View2<T>& lse, AttentionWorkspace<T>& workspace, Matmul matmul = Matmul::fp32);
 
 // dq, dk, dv overwritten.
 template <class T>
 void causal_attention_backward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
                                const View2<T>& v, const View2<T>& out, const View2<T>& lse,
                                const View2<T>& dout, const AttentionDropout& dropout, const View2<T>& dq,
-                               const View2<T>& dk, const View2<T>& dv, AttentionWorkspace<T>& workspace);
+                               const View2<T>& dk, const View2<T>& dv, AttentionWorkspace<T>& workspace,
+                               Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

@@ -58,7 +58,7 @@ template <class T>
 void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const View2<T>& k, const View2<T>& v,
                                const View2<T>& out, const View2<T>& lse, const View2<T>& dout,
                                const AttentionDropout& dropout, const View2<T>& dq, const View2<T>& dk,
-                               const View2<T>& dv, AttentionWorkspace<T>& ws) {
+                               const View2<T>& dv, AttentionWorkspace<T>& ws, Matmul matmul) {
   ws.ensure(s);
   pack_heads(s, q, ws.q);
   pack_heads(s, k, ws.k);
@@ -85,16 +85,16 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
     const MatrixBatch heads_from_scores{count, block_stride, head_stride, head_stride};
     // S = scale · Q · Kᵀ and G = dO · Vᵀ, then P and dS from them, then the three gradients
     batched_gemm<T>(false, true, T_len, T_len, hd, scale, ws.q.data() + offset, hd, ws.k.data() + offset, hd, T(0),
-                    ws.scores.data(), T_len, scores_from_heads, CausalPart::lower_output);
+                    ws.scores.data(), T_len, scores_from_heads, CausalPart::lower_output, matmul);
     batched_gemm<T>(false, true, T_len, T_len, hd, T(1), ws.dout.data() + offset, hd, ws.v.data() + offset, hd, T(0),
-                    ws.grad_scores.data(), T_len, scores_from_heads, CausalPart::lower_output);
+                    ws.grad_scores.data(), T_len, scores_from_heads, CausalPart::lower_output, matmul);
     attention_score_gradients(s, first, count, ws.scores, ws.grad_scores, lse, ws.row_dot, dropout, scale);
     batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.dout.data() + offset, hd, T(0),
-                    ws.dv.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed);
+                    ws.dv.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed, matmul);
     batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.k.data() + offset, hd,
-                    T(0), ws.dq.data() + offset, hd, heads_from_scores, CausalPart::lower_left);
+                    T(0), ws.dq.data() + offset, hd, heads_from_scores, CausalPart::lower_left, matmul);
     batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.q.data() + offset, hd,
-                    T(0), ws.dk.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed);
+                    T(0), ws.dk.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed, matmul);
   }
   unpack_heads(s, ws.dq, dq);
   unpack_heads(s, ws.dk, dk);
@@ -105,7 +105,7 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
   template void causal_attention_backward<T>(const AttentionShape&, const View2<T>&, const View2<T>&,      \
                                              const View2<T>&, const View2<T>&, const View2<T>&,            \
                                              const View2<T>&, const AttentionDropout&, const View2<T>&,    \
-                                             const View2<T>&, const View2<T>&, AttentionWorkspace<T>&);
+                                             const View2<T>&, const View2<T>&, AttentionWorkspace<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

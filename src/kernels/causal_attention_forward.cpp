@@ -58,7 +58,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
 template <class T>
 void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const View2<T>& k, const View2<T>& v,
                               const AttentionDropout& dropout, const View2<T>& out, const View2<T>& lse,
-                              AttentionWorkspace<T>& ws) {
+                              AttentionWorkspace<T>& ws, Matmul matmul) {
   ws.ensure(s);
   pack_heads(s, q, ws.q);
   pack_heads(s, k, ws.k);
@@ -71,19 +71,19 @@ void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const 
     const size_t offset = first * head_stride;
     // S = scale · Q · Kᵀ, then P = dropout(softmax(S)), then O = P · V, for every head of the group
     batched_gemm<T>(false, true, T_len, T_len, hd, scale, ws.q.data() + offset, hd, ws.k.data() + offset, hd, T(0),
-                    ws.scores.data(), T_len, {count, head_stride, head_stride, block_stride}, CausalPart::lower_output);
+                    ws.scores.data(), T_len, {count, head_stride, head_stride, block_stride}, CausalPart::lower_output, matmul);
     causal_softmax_rows(s, first, count, ws.scores, dropout, lse);
     batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.v.data() + offset, hd, T(0),
-                    ws.out.data() + offset, hd, {count, block_stride, head_stride, head_stride}, CausalPart::lower_left);
+                    ws.out.data() + offset, hd, {count, block_stride, head_stride, head_stride}, CausalPart::lower_left, matmul);
   }
   unpack_heads(s, ws.out, out);
 }
 
 template void causal_attention_forward<float>(const AttentionShape&, const View2<float>&, const View2<float>&,
                                               const View2<float>&, const AttentionDropout&, const View2<float>&,
-                                              const View2<float>&, AttentionWorkspace<float>&);
+                                              const View2<float>&, AttentionWorkspace<float>&, Matmul);
 template void causal_attention_forward<double>(const AttentionShape&, const View2<double>&, const View2<double>&,
                                                const View2<double>&, const AttentionDropout&, const View2<double>&,
-                                               const View2<double>&, AttentionWorkspace<double>&);
+                                               const View2<double>&, AttentionWorkspace<double>&, Matmul);
 
 }  // namespace kmoe::kernels

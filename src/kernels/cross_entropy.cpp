@@ -19,7 +19,7 @@ CrossEntropyScratch<T>::CrossEntropyScratch(int chunk_rows, int vocab)
 template <class T>
 CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding, const View1<int>& targets,
                                          const CrossEntropyScratch<T>& scratch, T grad_scale, const View2<T>& dh,
-                                         const View2<T>& dembedding) {
+                                         const View2<T>& dembedding, Matmul matmul) {
   const int rows = static_cast<int>(h.extent(0));
   const int vocab = static_cast<int>(embedding.extent(0));
   const int chunk = static_cast<int>(scratch.logits.extent(0));
@@ -32,7 +32,7 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
     const auto rows_range = Kokkos::make_pair(begin, end);
     const View2<T> h_c = Kokkos::subview(h, rows_range, Kokkos::ALL());
     const View2<T> logits = Kokkos::subview(scratch.logits, Kokkos::make_pair(0, count), Kokkos::ALL());
-    gemm<T>("N", "T", T(1), h_c, embedding, T(0), logits);
+    gemm<T>("N", "T", T(1), h_c, embedding, T(0), logits, matmul);
     Kokkos::parallel_for(
         "cross_entropy_rows", TeamPolicy(count, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
           const int r = team.league_rank();
@@ -85,8 +85,8 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
         });
     if (with_grad) {
       const View2<T> dh_c = Kokkos::subview(dh, rows_range, Kokkos::ALL());
-      gemm<T>("N", "N", T(1), logits, embedding, T(0), dh_c);
-      gemm<T>("T", "N", T(1), logits, h_c, T(1), dembedding);
+      gemm<T>("N", "N", T(1), logits, embedding, T(0), dh_c, matmul);
+      gemm<T>("T", "N", T(1), logits, h_c, T(1), dembedding, matmul);
     }
   }
   if (rows > 0) {
@@ -101,7 +101,7 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
   template struct CrossEntropyScratch<T>;                                                                    \
   template CrossEntropySums tied_head_cross_entropy<T>(const View2<T>&, const View2<T>&, const View1<int>&, \
                                                        const CrossEntropyScratch<T>&, T, const View2<T>&,    \
-                                                       const View2<T>&);
+                                                       const View2<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

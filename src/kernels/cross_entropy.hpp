@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/matmul_precision.hpp"
 
 #include <cstdint>
 
@@ -33,6 +34,6 @@ struct CrossEntropyScratch {
 template <class T>
 CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embedding, const View1<int>& targets,
                                          const CrossEntropyScratch<T>& scratch, T grad_scale, const View2<T>& dh,
-                                         const View2<T>& dembedding);
+                                         const View2<T>& dembedding, Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

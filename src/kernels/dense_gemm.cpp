@@ -2,6 +2,7 @@
 
 #include "core/kernel_census.hpp"
 #include "core/kokkos_compat.hpp"
+#include "kernels/batched_gemm.hpp"
 
 #include <KokkosBlas3_gemm.hpp>
 
@@ -9,7 +10,7 @@ namespace kmoe::kernels {
 
 template <class T>
 void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta,
-          const View2<T>& c) {
+          const View2<T>& c, Matmul matmul) {
   if (c.extent(0) == 0 || c.extent(1) == 0) return;
   const bool ta = op_a[0] == 'T';
   const size_t k = ta ? a.extent(0) : a.extent(1);
@@ -17,31 +18,38 @@ void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const 
     if (beta == T(0)) Kokkos::deep_copy(c, T(0));
     return;
   }
+  if (matmul == Matmul::bf16) {  // the bf16 operand paths live with the batched products
+    batched_gemm<T>(ta, op_b[0] == 'T', int(c.extent(0)), int(c.extent(1)), int(k), alpha, a.data(), int(a.stride(0)),
+                    b.data(), int(b.stride(0)), beta, c.data(), int(c.stride(0)), {1, 0, 0, 0}, CausalPart::all,
+                    matmul);
+    return;
+  }
   count_blas_call();
   KokkosBlas::gemm(op_a, op_b, alpha, a, b, beta, c);
 }
 
 template <class T>
-void linear_forward(const View2<T>& x, const View2<T>& w, const View2<T>& y, T beta) {
-  gemm<T>("N", "T", T(1), x, w, beta, y);
+void linear_forward(const View2<T>& x, const View2<T>& w, const View2<T>& y, T beta, Matmul matmul) {
+  gemm<T>("N", "T", T(1), x, w, beta, y, matmul);
 }
 
 template <class T>
-void linear_backward_input(const View2<T>& dy, const View2<T>& w, const View2<T>& dx, T beta) {
-  gemm<T>("N", "N", T(1), dy, w, beta, dx);
+void linear_backward_input(const View2<T>& dy, const View2<T>& w, const View2<T>& dx, T beta, Matmul matmul) {
+  gemm<T>("N", "N", T(1), dy, w, beta, dx, matmul);
 }
 
 template <class T>
-void linear_backward_weight(const View2<T>& dy, const View2<T>& x, const View2<T>& dw) {
-  gemm<T>("T", "N", T(1), dy, x, T(1), dw);
+void linear_backward_weight(const View2<T>& dy, const View2<T>& x, const View2<T>& dw, Matmul matmul) {
+  gemm<T>("T", "N", T(1), dy, x, T(1), dw, matmul);
 }
 
 #define KMOE_INSTANTIATE(T)                                                                       \
   template void gemm<T>(const char*, const char*, T, const View2<T>&, const View2<T>&, T,          \
-                        const View2<T>&);                                                          \
-  template void linear_forward<T>(const View2<T>&, const View2<T>&, const View2<T>&, T);           \
-  template void linear_backward_input<T>(const View2<T>&, const View2<T>&, const View2<T>&, T);    \
-  template void linear_backward_weight<T>(const View2<T>&, const View2<T>&, const View2<T>&);
+                        const View2<T>&, Matmul);                                                  \
+  template void linear_forward<T>(const View2<T>&, const View2<T>&, const View2<T>&, T, Matmul);   \
+  template void linear_backward_input<T>(const View2<T>&, const View2<T>&, const View2<T>&, T,     \
+                                         Matmul);                                                  \
+  template void linear_backward_weight<T>(const View2<T>&, const View2<T>&, const View2<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

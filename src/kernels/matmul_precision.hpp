@@ -19,8 +19,9 @@ namespace kmoe::kernels {
 
 enum class Matmul { fp32, bf16 };
 
-// "fp32" or "bf16".
-std::string matmul_name(Matmul m);
+// "fp32" or "bf16" (train.precision's values; the deck schema rejects others).
+inline std::string matmul_name(Matmul m) { return m == Matmul::bf16 ? "bf16" : "fp32"; }
+inline Matmul matmul_from_name(const std::string& name) { return name == "bf16" ? Matmul::bf16 : Matmul::fp32; }
 
 // The bfloat16 nearest to x (ties to even) as its 16 bits; NaN stays NaN.
 KOKKOS_INLINE_FUNCTION uint16_t bf16_bits(float x) {

@@ -5,10 +5,12 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/matmul_precision.hpp"
 
 namespace kmoe::kernels {
 
+// `matmul`: X's precision as an operand (bf16: rounded first).
 template <class T>
-void symmetric_gram(const View2<T>& x, bool transposed, const View2<T>& gram);
+void symmetric_gram(const View2<T>& x, bool transposed, const View2<T>& gram, Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

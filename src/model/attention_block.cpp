@@ -27,15 +27,15 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   const auto& p = block_params_[layer];
   auto& a = blocks_[layer];
   rmsnorm_forward(x, params_.vector(p.attn_norm), T(c.norm_eps), a.normed_attn, a.rstd_attn);
-  linear_forward(a.normed_attn, params_.matrix(p.wq), a.q);
-  linear_forward(a.normed_attn, params_.matrix(p.wk), a.k);
-  linear_forward(a.normed_attn, params_.matrix(p.wv), a.v);
+  linear_forward(a.normed_attn, params_.matrix(p.wq), a.q, T(0), c.matmul);
+  linear_forward(a.normed_attn, params_.matrix(p.wk), a.k, T(0), c.matmul);
+  linear_forward(a.normed_attn, params_.matrix(p.wv), a.v, T(0), c.matmul);
   rope_rotate(a.q, rope_table_, +1);
   rope_rotate(a.k, rope_table_, +1);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
   causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
-                           attention_workspace_);
-  linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid);
+                           attention_workspace_, c.matmul);
+  linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid, T(0), c.matmul);
   apply_dropout(a.x_mid, layer, dropout_site::kAttentionBranch);
   add_into(a.x_mid, x);
 }
@@ -49,19 +49,19 @@ void MoeTransformer<T>::attention_backward(int layer) {
   // s.dx holds ∂L/∂x_mid on entry and ∂L/∂x on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
   apply_dropout_backward(s.dbranch, layer, dropout_site::kAttentionBranch);
-  linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo));
-  linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn);
+  linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo), c.matmul);
+  linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn, T(0), c.matmul);
   const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
   causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
-                            s.dq, s.dk, s.dv, attention_workspace_);
+                            s.dq, s.dk, s.dv, attention_workspace_, c.matmul);
   rope_rotate(s.dq, rope_table_, -1);
   rope_rotate(s.dk, rope_table_, -1);
-  linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq));
-  linear_backward_weight(s.dk, a.normed_attn, params_.matrix_grad(p.wk));
-  linear_backward_weight(s.dv, a.normed_attn, params_.matrix_grad(p.wv));
-  linear_backward_input(s.dq, params_.matrix(p.wq), s.dnormed);
-  linear_backward_input(s.dk, params_.matrix(p.wk), s.dnormed, T(1));
-  linear_backward_input(s.dv, params_.matrix(p.wv), s.dnormed, T(1));
+  linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq), c.matmul);
+  linear_backward_weight(s.dk, a.normed_attn, params_.matrix_grad(p.wk), c.matmul);
+  linear_backward_weight(s.dv, a.normed_attn, params_.matrix_grad(p.wv), c.matmul);
+  linear_backward_input(s.dq, params_.matrix(p.wq), s.dnormed, T(0), c.matmul);
+  linear_backward_input(s.dk, params_.matrix(p.wk), s.dnormed, T(1), c.matmul);
+  linear_backward_input(s.dv, params_.matrix(p.wv), s.dnormed, T(1), c.matmul);
   rmsnorm_backward(residual_[layer], params_.vector(p.attn_norm), a.rstd_attn, s.dnormed, s.dx,
                    params_.vector_grad(p.attn_norm), true);
 }

@@ -50,9 +50,9 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
   auto& a = blocks_[layer];
   rmsnorm_forward(a.x_mid, params_.vector(p.ffn_norm), T(c.norm_eps), a.normed_ffn, a.rstd_ffn);
   if (!c.moe) {
-    linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden);
+    linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden, T(0), c.matmul);
     expert_activation(layer);
-    linear_forward(a.activated, params_.matrix(p.ffn_w2), ffn_out_);
+    linear_forward(a.activated, params_.matrix(p.ffn_w2), ffn_out_, T(0), c.matmul);
   } else {
     linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
     RouterNoise noise;
@@ -117,13 +117,13 @@ void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct prod
   }
   switch (product) {
     case ExpertProduct::forward:
-      grouped_gemm<T>(false, true, T(1), in, in, T(0), out, problems);
+      grouped_gemm<T>(false, true, T(1), in, in, T(0), out, problems, config_.matmul);
       break;
     case ExpertProduct::input_grad:
-      grouped_gemm<T>(false, false, T(1), out, in, T(0), in, problems);
+      grouped_gemm<T>(false, false, T(1), out, in, T(0), in, problems, config_.matmul);
       break;
     case ExpertProduct::weight_grad:
-      grouped_gemm<T>(true, false, T(1), out, in, T(1), in, problems);
+      grouped_gemm<T>(true, false, T(1), out, in, T(1), in, problems, config_.matmul);
       break;
   }
 }
@@ -138,11 +138,11 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   Kokkos::deep_copy(s.dbranch, s.dx);
   apply_dropout_backward(s.dbranch, layer, dropout_site::kFfnBranch);
   if (!c.moe) {
-    linear_backward_weight(s.dbranch, a.activated, params_.matrix_grad(p.ffn_w2));
-    linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated);
+    linear_backward_weight(s.dbranch, a.activated, params_.matrix_grad(p.ffn_w2), c.matmul);
+    linear_backward_input(s.dbranch, params_.matrix(p.ffn_w2), s.dactivated, T(0), c.matmul);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
-    linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1));
-    linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed);
+    linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1), c.matmul);
+    linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed, T(0), c.matmul);
   } else {
     combine_backward(a.expert_out, a.router.gates, a.slot_of, s.dbranch, s.dgates, s.dexpert_out);
     expert_products(layer, 1, ExpertProduct::weight_grad, s.dexpert_out, a.activated);

@@ -2,6 +2,8 @@
 // directly.
 #pragma once
 
+#include "kernels/matmul_precision.hpp"
+
 #include <cstdint>
 
 namespace kmoe {
@@ -27,6 +29,7 @@ struct ModelConfig {
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;
   bool router_muon = true;
+  kernels::Matmul matmul = kernels::Matmul::fp32;  // train.precision: the products' operands (not the router's)
 
   int head_dim() const { return d_model / n_heads; }
   int parameter_blocks() const { return weight_sharing ? 1 : n_layers; }

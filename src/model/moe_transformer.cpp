@@ -171,7 +171,7 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   const auto ce = tied_head_cross_entropy(
       final_normed_, params_.matrix(tok_emb_), batch.targets, cross_entropy_scratch_,
       T(options.grad_scale / tokens), options.training ? dfinal_ : no_grad,
-      options.training ? params_.matrix_grad(tok_emb_) : no_grad);
+      options.training ? params_.matrix_grad(tok_emb_) : no_grad, c.matmul);
   has_gradient_state_ = options.training;
 
   result.tokens = tokens;

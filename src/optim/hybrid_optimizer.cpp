@@ -42,7 +42,8 @@ HybridOptimizerSettings optimizer_settings_from_deck(const RunDeck& deck) {
   HybridOptimizerSettings s;
   s.muon_lr = o.muon_lr;
   s.adamw_lr = o.adamw_lr;
-  s.muon = MuonSettings{o.muon_momentum, o.muon_nesterov, static_cast<int>(o.muon_ns_steps)};
+  s.muon = MuonSettings{o.muon_momentum, o.muon_nesterov, static_cast<int>(o.muon_ns_steps),
+                        kernels::matmul_from_name(deck.train.precision)};
   s.adamw = AdamWSettings{o.adamw_beta1, o.adamw_beta2, o.adamw_eps, o.weight_decay};
   s.joint_qkv = o.muon_qkv == "joint";
   return s;

@@ -38,7 +38,7 @@ void Muon<T>::update(const View1<T>& params, const View1<T>& grads, double lr) {
           dir(i) = nesterov ? one_minus_mu * g + mu * buf(s0 + i) : buf(s0 + i);
         });
     const View2<T> direction(direction_.data(), m.rows, m.cols), orthogonal(orthogonal_.data(), m.rows, m.cols);
-    newton_schulz_.run(direction, settings_.ns_steps, orthogonal);
+    newton_schulz_.run(direction, settings_.ns_steps, orthogonal, settings_.matmul);
     const T step = T(lr * std::sqrt(std::max(1.0, double(m.rows) / m.cols)));
     const auto orth = orthogonal_;
     Kokkos::parallel_for(

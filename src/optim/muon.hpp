@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/matmul_precision.hpp"
 #include "optim/newton_schulz.hpp"
 
 #include <vector>
@@ -15,6 +16,9 @@ struct MuonSettings {
   double momentum = 0.95;
   bool nesterov = true;
   int ns_steps = 5;
+  // Newton–Schulz's products (train.precision): bf16 operands as the reference's bf16 cast, with
+  // fp32 accumulation and X kept in fp32 between iterations (the reference keeps it in bf16).
+  kernels::Matmul matmul = kernels::Matmul::fp32;
 };
 
 struct MatrixSegment {

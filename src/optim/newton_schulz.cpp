@@ -32,7 +32,7 @@ void NewtonSchulz<T>::ensure(int rows, int cols) {
 }
 
 template <class T>
-void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out) {
+void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, kernels::Matmul matmul) {
   const int rows = static_cast<int>(g.extent(0)), cols = static_cast<int>(g.extent(1));
   ensure(rows, cols);
   const bool tall = rows > cols;
@@ -49,16 +49,16 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out) {
   const View2<T> gram = as_matrix(gram_, small, small), gram_sq = as_matrix(gram_sq_, small, small),
                  poly = as_matrix(poly_, small, small), next = as_matrix(next_, rows, cols);
   for (int step = 0; step < steps; ++step) {
-    kernels::symmetric_gram(out, tall, gram);  // Xᵀ X when tall, else X Xᵀ
-    kernels::gemm<T>("N", "N", T(1), gram, gram, T(0), gram_sq);
+    kernels::symmetric_gram(out, tall, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
+    kernels::gemm<T>("N", "N", T(1), gram, gram, T(0), gram_sq, matmul);
     Kokkos::parallel_for(
         "ns_polynomial", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {small, small}),
         KOKKOS_LAMBDA(int i, int j) { poly(i, j) = b * gram(i, j) + c * gram_sq(i, j); });
     Kokkos::deep_copy(next, out);
     if (tall) {
-      kernels::gemm<T>("N", "N", T(1), out, poly, a, next);  // a·X + X·B
+      kernels::gemm<T>("N", "N", T(1), out, poly, a, next, matmul);  // a·X + X·B
     } else {
-      kernels::gemm<T>("N", "N", T(1), poly, out, a, next);  // a·X + B·X
+      kernels::gemm<T>("N", "N", T(1), poly, out, a, next, matmul);  // a·X + B·X
     }
     Kokkos::deep_copy(out, next);
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/matmul_precision.hpp"
 
 namespace kmoe {
 
@@ -13,8 +14,8 @@ class NewtonSchulz {
  public:
   // Workspace for matrices up to max_small × max_small Gram size.
   explicit NewtonSchulz(int max_small = 0);
-  // out (same shape as g) = orthogonalised g.
-  void run(const View2<T>& g, int steps, const View2<T>& out);
+  // out (same shape as g) = orthogonalised g, the products' operands in `matmul` precision.
+  void run(const View2<T>& g, int steps, const View2<T>& out, kernels::Matmul matmul = kernels::Matmul::fp32);
 
  private:
   void ensure(int rows, int cols);

@@ -254,7 +254,9 @@ void Run::set_up() {
   std::ostringstream info;
   info << "kmoe " << kmoe_version() << " (" << git_commit() << "), Kokkos " << kokkos_version() << ", backend "
        << backend_description() << "\nparameters: " << counts.total << " total, " << counts.active
-       << " active per token";
+       << " active per token\nprecision: " << deck_.train.precision
+       << (deck_.train.precision == "bf16" ? " matrix-product operands, fp32 accumulation, master weights and optimizer state"
+                                           : "");
   if (!std::isnan(shards_.unigram_entropy)) info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
   log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
@@ -275,6 +277,7 @@ void Run::write_run_attributes() {
   record_->set_attribute("git_commit", git_commit());
   record_->set_attribute("kokkos_version", kokkos_version());
   record_->set_attribute("backend", backend_description());
+  record_->set_attribute("precision", deck_.train.precision);
   record_->set_attribute("total_params", counts.total);
   record_->set_attribute("active_params", counts.active);
   record_->set_attribute("unigram_entropy", shards_.unigram_entropy);
