@@ -29,7 +29,9 @@ def summarize(path):
                 lines.append(f"  unigram entropy of the corpus: {entropy:.4f} nats; validation loss is "
                              f"{entropy - final['val_loss']:.4f} nats below it")
             lines.append(f"  training time {final['train_seconds']:.1f} s, peak memory "
-                         f"{final['peak_host_memory_mib']:.0f} MiB")
+                         f"{final['peak_host_memory_mib']:.0f} MiB (host)"
+                         + (f", {final['peak_device_memory_mib']:.0f} MiB in {f.attrs['backend']}'s model space"
+                            if "peak_device_memory_mib" in final else ""))
     return "\n".join(lines)
 
 

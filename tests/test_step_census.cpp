@@ -59,8 +59,10 @@ TEST(StepCensus, LaunchesDoNotGrowWithBatchHeadsOrExperts) {
 TEST(StepCensus, AStepAllocatesNothing) {
   auto c = testing::tiny_config();
   c.dropout = 0.1;
-  const auto census = census_of_a_step(c, 2);
-  EXPECT_EQ(census.allocations, 0u);
+  for (auto matmul : {kernels::Matmul::fp32, kernels::Matmul::bf16}) {  // bf16: the operand scratch is kept
+    c.matmul = matmul;
+    EXPECT_EQ(census_of_a_step(c, 2).allocations, 0u) << kernels::matmul_name(matmul);
+  }
 }
 
 // The last, partial evaluation batch works on the first rows of the training batch's buffers:

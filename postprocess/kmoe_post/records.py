@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 FINALS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv", "test_loss", "test_ppl",
-          "train_seconds", "eval_seconds", "peak_host_memory_mib", "early_stop_step")
+          "train_seconds", "eval_seconds", "peak_host_memory_mib", "peak_device_memory_mib", "early_stop_step")
 TRAIN_COLUMNS = ("tokens", "lr_muon", "lr_adamw", "ce_loss", "lb_loss", "z_loss", "total_loss", "accuracy",
                  "aux_coef", "grad_norm", "ms_per_step", "tokens_per_s", "nonfinite")
 EVAL_COLUMNS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv_mean", "seconds")
@@ -72,7 +72,8 @@ def _read_run(path):
                "stop_reason": _text(f.attrs.get("stop_reason", "")),
                "total_params": int(f.attrs["total_params"]), "active_params": int(f.attrs["active_params"]),
                "unigram_entropy": float(f.attrs.get("unigram_entropy", np.nan)),
-               "data": _text(f.attrs.get("data", "")), "steps": int(f["train/step"].shape[0])}
+               "data": _text(f.attrs.get("data", "")), "steps": int(f["train/step"].shape[0]),
+               "backend": _text(f.attrs.get("backend", "")), "precision": _text(f.attrs.get("precision", "fp32"))}
         row.update({k: v for k, v in deck.items()})
         row["seed"] = deck.get("run.seed")
         final = f.get("final")
@@ -82,7 +83,9 @@ def _read_run(path):
         rates = f["train/tokens_per_s"][:] if "train/tokens_per_s" in f else np.array([])
         row["tokens_per_s"] = float(np.median(rates)) if rates.size else np.nan
         row["training_time_minutes"] = row["train_seconds"] / 60
-        row["peak_memory_gb"] = row["peak_host_memory_mib"] / 1024
+        # The research's column is the GPU's peak; a run on the host has only the host's.
+        on_gpu = "Cuda" in row["backend"] and not np.isnan(row["peak_device_memory_mib"])
+        row["peak_memory_gb"] = (row["peak_device_memory_mib"] if on_gpu else row["peak_host_memory_mib"]) / 1024
         steps = f["train/step"][:]
         trajectory = pd.DataFrame({"run": name, "step": steps})
         for column in TRAIN_COLUMNS:

@@ -1,5 +1,7 @@
 #include "core/kernel_census.hpp"
 
+#include "core/memory_ledger.hpp"
+
 #include <Kokkos_Core.hpp>
 
 namespace kmoe {
@@ -8,6 +10,7 @@ namespace {
 
 KernelCensus census;
 bool counting = false;
+std::size_t allocations_at_start = 0;
 
 void on_launch(const char* name, uint32_t, uint64_t*) {
   ++census.launches;
@@ -24,19 +27,18 @@ void on_deep_copy(Kokkos::Tools::SpaceHandle, const char*, const void*, Kokkos::
   ++census.deep_copies;
 }
 
-void on_allocation(Kokkos::Tools::SpaceHandle, const char*, const void*, uint64_t) { ++census.allocations; }
-
 }  // namespace
 
 void start_kernel_census() {
   namespace tools = Kokkos::Tools::Experimental;
   census = KernelCensus{};
   counting = true;
+  start_memory_ledger();  // allocations are counted there
+  allocations_at_start = memory_ledger().allocations;
   tools::set_begin_parallel_for_callback(on_launch);
   tools::set_begin_parallel_scan_callback(on_launch);
   tools::set_begin_parallel_reduce_callback(on_reduce);
   tools::set_begin_deep_copy_callback(on_deep_copy);
-  tools::set_allocate_data_callback(on_allocation);
 }
 
 KernelCensus stop_kernel_census() {
@@ -45,8 +47,8 @@ KernelCensus stop_kernel_census() {
   tools::set_begin_parallel_scan_callback(nullptr);
   tools::set_begin_parallel_reduce_callback(nullptr);
   tools::set_begin_deep_copy_callback(nullptr);
-  tools::set_allocate_data_callback(nullptr);
   counting = false;
+  census.allocations = memory_ledger().allocations - allocations_at_start;
   return census;
 }
 

@@ -16,7 +16,8 @@ struct KernelCensus {
   std::map<std::string, int> launches_by_name;
 };
 
-// Only one census runs at a time; it replaces any Kokkos Tools callbacks while it runs.
+// Only one census runs at a time; it replaces any Kokkos Tools launch and copy callbacks while it
+// runs (allocations come from core/memory_ledger, which it starts).
 void start_kernel_census();
 KernelCensus stop_kernel_census();
 

@@ -1,5 +1,11 @@
 #include "core/peak_memory.hpp"
 
+#include "core/views.hpp"
+
+#ifdef KOKKOS_ENABLE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 #include <fstream>
 #include <string>
 
@@ -23,5 +29,15 @@ double peak_host_memory_mib() {
 }
 
 double available_host_memory_mib() { return proc_kib_value_in_mib("/proc/meminfo", "MemAvailable:"); }
+
+double available_device_memory_mib() {
+#ifdef KOKKOS_ENABLE_CUDA
+  if constexpr (std::is_same_v<MemSpace, Kokkos::CudaSpace>) {
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return double(free_bytes) / (1024.0 * 1024.0);
+  }
+#endif
+  return -1;
+}
 
 }  // namespace kmoe

@@ -1,4 +1,4 @@
-// Host memory facts from /proc.
+// Memory facts: the host's from /proc, the GPU's from the CUDA runtime.
 #pragma once
 
 namespace kmoe {
@@ -9,5 +9,8 @@ double peak_host_memory_mib();
 // Memory the kernel could give this process without swapping (MemAvailable) in MiB;
 // negative where /proc/meminfo is unavailable.
 double available_host_memory_mib();
+
+// Free memory of the GPU the model runs on (cudaMemGetInfo) in MiB; negative on host builds.
+double available_device_memory_mib();
 
 }  // namespace kmoe

@@ -3,6 +3,7 @@
 #include "core/build_info.hpp"
 #include "core/crash_point.hpp"
 #include "core/error.hpp"
+#include "core/memory_ledger.hpp"
 #include "core/peak_memory.hpp"
 #include "core/views.hpp"
 #include "core/wall_timer.hpp"
@@ -10,7 +11,6 @@
 #include "data/corpus_preparation.hpp"
 #include "io/deck_schema.hpp"
 #include "io/hdf5_reader.hpp"
-#include "model/memory_estimate.hpp"
 #include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
 #include "model/weights_io.hpp"
@@ -19,6 +19,7 @@
 #include "optim/schedules.hpp"
 #include "train/checkpoint.hpp"
 #include "train/early_stop.hpp"
+#include "train/memory_check.hpp"
 #include "train/progress_reporter.hpp"
 #include "train/resume_compatibility.hpp"
 #include "train/run_lock.hpp"
@@ -44,7 +45,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using Model = MoeTransformer<float>;
-constexpr double kMiB = 1024.0 * 1024.0, kGiB = 1024.0 * kMiB;
+constexpr double kMiB = 1024.0 * 1024.0;
 
 struct Shards {
   std::unique_ptr<TokenShard> train, val, test;
@@ -144,7 +145,6 @@ class Run {
  private:
   bool handle_earlier_outputs();  // false: nothing to do (the run is already complete)
   void set_up();
-  void check_memory() const;
   void write_run_attributes();
   void resume_from_checkpoint();
   void save_checkpoint();
@@ -225,31 +225,14 @@ bool Run::handle_earlier_outputs() {
   return true;
 }
 
-void Run::check_memory() const {
-  const auto config = model_config_from_deck(deck_);
-  const int64_t tokens = deck_.train.batch_size * deck_.model.seq_len;
-  const std::string range = index_range_problem(config, tokens);
-  require(range.empty(), deck_.source + ": the model is too large for kmoe's kernels: " + range);
-  const int64_t parameters = count_parameters(build_parameter_specs(config)).total;
-  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float));
-  const double available = available_host_memory_mib() * kMiB;
-  if (available > 0 && need.total() > available) {
-    std::ostringstream msg;
-    msg << std::fixed << std::setprecision(2) << deck_.source << ": this run needs about " << need.total() / kGiB
-        << " GiB (parameters and optimizer state " << need.state_bytes / kGiB << " GiB, activations for "
-        << tokens << " tokens per micro-batch " << need.activation_bytes / kGiB << " GiB, checkpoint copies "
-        << need.checkpoint_bytes / kGiB << " GiB) but " << available / kGiB
-        << " GiB are available; reduce train.batch_size, model.seq_len or the model's size";
-    throw Error(msg.str());
-  }
-}
-
 void Run::set_up() {
-  check_memory();
+  check_memory_fits(deck_);
+  start_memory_ledger();
   shards_ = open_shards(deck_, log_);
   data_identity_ = data_identity(shards_);
   model_ = make_model<float>(deck_);
   optimizer_ = std::make_unique<HybridOptimizer<float>>(model_->params(), optimizer_settings_from_deck(deck_));
+  allocate_before_first_step(*model_, deck_);
   const auto counts = count_parameters(model_->params().specs());
   std::ostringstream info;
   info << "kmoe " << kmoe_version() << " (" << git_commit() << "), Kokkos " << kokkos_version() << ", backend "
@@ -456,6 +439,7 @@ void Run::finish() {
   record_->set_final("train_seconds", train_seconds_);
   record_->set_final("eval_seconds", record_->eval_seconds());
   record_->set_final("peak_host_memory_mib", peak_host_memory_mib());
+  record_->set_final("peak_device_memory_mib", double(memory_ledger().peak_bytes) / kMiB);
   save_weights(model_->params(), paths_.weights);
   save_checkpoint();
 }

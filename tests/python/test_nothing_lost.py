@@ -19,7 +19,7 @@ import numpy as np
 from kmoe_run import KILL_POINTS, KMOE_TRAIN, train, write_corpus, write_deck
 
 TIMING = {"ms_per_step", "tokens_per_s", "seconds"}
-RUN_DEPENDENT_FINALS = {"train_seconds", "eval_seconds", "peak_host_memory_mib"}
+RUN_DEPENDENT_FINALS = {"train_seconds", "eval_seconds", "peak_host_memory_mib", "peak_device_memory_mib"}
 CHECKPOINTED = "[output]\ncheckpoint_every = 3\n"  # 12 steps, evaluations at 4, 8, 12
 
 # Every crash point of a 12-step run with checkpoints at 3, 6, 9 (+ the final one) and record

@@ -76,7 +76,8 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertEqual(e["expert_cv"].shape, (3, 2))
             self.assertEqual(e["load"].shape, (3, 2, 4))
             for name in ("best_val_ppl", "val_loss", "val_accuracy", "val_ppl", "expert_cv", "test_loss",
-                         "test_ppl", "train_seconds", "eval_seconds", "peak_host_memory_mib"):
+                         "test_ppl", "train_seconds", "eval_seconds", "peak_host_memory_mib",
+                         "peak_device_memory_mib"):
                 self.assertTrue(np.isfinite(f["final"][name][()]), name)
             self.assertAlmostEqual(f["final/best_val_ppl"][()], e["best_val_ppl"][-1])
             self.assertTrue(np.all(e["seconds"][:] > 0))
