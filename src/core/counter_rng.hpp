@@ -4,7 +4,7 @@
 // and step, dropout masks, data order) so that changing one never shifts another.
 #pragma once
 
-#include <Kokkos_Core.hpp>
+#include "core/kokkos_compat.hpp"
 
 #include <cstdint>
 
@@ -58,12 +58,7 @@ KOKKOS_INLINE_FUNCTION double normal(uint64_t seed, uint64_t stream, uint64_t in
   const Block4 r = philox4x32(seed, stream, index);
   const double u1 = to_open_unit(r.v[0], r.v[1]);
   const double u2 = to_open_unit(r.v[2], r.v[3]);
-#if KOKKOS_VERSION >= 30700
-  return Kokkos::sqrt(-2.0 * Kokkos::log(u1)) * Kokkos::cos(6.283185307179586 * u2);
-#else
-  return Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
-         Kokkos::Experimental::cos(6.283185307179586 * u2);
-#endif
+  return math::sqrt(-2.0 * math::log(u1)) * math::cos(6.283185307179586 * u2);
 }
 
 // Stream ids: a named purpose combined with up to two small coordinates (layer, tensor...).
