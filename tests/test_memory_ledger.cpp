@@ -23,7 +23,9 @@ TEST(MemoryLedger, FollowsTheModelSpacesAllocationsAndTheirPeak) {
   EXPECT_EQ(after.current_bytes, before.current_bytes);
   EXPECT_GE(after.peak_bytes - before.current_bytes, (uint64_t(1 << 20) + (1 << 18)) * sizeof(float));
   Kokkos::View<float*, HostSpace> elsewhere("host", 1 << 20);  // another space on a GPU build
-  if (!std::is_same_v<MemSpace, HostSpace>) EXPECT_EQ(memory_ledger().current_bytes, after.current_bytes);
+  if (!std::is_same_v<MemSpace, HostSpace>) {
+    EXPECT_EQ(memory_ledger().current_bytes, after.current_bytes);
+  }
 }
 
 }  // namespace

@@ -20,6 +20,15 @@ struct DropoutMask {
   KOKKOS_INLINE_FUNCTION rng::Block4 block(uint64_t index) const {
     return active() ? rng::philox4x32(seed, stream, index) : rng::Block4{};
   }
+  // Blocks first_index … first_index + N − 1 (zeros when inactive).
+  template <int N>
+  KOKKOS_INLINE_FUNCTION void blocks(uint64_t first_index, rng::Block4 (&out)[N]) const {
+    if (active()) {
+      rng::philox4x32_blocks<N>(seed, stream, first_index, out);
+    } else {
+      for (int b = 0; b < N; ++b) out[b] = rng::Block4{};
+    }
+  }
   KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
   // 0 or 1/(1 − p) for lane `lane` of a block (1 when inactive).
   template <class T>

@@ -35,13 +35,14 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
       name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
         const size_t first = chunk * kChunk;
         T keep[kChunk];
-        uint32_t bits = 0;
+        uint64_t bits = 0;
+        rng::Block4 words[kChunk / 4];
+        mask.blocks(first / 4, words);
         for (int b = 0; b < kChunk / 4; ++b) {
-          const rng::Block4 words = mask.block(first / 4 + b);
           for (int lane = 0; lane < 4; ++lane) {
-            const bool k = !mask.active() || mask.kept(words.v[lane]);
+            const bool k = !mask.active() || mask.kept(words[b].v[lane]);
             keep[4 * b + lane] = k ? scale : T(0);
-            bits |= uint32_t(k) << (4 * b + lane);
+            bits |= uint64_t(k) << (4 * b + lane);
           }
         }
         if (first + kChunk <= n) {
@@ -50,8 +51,7 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
           for (int l = 0; first + l < n; ++l) f(first + l, keep[l]);
         }
         if (mask.active()) {
-          kept(first / 8) = uint8_t(bits);
-          if (first + 8 < n) kept(first / 8 + 1) = uint8_t(bits >> 8);
+          for (int byte = 0; byte < kChunk / 8 && first + 8 * byte < n; ++byte) kept(first / 8 + byte) = uint8_t(bits >> 8 * byte);
         }
       });
 }
@@ -65,8 +65,11 @@ void for_each_with_kept(const char* name, size_t n, double p, const View1<uint8_
   Kokkos::parallel_for(
       name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
         const size_t first = chunk * kChunk;
-        const uint32_t bits =
-            !active ? ~0u : kept(first / 8) | (first + 8 < n ? uint32_t(kept(first / 8 + 1)) << 8 : 0u);
+        uint64_t bits = ~uint64_t(0);
+        if (active) {
+          bits = 0;
+          for (int byte = 0; byte < kChunk / 8 && first + 8 * byte < n; ++byte) bits |= uint64_t(kept(first / 8 + byte)) << 8 * byte;
+        }
         T keep[kChunk];
         for (int l = 0; l < kChunk; ++l) keep[l] = (bits >> l & 1) ? scale : T(0);
         if (first + kChunk <= n) {
