@@ -31,12 +31,13 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         const T D = row_dot(size_t(where.bh) * T_len + i);
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 4 + 1), [&](int jb) {
-            const rng::Block4 bits = mask.block(block_base + jb);
-            for (int lane = 0; lane < 4 && 4 * jb + lane <= i; ++lane) {
-              const int j = 4 * jb + lane;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 16 + 1), [&](int group) {
+            rng::Block4 bits[4];  // columns 16·group … 16·group + 15
+            mask.blocks(block_base + 4 * group, bits);
+            for (int c = 0; c < 16 && 16 * group + c <= i; ++c) {
+              const int j = 16 * group + c;
               const T prob = math::fast_exp(srow[j] - L);
-              const T m = mask.multiplier<T>(bits, lane);
+              const T m = mask.multiplier<T>(bits[c / 4], c % 4);
               grow[j] = prob * (m * grow[j] - D) * scale;
               srow[j] = m * prob;
             }

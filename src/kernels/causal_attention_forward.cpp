@@ -39,10 +39,11 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         team.team_barrier();
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 4 + 1), [&](int jb) {
-            const rng::Block4 bits = mask.block(block_base + jb);
-            for (int lane = 0; lane < 4 && 4 * jb + lane <= i; ++lane) {
-              row[4 * jb + lane] *= inv_sum * mask.multiplier<T>(bits, lane);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 16 + 1), [&](int group) {
+            rng::Block4 bits[4];  // columns 16·group … 16·group + 15
+            mask.blocks(block_base + 4 * group, bits);
+            for (int c = 0; c < 16 && 16 * group + c <= i; ++c) {
+              row[16 * group + c] *= inv_sum * mask.multiplier<T>(bits[c / 4], c % 4);
             }
           });
         } else {
