@@ -31,16 +31,18 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         const T D = row_dot(size_t(where.bh) * T_len + i);
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 16 + 1), [&](int group) {
-            rng::Block4 bits[4];  // columns 16·group … 16·group + 15
-            mask.blocks(block_base + 4 * group, bits);
-            for (int c = 0; c < 16 && 16 * group + c <= i; ++c) {
-              const int j = 16 * group + c;
-              const T prob = math::fast_exp(srow[j] - L);
-              const T m = mask.multiplier<T>(bits[c / 4], c % 4);
-              grow[j] = prob * (m * grow[j] - D) * scale;
-              srow[j] = m * prob;
-            }
+          const T keep_scale = T(1.0 / (1.0 - mask.p));
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
+            uint32_t words[kColumnGroup];
+            mask.words16(block_base + kColumnGroup / 4 * group, words);
+            T* scols = srow + kColumnGroup * group;
+            T* gcols = grow + kColumnGroup * group;
+            for_group_columns(group_columns(i, group), [&](int c) {
+              const T prob = math::fast_exp(scols[c] - L);
+              const T m = mask.kept(words[c]) ? keep_scale : T(0);
+              gcols[c] = prob * (m * gcols[c] - D) * scale;
+              scols[c] = m * prob;
+            });
           });
         } else {  // m = 1
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) {

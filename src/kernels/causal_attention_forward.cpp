@@ -29,22 +29,24 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             Kokkos::Max<T>(max_score));
         T sum = 0;  // the row keeps exp(s − max) so each element needs one exp
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, i + 1),
-            [&](int j, T& acc) {
-              row[j] = math::fast_exp(row[j] - max_score);
-              acc += row[j];
+            Kokkos::TeamThreadRange(team, column_groups(i)),
+            [&](int group, T& acc) {
+              T* cols = row + kColumnGroup * group;
+              const int count = group_columns(i, group);
+              for_group_columns(count, [&](int c) { cols[c] = math::fast_exp(cols[c] - max_score); });
+              for (int c = 0; c < count; ++c) acc += cols[c];
             },
             sum);
         const T L = max_score + math::log(sum), inv_sum = T(1) / sum;
         team.team_barrier();
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i / 16 + 1), [&](int group) {
-            rng::Block4 bits[4];  // columns 16·group … 16·group + 15
-            mask.blocks(block_base + 4 * group, bits);
-            for (int c = 0; c < 16 && 16 * group + c <= i; ++c) {
-              row[16 * group + c] *= inv_sum * mask.multiplier<T>(bits[c / 4], c % 4);
-            }
+          const T scale = inv_sum * T(1.0 / (1.0 - mask.p));
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
+            uint32_t words[kColumnGroup];
+            mask.words16(block_base + kColumnGroup / 4 * group, words);
+            T* cols = row + kColumnGroup * group;
+            for_group_columns(group_columns(i, group), [&](int c) { cols[c] *= mask.kept(words[c]) ? scale : T(0); });
           });
         } else {
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) { row[j] *= inv_sum; });

@@ -29,6 +29,12 @@ struct DropoutMask {
       for (int b = 0; b < N; ++b) out[b] = rng::Block4{};
     }
   }
+  // The mask words of blocks first_block … first_block + 3 in order (16 entries; any when inactive).
+  KOKKOS_INLINE_FUNCTION void words16(uint64_t first_block, uint32_t (&out)[16]) const {
+    rng::Block4 b[4];
+    blocks(first_block, b);
+    for (int w = 0; w < 16; ++w) out[w] = b[w / 4].v[w % 4];
+  }
   KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
   // 0 or 1/(1 − p) for lane `lane` of a block (1 when inactive).
   template <class T>
