@@ -50,7 +50,7 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, ker
                  poly = as_matrix(poly_, small, small), next = as_matrix(next_, rows, cols);
   for (int step = 0; step < steps; ++step) {
     kernels::symmetric_gram(out, tall, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
-    kernels::gemm<T>("N", "N", T(1), gram, gram, T(0), gram_sq, matmul);
+    kernels::symmetric_gram(gram, false, gram_sq, matmul);  // A² = A·Aᵀ: A is symmetric
     Kokkos::parallel_for(
         "ns_polynomial", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {small, small}),
         KOKKOS_LAMBDA(int i, int j) { poly(i, j) = b * gram(i, j) + c * gram_sq(i, j); });
