@@ -7,6 +7,7 @@
 #include "kernels/dense_gemm.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
+#include "synthetic_batch.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -25,23 +26,6 @@ ModelConfig reference(bool moe) {
   c.moe = moe;
   c.d_ff = 2 * c.expert_d_ff;  // dense baseline with the MoE's active FFN width (top-2)
   return c;
-}
-
-TokenBatch reference_batch(const ModelConfig& c) {
-  TokenBatch batch;
-  batch.batch = kBatch;
-  const int tokens = kBatch * c.seq_len;
-  batch.inputs = View1<int>("inputs", tokens);
-  batch.targets = View1<int>("targets", tokens);
-  const auto inputs = batch.inputs;
-  const auto targets = batch.targets;
-  const int vocab = c.vocab_size;
-  Kokkos::parallel_for(
-      "tokens", Range(0, tokens), KOKKOS_LAMBDA(int i) {
-        inputs(i) = (i * 7919) % vocab;
-        targets(i) = (i * 104729 + 1) % vocab;
-      });
-  return batch;
 }
 
 // One product C[m×n] = A[m×k]·B[k×n] of the forward pass, done `count` times per micro-batch.
@@ -100,7 +84,7 @@ std::pair<double, double> gemm_bound_seconds(const ModelConfig& c) {
 void BM_TrainStep(benchmark::State& state, bool moe) {
   const auto c = reference(moe);
   MoeTransformer<float> model(c, 42);
-  const auto batch = reference_batch(c);
+  const auto batch = bench::synthetic_batch(c, kBatch);
   const int tokens = kBatch * c.seq_len;
   StepOptions options;
   model.forward(batch, options);  // the first step sizes the buffers and touches their pages
@@ -140,7 +124,7 @@ void BM_OptimizerStep(benchmark::State& state) {
   const auto c = reference(true);
   MoeTransformer<float> model(c, 42);
   HybridOptimizer<float> optimizer(model.params(), HybridOptimizerSettings{});
-  const auto batch = reference_batch(c);
+  const auto batch = bench::synthetic_batch(c, kBatch);
   StepOptions options;
   double train_seconds = 0, optimizer_seconds = 0;
   for (auto _ : state) {

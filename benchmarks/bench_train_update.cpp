@@ -8,6 +8,7 @@
 #include "core/wall_timer.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
+#include "synthetic_batch.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -22,22 +23,6 @@ double model_flops_per_token(const ModelConfig& c) {
   return 6 * matrix_parameters + 12.0 * c.n_layers * d * c.seq_len;
 }
 
-TokenBatch batch_of(const ModelConfig& c, int sequences) {
-  TokenBatch batch;
-  batch.batch = sequences;
-  const int tokens = sequences * c.seq_len, vocab = c.vocab_size;
-  batch.inputs = View1<int>("inputs", tokens);
-  batch.targets = View1<int>("targets", tokens);
-  const auto inputs = batch.inputs;
-  const auto targets = batch.targets;
-  Kokkos::parallel_for(
-      "tokens", Range(0, tokens), KOKKOS_LAMBDA(int i) {
-        inputs(i) = (i * 7919) % vocab;
-        targets(i) = (i * 104729 + 1) % vocab;
-      });
-  return batch;
-}
-
 // Arguments: micro-batch sequences, grad_accum, bf16 (0/1).
 void BM_TrainUpdate(benchmark::State& state) {
   const int sequences = int(state.range(0)), accum = int(state.range(1));
@@ -47,7 +32,7 @@ void BM_TrainUpdate(benchmark::State& state) {
   HybridOptimizerSettings settings;
   settings.muon.matmul = c.matmul;
   HybridOptimizer<float> optimizer(model.params(), settings);
-  const auto batch = batch_of(c, sequences);
+  const auto batch = bench::synthetic_batch(c, sequences);
   StepOptions options;
   options.grad_scale = 1.0 / accum;
   const auto update = [&] {

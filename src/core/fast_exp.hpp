@@ -5,23 +5,13 @@
 // Pure arithmetic on every backend: a vectorised and a scalar lane give the same bits.
 #pragma once
 
+#include "core/bit_cast.hpp"
 #include "core/kokkos_compat.hpp"
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 namespace kmoe::math {
-
-KOKKOS_INLINE_FUNCTION float float_from_bits(uint32_t bits) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(bits);
-#else
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-#endif
-}
 
 KOKKOS_INLINE_FUNCTION float fast_exp(float x) {
   constexpr float kMin = -87.3365448f, kMax = 88.7228394f;  // exp underflows / overflows beyond
@@ -42,7 +32,7 @@ KOKKOS_INLINE_FUNCTION float fast_exp(float x) {
   // 2ⁿ in two halves so that n = 128 (x near kMax) and n = −126 stay representable
   const int32_t ni = int32_t(n);
   const int32_t half = ni / 2;
-  const float result = e_r * float_from_bits(uint32_t(half + 127) << 23) * float_from_bits(uint32_t(ni - half + 127) << 23);
+  const float result = e_r * bit_cast<float>(uint32_t(half + 127) << 23) * bit_cast<float>(uint32_t(ni - half + 127) << 23);
   return x < kMin ? 0.0f : (x > kMax ? HUGE_VALF : result);
 }
 

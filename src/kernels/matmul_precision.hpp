@@ -9,10 +9,9 @@
 // Master weights, optimizer state, router logits, softmax, losses and norms stay fp32 in both.
 #pragma once
 
-#include "core/kokkos_compat.hpp"
+#include "core/bit_cast.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 namespace kmoe::kernels {
@@ -25,27 +24,13 @@ inline Matmul matmul_from_name(const std::string& name) { return name == "bf16" 
 
 // The bfloat16 nearest to x (ties to even) as its 16 bits; NaN stays NaN.
 KOKKOS_INLINE_FUNCTION uint16_t bf16_bits(float x) {
-  uint32_t bits;
-#ifdef __CUDA_ARCH__
-  bits = __float_as_uint(x);
-#else
-  std::memcpy(&bits, &x, sizeof bits);
-#endif
+  uint32_t bits = bit_cast<uint32_t>(x);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return uint16_t((bits >> 16) | 0x40u);  // quiet NaN
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return uint16_t(bits >> 16);
 }
 
 // x rounded to bfloat16 and widened back to float.
-KOKKOS_INLINE_FUNCTION float round_to_bf16(float x) {
-  const uint32_t bits = uint32_t(bf16_bits(x)) << 16;
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(bits);
-#else
-  float out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
-#endif
-}
+KOKKOS_INLINE_FUNCTION float round_to_bf16(float x) { return bit_cast<float>(uint32_t(bf16_bits(x)) << 16); }
 
 }  // namespace kmoe::kernels
