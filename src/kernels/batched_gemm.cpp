@@ -230,7 +230,7 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
   for (int i = 0; i < int(problems.size()); ++i) {
     for (int r0 = 0; r0 < problems[i].m; r0 += row_block) tasks.emplace_back(i, r0);
   }
-  Kokkos::parallel_for("grouped_gemm", Kokkos::RangePolicy<HostExec>(0, tasks.size()), [&](int task) {
+  Kokkos::parallel_for("grouped_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, tasks.size()), [&](int task) {
     const auto [i, r0] = tasks[task];
     const auto& p = problems[i];
     host_row_block(trans_a, trans_b, p.m, p.n, p.k, alpha, p.a, lda, p.b, ldb, beta, p.c, ldc, CausalPart::all, r0,
