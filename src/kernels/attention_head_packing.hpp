@@ -27,9 +27,8 @@ View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
 // block r·blocks + j/4, word j mod 4.
 KOKKOS_INLINE_FUNCTION int dropout_blocks_per_row(int seq_len) { return (seq_len + 3) / 4; }
 
-// The causal row passes work on groups of 16 columns up to the diagonal: four Philox blocks of
-// dropout mask each, and a fixed trip count when the group is whole, so the host compiler
-// vectorises the element-wise work.
+// The causal row passes work on groups of 16 columns up to the diagonal: the 16 mask words of
+// four Philox blocks each, and a fixed trip count when the group is whole (for_chunk).
 constexpr int kColumnGroup = 16;
 
 KOKKOS_INLINE_FUNCTION int column_groups(int diagonal) { return diagonal / kColumnGroup + 1; }
@@ -37,16 +36,6 @@ KOKKOS_INLINE_FUNCTION int column_groups(int diagonal) { return diagonal / kColu
 KOKKOS_INLINE_FUNCTION int group_columns(int diagonal, int group) {
   const int rest = diagonal + 1 - kColumnGroup * group;
   return rest < kColumnGroup ? rest : kColumnGroup;
-}
-
-// Calls f(c) for the `count` columns of a group, c < count ≤ 16.
-template <class F>
-KOKKOS_INLINE_FUNCTION void for_group_columns(int count, const F& f) {
-  if (count == kColumnGroup) {
-    for (int c = 0; c < kColumnGroup; ++c) f(c);
-  } else {
-    for (int c = 0; c < count; ++c) f(c);
-  }
 }
 
 // Row r of a group of score blocks starting at packed head `first_head`: query position i of

@@ -100,9 +100,12 @@ void cublas_batched_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int 
 }
 #endif
 
-// The elements an operand spans: op(X) is rows × cols, stored transposed when `trans`.
+// The elements `count` operands span, `stride` apart: op(X) is rows × cols, stored row-major
+// with row stride ld, transposed when `trans` (0 when any extent is 0).
 size_t operand_elements(bool trans, int rows, int cols, int ld, int count = 1, size_t stride = 0) {
-  return trans ? operand_span(cols, rows, ld, count, stride) : operand_span(rows, cols, ld, count, stride);
+  const int stored_rows = trans ? cols : rows, stored_cols = trans ? rows : cols;
+  if (stored_rows <= 0 || stored_cols <= 0 || count <= 0) return 0;
+  return size_t(count - 1) * stride + size_t(stored_rows - 1) * ld + stored_cols;
 }
 
 }  // namespace

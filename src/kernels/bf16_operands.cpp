@@ -28,11 +28,6 @@ View1<E>& scratch(OperandSlot slot, size_t elements) {
 
 }  // namespace
 
-size_t operand_span(int rows, int cols, int ld, int count, size_t stride) {
-  if (rows <= 0 || cols <= 0 || count <= 0) return 0;
-  return size_t(count - 1) * stride + size_t(rows - 1) * ld + cols;
-}
-
 template <class T>
 const T* rounded_operand(const T* p, size_t elements, OperandSlot slot) {
   T* out = scratch<T>(slot, elements).data();

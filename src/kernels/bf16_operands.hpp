@@ -11,10 +11,6 @@ namespace kmoe::kernels {
 
 enum class OperandSlot { a = 0, b = 1 };
 
-// Elements spanned by `count` row-major matrices of rows × cols with row stride ld, `stride`
-// elements apart (0 when any extent is 0).
-size_t operand_span(int rows, int cols, int ld, int count = 1, size_t stride = 0);
-
 // [p, p + elements) rounded to bf16 and kept in T: what the host's fp32 BLAS multiplies.
 template <class T>
 const T* rounded_operand(const T* p, size_t elements, OperandSlot slot);

@@ -4,6 +4,7 @@
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/batched_gemm.hpp"
+#include "kernels/chunk_loop.hpp"
 
 #include <algorithm>
 
@@ -31,13 +32,13 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         const T D = row_dot(size_t(where.bh) * T_len + i);
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          const T keep_scale = T(1.0 / (1.0 - mask.p));
+          const T keep_scale = mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
             mask.words16(block_base + kColumnGroup / 4 * group, words);
             T* scols = srow + kColumnGroup * group;
             T* gcols = grow + kColumnGroup * group;
-            for_group_columns(group_columns(i, group), [&](int c) {
+            for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) {
               const T prob = math::fast_exp(scols[c] - L);
               const T m = mask.kept(words[c]) ? keep_scale : T(0);
               gcols[c] = prob * (m * gcols[c] - D) * scale;

@@ -4,6 +4,7 @@
 #include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/batched_gemm.hpp"
+#include "kernels/chunk_loop.hpp"
 
 #include <algorithm>
 
@@ -33,7 +34,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             [&](int group, T& acc) {
               T* cols = row + kColumnGroup * group;
               const int count = group_columns(i, group);
-              for_group_columns(count, [&](int c) { cols[c] = math::fast_exp(cols[c] - max_score); });
+              for_chunk<kColumnGroup>(count, [&](int c) { cols[c] = math::fast_exp(cols[c] - max_score); });
               for (int c = 0; c < count; ++c) acc += cols[c];
             },
             sum);
@@ -41,12 +42,12 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
         team.team_barrier();
         if (mask.active()) {  // mask blocks only as far as the diagonal
           const uint64_t block_base = where.first_dropout_block(T_len);
-          const T scale = inv_sum * T(1.0 / (1.0 - mask.p));
+          const T scale = inv_sum * mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
             mask.words16(block_base + kColumnGroup / 4 * group, words);
             T* cols = row + kColumnGroup * group;
-            for_group_columns(group_columns(i, group), [&](int c) { cols[c] *= mask.kept(words[c]) ? scale : T(0); });
+            for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) { cols[c] *= mask.kept(words[c]) ? scale : T(0); });
           });
         } else {
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) { row[j] *= inv_sum; });

@@ -17,30 +17,22 @@ struct DropoutMask {
       : p(p_), seed(seed_), stream(stream_), keep_threshold(threshold_of(p_)) {}
 
   KOKKOS_INLINE_FUNCTION bool active() const { return p > 0.0; }
-  KOKKOS_INLINE_FUNCTION rng::Block4 block(uint64_t index) const {
-    return active() ? rng::philox4x32(seed, stream, index) : rng::Block4{};
-  }
-  // Blocks first_index … first_index + N − 1 (zeros when inactive).
-  template <int N>
-  KOKKOS_INLINE_FUNCTION void blocks(uint64_t first_index, rng::Block4 (&out)[N]) const {
-    if (active()) {
-      rng::philox4x32_blocks<N>(seed, stream, first_index, out);
-    } else {
-      for (int b = 0; b < N; ++b) out[b] = rng::Block4{};
-    }
-  }
-  // The mask words of blocks first_block … first_block + 3 in order (16 entries; any when inactive).
+  // The 16 mask words of blocks first_block … first_block + 3 in element order, the blocks
+  // drawn side by side (all kept when inactive).
   KOKKOS_INLINE_FUNCTION void words16(uint64_t first_block, uint32_t (&out)[16]) const {
     rng::Block4 b[4];
-    blocks(first_block, b);
+    if (active()) {
+      rng::philox4x32_blocks<4>(seed, stream, first_block, b);
+    } else {
+      for (auto& block : b) block = rng::Block4{};
+    }
     for (int w = 0; w < 16; ++w) out[w] = b[w / 4].v[w % 4];
   }
   KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
-  // 0 or 1/(1 − p) for lane `lane` of a block (1 when inactive).
+  // What a kept element is multiplied by: 1/(1 − p), or 1 when inactive.
   template <class T>
-  KOKKOS_INLINE_FUNCTION T multiplier(const rng::Block4& b, int lane) const {
-    if (!active()) return T(1);
-    return kept(b.v[lane]) ? T(1.0 / (1.0 - p)) : T(0);
+  KOKKOS_INLINE_FUNCTION T keep_scale() const {
+    return active() ? T(1.0 / (1.0 - p)) : T(1);
   }
 
   // (w + ½)/2³² ≥ p ⇔ w ≥ ⌈p·2³² − ½⌉, both sides exact in double: the mask compares integers.

@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
+#include "kernels/chunk_loop.hpp"
 #include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
@@ -15,13 +16,17 @@ Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_element(const V& v) {
 }  // namespace
 
 namespace {
-// Element-wise passes work on chunks of 16 elements: four Philox blocks of mask words, two
-// bytes of `kept` bits, and a fixed-length inner loop the compiler vectorises (the exp in it
-// is math::fast_exp). The chunking changes no mask: element e still uses word e mod 4 of
-// block e / 4 and bit e mod 8 of byte e / 8.
+// Element-wise passes work on chunks of 16 elements: the 16 mask words of four Philox blocks,
+// two bytes of `kept` bits, and a fixed-length inner loop (for_chunk) the compiler vectorises
+// (the exp in it is math::fast_exp). The chunking changes no mask: element e still uses word
+// e mod 4 of block e / 4 and bit e mod 8 of byte e / 8.
 constexpr int kChunk = 16;
 
 size_t chunks_of(size_t n) { return (n + kChunk - 1) / kChunk; }
+
+KOKKOS_INLINE_FUNCTION int chunk_elements(size_t n, size_t first) {
+  return n - first < size_t(kChunk) ? int(n - first) : kChunk;
+}
 
 // Calls f(element, keep_multiplier) for every element of a contiguous span of n, drawing the
 // dropout masks and writing them to `kept` (multiplier 1 and no bits when p = 0).
@@ -30,28 +35,23 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
                                 const View1<uint8_t>& kept, const F& f) {
   require(p <= 0.0 || kept.extent(0) >= dropout_bit_bytes(n), std::string(name) + ": mask bit buffer too small");
   const DropoutMask mask{p, seed, stream};
-  const T scale = mask.active() ? T(1.0 / (1.0 - p)) : T(1);
+  const T scale = mask.keep_scale<T>();
   Kokkos::parallel_for(
       name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
         const size_t first = chunk * kChunk;
+        uint32_t words[kChunk];
+        mask.words16(first / 4, words);
         T keep[kChunk];
-        uint64_t bits = 0;
-        rng::Block4 words[kChunk / 4];
-        mask.blocks(first / 4, words);
-        for (int b = 0; b < kChunk / 4; ++b) {
-          for (int lane = 0; lane < 4; ++lane) {
-            const bool k = !mask.active() || mask.kept(words[b].v[lane]);
-            keep[4 * b + lane] = k ? scale : T(0);
-            bits |= uint64_t(k) << (4 * b + lane);
-          }
+        uint32_t bits = 0;
+        for (int l = 0; l < kChunk; ++l) {
+          const bool k = !mask.active() || mask.kept(words[l]);
+          keep[l] = k ? scale : T(0);
+          bits |= uint32_t(k) << l;
         }
-        if (first + kChunk <= n) {
-          for (int l = 0; l < kChunk; ++l) f(first + l, keep[l]);
-        } else {
-          for (int l = 0; first + l < n; ++l) f(first + l, keep[l]);
-        }
+        const int count = chunk_elements(n, first);
+        for_chunk<kChunk>(count, [&](int l) { f(first + l, keep[l]); });
         if (mask.active()) {
-          for (int byte = 0; byte < kChunk / 8 && first + 8 * byte < n; ++byte) kept(first / 8 + byte) = uint8_t(bits >> 8 * byte);
+          for (int byte = 0; 8 * byte < count; ++byte) kept(first / 8 + byte) = uint8_t(bits >> 8 * byte);
         }
       });
 }
@@ -61,22 +61,19 @@ template <class T, class F>
 void for_each_with_kept(const char* name, size_t n, double p, const View1<uint8_t>& kept, const F& f) {
   require(p <= 0.0 || kept.extent(0) >= dropout_bit_bytes(n), std::string(name) + ": mask bit buffer too small");
   const bool active = p > 0.0;
-  const T scale = active ? T(1.0 / (1.0 - p)) : T(1);
+  const T scale = DropoutMask{p, 0, 0}.keep_scale<T>();
   Kokkos::parallel_for(
       name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
         const size_t first = chunk * kChunk;
-        uint64_t bits = ~uint64_t(0);
+        const int count = chunk_elements(n, first);
+        uint32_t bits = ~0u;
         if (active) {
           bits = 0;
-          for (int byte = 0; byte < kChunk / 8 && first + 8 * byte < n; ++byte) bits |= uint64_t(kept(first / 8 + byte)) << 8 * byte;
+          for (int byte = 0; 8 * byte < count; ++byte) bits |= uint32_t(kept(first / 8 + byte)) << 8 * byte;
         }
         T keep[kChunk];
         for (int l = 0; l < kChunk; ++l) keep[l] = (bits >> l & 1) ? scale : T(0);
-        if (first + kChunk <= n) {
-          for (int l = 0; l < kChunk; ++l) f(first + l, keep[l]);
-        } else {
-          for (int l = 0; first + l < n; ++l) f(first + l, keep[l]);
-        }
+        for_chunk<kChunk>(count, [&](int l) { f(first + l, keep[l]); });
       });
 }
 }  // namespace
