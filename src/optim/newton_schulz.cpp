@@ -1,10 +1,12 @@
 #include "optim/newton_schulz.hpp"
 
+#include "core/error.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/symmetric_gram.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace kmoe {
 
@@ -38,30 +40,39 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, ker
   const bool tall = rows > cols;
   const int small = std::min(rows, cols);
   const T a = T(3.4445), b = T(-4.7750), c = T(2.0315);
+  require(g.span_is_contiguous() && out.span_is_contiguous(), "NewtonSchulz: g and out must be contiguous");
+  const size_t n = size_t(rows) * cols;
+  const T* g_flat = g.data();
+  T* out_flat = out.data();
   double sum_sq = 0;
   Kokkos::parallel_reduce(
-      "ns_frobenius", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}),
-      KOKKOS_LAMBDA(int i, int j, double& acc) { acc += double(g(i, j)) * double(g(i, j)); }, sum_sq);
+      "ns_frobenius", Range(0, n),
+      KOKKOS_LAMBDA(size_t i, double& acc) { acc += double(g_flat[i]) * double(g_flat[i]); }, sum_sq);
   const T scale = T(1.0 / (std::sqrt(sum_sq) + 1e-7));
   Kokkos::parallel_for(
-      "ns_normalise", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}),
-      KOKKOS_LAMBDA(int i, int j) { out(i, j) = g(i, j) * scale; });
+      "ns_normalise", Range(0, n), KOKKOS_LAMBDA(size_t i) { out_flat[i] = g_flat[i] * scale; });
   const View2<T> gram = as_matrix(gram_, small, small), gram_sq = as_matrix(gram_sq_, small, small),
-                 poly = as_matrix(poly_, small, small), next = as_matrix(next_, rows, cols);
+                 poly = as_matrix(poly_, small, small);
+  const size_t small_n = size_t(small) * small;
+  const T* gram_flat = gram.data();
+  const T* gram_sq_flat = gram_sq.data();
+  T* poly_flat = poly.data();
+  View2<T> x = out, spare = as_matrix(next_, rows, cols);  // X and X_next swap each iteration
   for (int step = 0; step < steps; ++step) {
-    kernels::symmetric_gram(out, tall, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
+    kernels::symmetric_gram(x, tall, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
     kernels::symmetric_gram(gram, false, gram_sq, matmul);  // A² = A·Aᵀ: A is symmetric
     Kokkos::parallel_for(
-        "ns_polynomial", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {small, small}),
-        KOKKOS_LAMBDA(int i, int j) { poly(i, j) = b * gram(i, j) + c * gram_sq(i, j); });
-    Kokkos::deep_copy(next, out);
+        "ns_polynomial", Range(0, small_n),
+        KOKKOS_LAMBDA(size_t i) { poly_flat[i] = b * gram_flat[i] + c * gram_sq_flat[i]; });
+    Kokkos::deep_copy(spare, x);
     if (tall) {
-      kernels::gemm<T>("N", "N", T(1), out, poly, a, next, matmul);  // a·X + X·B
+      kernels::gemm<T>("N", "N", T(1), x, poly, a, spare, matmul);  // a·X + X·B
     } else {
-      kernels::gemm<T>("N", "N", T(1), poly, out, a, next, matmul);  // a·X + B·X
+      kernels::gemm<T>("N", "N", T(1), poly, x, a, spare, matmul);  // a·X + B·X
     }
-    Kokkos::deep_copy(out, next);
+    std::swap(x, spare);
   }
+  if (x.data() != out.data()) Kokkos::deep_copy(out, x);
 }
 
 template class NewtonSchulz<float>;
