@@ -48,11 +48,11 @@ std::vector<double> normals_by_plain_loop(uint64_t seed, uint64_t stream) {
 
 TEST(CounterRng, SideBySideBlocksEqualSingleBlocks) {
   for (uint64_t first : {uint64_t(0), uint64_t(12345), (uint64_t(1) << 32) - 2}) {  // and across the 32-bit carry
-    Block4 side_by_side[4];
-    philox4x32_blocks<4>(0x299f31d0a4093822ull, 77, first, side_by_side);
-    for (int b = 0; b < 4; ++b) {
+    uint32_t side_by_side[32];
+    philox4x32_words<8>(0x299f31d0a4093822ull, 77, first, side_by_side);
+    for (int b = 0; b < 8; ++b) {
       const Block4 single = philox4x32(0x299f31d0a4093822ull, 77, first + b);
-      for (int w = 0; w < 4; ++w) EXPECT_EQ(side_by_side[b].v[w], single.v[w]) << first << " + " << b;
+      for (int w = 0; w < 4; ++w) EXPECT_EQ(side_by_side[4 * b + w], single.v[w]) << first << " + " << b;
     }
   }
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/kokkos_compat.hpp"
+#include "core/simd_loop.hpp"
 
 #include <cstdint>
 
@@ -37,12 +38,14 @@ KOKKOS_INLINE_FUNCTION Block4 philox4x32(uint64_t seed, uint64_t stream, uint64_
   return Block4{{c0, c1, c2, c3}};
 }
 
-// philox4x32 of N consecutive indices, first_index … first_index + N − 1, computed side by side
-// (the same rounds over N counters) so that the compiler can vectorise across them; equal to N
-// calls of philox4x32.
+// The words of philox4x32 for N consecutive indices, first_index … first_index + N − 1, in order
+// (word w of block b is words[4·b + w]): the same rounds run over the N counters side by side,
+// a vectorisable loop, and the result equals N calls of philox4x32.
 template <int N>
-KOKKOS_INLINE_FUNCTION void philox4x32_blocks(uint64_t seed, uint64_t stream, uint64_t first_index, Block4 (&out)[N]) {
+KOKKOS_INLINE_FUNCTION void philox4x32_words(uint64_t seed, uint64_t stream, uint64_t first_index,
+                                             uint32_t (&words)[4 * N]) {
   uint32_t c0[N], c1[N], c2[N], c3[N];
+  KMOE_SIMD_LOOP
   for (int b = 0; b < N; ++b) {
     const uint64_t index = first_index + b;
     c0[b] = static_cast<uint32_t>(index);
@@ -52,6 +55,7 @@ KOKKOS_INLINE_FUNCTION void philox4x32_blocks(uint64_t seed, uint64_t stream, ui
   }
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
+    KMOE_SIMD_LOOP
     for (int b = 0; b < N; ++b) {
       uint32_t hi0, lo0, hi1, lo1;
       mulhilo(0xD2511F53u, c0[b], hi0, lo0);
@@ -65,7 +69,12 @@ KOKKOS_INLINE_FUNCTION void philox4x32_blocks(uint64_t seed, uint64_t stream, ui
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  for (int b = 0; b < N; ++b) out[b] = Block4{{c0[b], c1[b], c2[b], c3[b]}};
+  for (int b = 0; b < N; ++b) {
+    words[4 * b] = c0[b];
+    words[4 * b + 1] = c1[b];
+    words[4 * b + 2] = c2[b];
+    words[4 * b + 3] = c3[b];
+  }
 }
 
 // 53-bit uniform in the open interval (0, 1) from two 32-bit words.

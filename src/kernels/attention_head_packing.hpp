@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/causal_attention.hpp"
+#include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
 
@@ -27,9 +28,10 @@ View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
 // block r·blocks + j/4, word j mod 4.
 KOKKOS_INLINE_FUNCTION int dropout_blocks_per_row(int seq_len) { return (seq_len + 3) / 4; }
 
-// The causal row passes work on groups of 16 columns up to the diagonal: the 16 mask words of
-// four Philox blocks each, and a fixed trip count when the group is whole (for_chunk).
-constexpr int kColumnGroup = 16;
+// The causal row passes work on groups of DropoutMask::kWords (32) columns up to the diagonal:
+// the mask words of eight Philox blocks each, and a fixed trip count when the group is whole
+// (for_chunk).
+constexpr int kColumnGroup = DropoutMask::kWords;
 
 KOKKOS_INLINE_FUNCTION int column_groups(int diagonal) { return diagonal / kColumnGroup + 1; }
 // Columns of group `group` on or below the diagonal.

@@ -35,7 +35,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
           const T keep_scale = mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
-            mask.words16(block_base + kColumnGroup / 4 * group, words);
+            mask.words(block_base + kColumnGroup / 4 * group, words);
             T* scols = srow + kColumnGroup * group;
             T* gcols = grow + kColumnGroup * group;
             for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) {

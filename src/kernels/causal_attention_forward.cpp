@@ -45,7 +45,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
           const T scale = inv_sum * mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
-            mask.words16(block_base + kColumnGroup / 4 * group, words);
+            mask.words(block_base + kColumnGroup / 4 * group, words);
             T* cols = row + kColumnGroup * group;
             for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) { cols[c] *= mask.kept(words[c]) ? scale : T(0); });
           });

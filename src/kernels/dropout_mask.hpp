@@ -17,16 +17,17 @@ struct DropoutMask {
       : p(p_), seed(seed_), stream(stream_), keep_threshold(threshold_of(p_)) {}
 
   KOKKOS_INLINE_FUNCTION bool active() const { return p > 0.0; }
-  // The 16 mask words of blocks first_block … first_block + 3 in element order, the blocks
-  // drawn side by side (all kept when inactive).
-  KOKKOS_INLINE_FUNCTION void words16(uint64_t first_block, uint32_t (&out)[16]) const {
-    rng::Block4 b[4];
+  // Mask words are drawn kWords at a time: eight Philox blocks side by side fill the host's
+  // vector lanes (four left GCC's loop scalar).
+  static constexpr int kWords = 32;
+  // The kWords mask words of blocks first_block … first_block + kWords/4 − 1 in element order
+  // (all zero when inactive).
+  KOKKOS_INLINE_FUNCTION void words(uint64_t first_block, uint32_t (&out)[kWords]) const {
     if (active()) {
-      rng::philox4x32_blocks<4>(seed, stream, first_block, b);
+      rng::philox4x32_words<kWords / 4>(seed, stream, first_block, out);
     } else {
-      for (auto& block : b) block = rng::Block4{};
+      for (auto& w : out) w = 0;
     }
-    for (int w = 0; w < 16; ++w) out[w] = b[w / 4].v[w % 4];
   }
   KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
   // What a kept element is multiplied by: 1/(1 − p), or 1 when inactive.

@@ -16,11 +16,11 @@ Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_element(const V& v) {
 }  // namespace
 
 namespace {
-// Element-wise passes work on chunks of 16 elements: the 16 mask words of four Philox blocks,
-// two bytes of `kept` bits, and a fixed-length inner loop (for_chunk) the compiler vectorises
-// (the exp in it is math::fast_exp). The chunking changes no mask: element e still uses word
-// e mod 4 of block e / 4 and bit e mod 8 of byte e / 8.
-constexpr int kChunk = 16;
+// Element-wise passes work on chunks of DropoutMask::kWords (32) elements: the mask words of eight
+// Philox blocks, four bytes of `kept` bits, and a fixed-length inner loop (for_chunk) the
+// compiler vectorises (the exp in it is math::fast_exp). The chunking changes no mask: element e
+// still uses word e mod 4 of block e / 4 and bit e mod 8 of byte e / 8.
+constexpr int kChunk = DropoutMask::kWords;
 
 size_t chunks_of(size_t n) { return (n + kChunk - 1) / kChunk; }
 
@@ -40,7 +40,7 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
       name, Range(0, chunks_of(n)), KOKKOS_LAMBDA(size_t chunk) {
         const size_t first = chunk * kChunk;
         uint32_t words[kChunk];
-        mask.words16(first / 4, words);
+        mask.words(first / 4, words);
         T keep[kChunk];
         uint32_t bits = 0;
         for (int l = 0; l < kChunk; ++l) {
