@@ -1,8 +1,9 @@
 // One full forward + backward of the reference model (d_model 384, 6 layers, 8 experts of
 // width 1536, top-2, seq 512, batch 8, vocab 8192, dropout 0.1, noise 0.1), as tokens/s, beside
 // its GEMM-bound limit (the step's matrix products alone at the BLAS rate measured at their
-// shapes in the same run) and the fraction of that limit reached. The dense baseline at matched
-// active FFN width runs alongside for comparison.
+// shapes in the same run) and the fraction of that limit reached. `moe_without_dropout` turns
+// dropout and router noise off, which is the work torch_moe.py does. The dense baseline at
+// matched active FFN width runs alongside for comparison.
 #include "core/wall_timer.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "model/moe_transformer.hpp"
@@ -20,8 +21,9 @@ namespace {
 
 constexpr int kBatch = 8;
 
-ModelConfig reference(bool moe) {
+ModelConfig reference(bool moe, bool research_dropout = true) {
   ModelConfig c;
+  if (!research_dropout) c.dropout = c.noise_std = 0;
   c.vocab_size = 8192;
   c.moe = moe;
   c.d_ff = 2 * c.expert_d_ff;  // dense baseline with the MoE's active FFN width (top-2)
@@ -81,8 +83,8 @@ std::pair<double, double> gemm_bound_seconds(const ModelConfig& c) {
 // Each iteration times one step and then, timer paused, the GEMM-bound limit: on a noisy
 // machine the two see the same conditions, and the median of the per-iteration fractions is
 // reported.
-void BM_TrainStep(benchmark::State& state, bool moe) {
-  const auto c = reference(moe);
+void BM_TrainStep(benchmark::State& state, bool moe, bool research_dropout) {
+  const auto c = reference(moe, research_dropout);
   MoeTransformer<float> model(c, 42);
   const auto batch = bench::synthetic_batch(c, kBatch);
   const int tokens = kBatch * c.seq_len;
@@ -146,5 +148,6 @@ void BM_OptimizerStep(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_OptimizerStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
-BENCHMARK_CAPTURE(BM_TrainStep, moe, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-BENCHMARK_CAPTURE(BM_TrainStep, dense_matched_active, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(BM_TrainStep, moe, true, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(BM_TrainStep, moe_without_dropout, true, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(BM_TrainStep, dense_matched_active, false, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

@@ -1,20 +1,24 @@
 #!/usr/bin/python3
 """kmoe beside the PyTorch reference on the CPU, same shapes (d_model 384, 6 layers, 8 experts of
-1536, top-2, 8 × 512 tokens, vocab 8192), same thread count, one run each:
+1536, top-2, 8 × 512 tokens, vocab 8192), same thread count:
 
   kmoe: bench_model_step (forward + backward, its GEMM-bound limit and the fraction reached;
         the hybrid update), combined into a full step of grad_accum micro-batches;
   torch: torch_moe.py --bench --accum grad_accum (eager, its Muon + AdamW).
 
-kmoe's step also draws dropout (0.1) and router noise, which the reference does not.
+The reference draws no dropout and no router noise, so the ratio that compares the same work is
+kmoe's step without them (`moe_without_dropout`); kmoe at the research's settings (dropout 0.1,
+noise 0.1) is printed beside it. With --repeat N the two programs alternate N times and the
+medians are reported (the VMs are noisy).
 
 usage: compare_with_torch.py [--build build/default] [--reference ../shared/reference/torch_moe.py]
-                             [--accum 4] [--threads N]
+                             [--accum 4] [--threads N] [--repeat 1]
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -24,10 +28,14 @@ def kmoe_numbers(build, threads):
     out = subprocess.run([os.path.join(build, "benchmarks", "bench_model_step"), "--benchmark_format=json",
                           "--benchmark_filter=OptimizerStep|TrainStep/moe"],
                          env=env, check=True, capture_output=True, text=True).stdout
-    runs = {b["name"].split("/")[0] + ("/moe" if "/moe" in b["name"] else ""): b for b in json.loads(out)["benchmarks"]}
-    step = runs["BM_TrainStep/moe"]
-    return {"step_s": step["real_time"] / 1e3, "tokens_per_s": step["tokens/s"],
-            "fraction": step["fraction_of_gemm_limit"], "limit_tokens_per_s": step["gemm_limit_tokens/s"],
+    runs = {b["name"].split("/iterations")[0]: b for b in json.loads(out)["benchmarks"]}
+
+    def step(name):
+        b = runs[name]
+        return {"step_s": b["real_time"] / 1e3, "tokens_per_s": b["tokens/s"],
+                "fraction": b["fraction_of_gemm_limit"], "limit_tokens_per_s": b["gemm_limit_tokens/s"]}
+
+    return {"same_work": step("BM_TrainStep/moe_without_dropout"), "research": step("BM_TrainStep/moe"),
             "optimizer_s": runs["BM_OptimizerStep"]["optimizer_ms"] / 1e3}
 
 
@@ -44,21 +52,36 @@ def main():
     ap.add_argument("--reference", default=os.path.join("..", "shared", "reference", "torch_moe.py"))
     ap.add_argument("--accum", type=int, default=4)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     if not os.path.exists(args.reference):
         sys.exit(f"compare_with_torch: {args.reference} not found (--reference)")
-    k = kmoe_numbers(args.build, args.threads)
-    t = torch_seconds_per_micro_batch(args.reference, args.accum, args.threads)
-    tokens = 8 * 512
-    kmoe_update = args.accum * k["step_s"] + k["optimizer_s"]
-    torch_update = args.accum * t
-    print(f"threads {args.threads}, 8 x 512 tokens per micro-batch, grad_accum {args.accum}")
-    print(f"kmoe forward+backward   {k['step_s']:.2f} s  ({k['tokens_per_s']:.0f} tokens/s); GEMM-bound limit "
-          f"{k['limit_tokens_per_s']:.0f} tokens/s; fraction reached {k['fraction']:.2f}")
-    print(f"kmoe hybrid update      {k['optimizer_s']:.2f} s  ({k['optimizer_s'] / kmoe_update:.0%} of a full step)")
-    print(f"kmoe full step          {kmoe_update:.2f} s  ({args.accum * tokens / kmoe_update:.0f} tokens/s)")
-    print(f"torch full step         {torch_update:.2f} s  ({args.accum * tokens / torch_update:.0f} tokens/s)")
-    print(f"kmoe / torch            {torch_update / kmoe_update:.2f}x")
+    tokens = args.accum * 8 * 512
+    rows = []
+    for _ in range(args.repeat):
+        k = kmoe_numbers(args.build, args.threads)
+        torch_step = args.accum * torch_seconds_per_micro_batch(args.reference, args.accum, args.threads)
+        row = {"same_work_fb": k["same_work"]["step_s"], "research_fb": k["research"]["step_s"],
+               "fraction": k["same_work"]["fraction"], "research_fraction": k["research"]["fraction"],
+               "update": k["optimizer_s"], "torch": torch_step}
+        row["same_work_step"] = args.accum * row["same_work_fb"] + row["update"]
+        row["research_step"] = args.accum * row["research_fb"] + row["update"]
+        row["ratio"] = torch_step / row["same_work_step"]
+        row["research_ratio"] = torch_step / row["research_step"]
+        rows.append(row)
+        print(f"run {len(rows)}: kmoe {row['same_work_step']:.2f} s (research settings {row['research_step']:.2f} s), "
+              f"torch {torch_step:.2f} s, ratio {row['ratio']:.2f}x ({row['research_ratio']:.2f}x)", flush=True)
+    m = {key: statistics.median([r[key] for r in rows]) for key in rows[0]}
+    print(f"threads {args.threads}, 8 x 512 tokens per micro-batch, grad_accum {args.accum}, "
+          f"medians of {len(rows)} run(s)")
+    print(f"kmoe forward+backward   {m['same_work_fb']:.2f} s without dropout and noise (fraction of the GEMM-bound "
+          f"limit {m['fraction']:.2f}); {m['research_fb']:.2f} s with them ({m['research_fraction']:.2f})")
+    print(f"kmoe hybrid update      {m['update']:.2f} s")
+    print(f"kmoe full step          {m['same_work_step']:.2f} s ({tokens / m['same_work_step']:.0f} tokens/s) the "
+          f"reference's work; {m['research_step']:.2f} s at the research's settings")
+    print(f"torch full step         {m['torch']:.2f} s ({tokens / m['torch']:.0f} tokens/s)")
+    print(f"kmoe / torch            {m['ratio']:.2f}x on the same work; {m['research_ratio']:.2f}x with kmoe's "
+          f"dropout and noise on")
 
 
 if __name__ == "__main__":
