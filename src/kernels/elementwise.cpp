@@ -28,6 +28,12 @@ KOKKOS_INLINE_FUNCTION int chunk_elements(size_t n, size_t first) {
   return n - first < size_t(kChunk) ? int(n - first) : kChunk;
 }
 
+// keep[l] = scale where bit l is set, else 0.
+template <class T>
+KOKKOS_INLINE_FUNCTION void keep_multipliers(uint32_t bits, T scale, T (&keep)[kChunk]) {
+  for (int l = 0; l < kChunk; ++l) keep[l] = (bits >> l & 1) ? scale : T(0);
+}
+
 // Calls f(element, keep_multiplier) for every element of a contiguous span of n, drawing the
 // dropout masks and writing them to `kept` (multiplier 1 and no bits when p = 0).
 template <class T, class F>
@@ -41,13 +47,12 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
         const size_t first = chunk * kChunk;
         uint32_t words[kChunk];
         mask.words(first / 4, words);
-        T keep[kChunk];
+        // Branch-free (an inactive mask keeps every zero word): selects written per element
+        // compiled to a mispredicted branch per dropped element.
         uint32_t bits = 0;
-        for (int l = 0; l < kChunk; ++l) {
-          const bool k = !mask.active() || mask.kept(words[l]);
-          keep[l] = k ? scale : T(0);
-          bits |= uint32_t(k) << l;
-        }
+        for (int l = 0; l < kChunk; ++l) bits |= mask.kept(words[l]) ? uint32_t(1) << l : 0u;
+        T keep[kChunk];
+        keep_multipliers(bits, scale, keep);
         const int count = chunk_elements(n, first);
         for_chunk<kChunk>(count, [&](int l) { f(first + l, keep[l]); });
         if (mask.active()) {
@@ -72,7 +77,7 @@ void for_each_with_kept(const char* name, size_t n, double p, const View1<uint8_
           for (int byte = 0; 8 * byte < count; ++byte) bits |= uint32_t(kept(first / 8 + byte)) << 8 * byte;
         }
         T keep[kChunk];
-        for (int l = 0; l < kChunk; ++l) keep[l] = (bits >> l & 1) ? scale : T(0);
+        keep_multipliers(bits, scale, keep);
         for_chunk<kChunk>(count, [&](int l) { f(first + l, keep[l]); });
       });
 }
