@@ -16,10 +16,10 @@ Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>> every_element(const V& v) {
 }  // namespace
 
 namespace {
-// Element-wise passes work on chunks of DropoutMask::kWords (32) elements: the mask words of eight
-// Philox blocks, four bytes of `kept` bits, and a fixed-length inner loop (for_chunk) the
-// compiler vectorises (the exp in it is math::fast_exp). The chunking changes no mask: element e
-// still uses word e mod 4 of block e / 4 and bit e mod 8 of byte e / 8.
+// Element-wise passes work on chunks of DropoutMask::kWords (32) elements: the mask words of
+// eight Philox blocks, four bytes of `kept` bits, and a fixed-length inner loop (for_chunk) the
+// compiler vectorises (the exp in it is math::fast_exp). The chunking changes no mask: element
+// e still uses word e mod 4 of block e / 4 and bit e mod 8 of byte e / 8.
 constexpr int kChunk = DropoutMask::kWords;
 
 size_t chunks_of(size_t n) { return (n + kChunk - 1) / kChunk; }
@@ -47,8 +47,9 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
         const size_t first = chunk * kChunk;
         uint32_t words[kChunk];
         mask.words(first / 4, words);
-        // Branch-free (an inactive mask keeps every zero word): selects written per element
-        // compiled to a mispredicted branch per dropped element.
+        // The bits first, then the multipliers from them: both loops are branch-free, where a
+        // select per element had compiled to a branch mispredicted at every dropped element.
+        // An inactive mask's words are zero, and zero is kept.
         uint32_t bits = 0;
         for (int l = 0; l < kChunk; ++l) bits |= mask.kept(words[l]) ? uint32_t(1) << l : 0u;
         T keep[kChunk];
