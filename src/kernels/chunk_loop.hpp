@@ -1,4 +1,4 @@
-// The element-wise passes walk fixed chunks (16 elements, or 16 columns of a causal row): a
+// The element-wise passes walk fixed chunks (32 elements, or 32 columns of a causal row): a
 // whole chunk runs with a constant trip count, which the host compiler vectorises; only the
 // last, partial one counts.
 #pragma once
