@@ -7,17 +7,14 @@
 namespace kmoe {
 
 template <class T>
-double gradient_norm(const View1<T>& grads) {
-  double sum = 0;
-  Kokkos::parallel_reduce(
-      "gradient_norm", Range(0, grads.extent(0)),
-      KOKKOS_LAMBDA(size_t i, double& acc) { acc += double(grads(i)) * double(grads(i)); }, sum);
-  return std::sqrt(sum);
+double gradient_norm(const View1<T>& grads, OrderedSum& sum) {
+  return std::sqrt(sum("gradient_norm", grads.extent(0),
+                       KOKKOS_LAMBDA(size_t i) { return double(grads(i)) * double(grads(i)); }));
 }
 
 template <class T>
-double clip_gradient_norm(const View1<T>& grads, double max_norm) {
-  const double norm = gradient_norm(grads);
+double clip_gradient_norm(const View1<T>& grads, double max_norm, OrderedSum& sum) {
+  const double norm = gradient_norm(grads, sum);
   if (max_norm > 0 && norm > max_norm) {
     const T scale = T(max_norm / (norm + 1e-6));
     Kokkos::parallel_for("clip_gradients", Range(0, grads.extent(0)), KOKKOS_LAMBDA(size_t i) { grads(i) *= scale; });
@@ -34,10 +31,10 @@ bool all_finite(const View1<T>& values) {
   return bad == 0;
 }
 
-template double gradient_norm<float>(const View1<float>&);
-template double gradient_norm<double>(const View1<double>&);
-template double clip_gradient_norm<float>(const View1<float>&, double);
-template double clip_gradient_norm<double>(const View1<double>&, double);
+template double gradient_norm<float>(const View1<float>&, OrderedSum&);
+template double gradient_norm<double>(const View1<double>&, OrderedSum&);
+template double clip_gradient_norm<float>(const View1<float>&, double, OrderedSum&);
+template double clip_gradient_norm<double>(const View1<double>&, double, OrderedSum&);
 template bool all_finite<float>(const View1<float>&);
 template bool all_finite<double>(const View1<double>&);
 

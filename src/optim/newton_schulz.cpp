@@ -44,10 +44,8 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, ker
   const size_t n = size_t(rows) * cols;
   const T* g_flat = g.data();
   T* out_flat = out.data();
-  double sum_sq = 0;
-  Kokkos::parallel_reduce(
-      "ns_frobenius", Range(0, n),
-      KOKKOS_LAMBDA(size_t i, double& acc) { acc += double(g_flat[i]) * double(g_flat[i]); }, sum_sq);
+  const double sum_sq =
+      frobenius_sum_("ns_frobenius", n, KOKKOS_LAMBDA(size_t i) { return double(g_flat[i]) * double(g_flat[i]); });
   const T scale = T(1.0 / (std::sqrt(sum_sq) + 1e-7));
   Kokkos::parallel_for(
       "ns_normalise", Range(0, n), KOKKOS_LAMBDA(size_t i) { out_flat[i] = g_flat[i] * scale; });

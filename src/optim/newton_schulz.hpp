@@ -4,6 +4,7 @@
 // X ← a·X + X·(b·A + c·A²) with A = Xᵀ·X.
 #pragma once
 
+#include "core/ordered_sum.hpp"
 #include "core/views.hpp"
 #include "kernels/matmul_precision.hpp"
 
@@ -20,6 +21,7 @@ class NewtonSchulz {
  private:
   void ensure(int rows, int cols);
   View1<T> gram_, gram_sq_, poly_, next_;
+  OrderedSum frobenius_sum_;  // ‖G‖², the same bits on every backend and thread count
 };
 
 }  // namespace kmoe

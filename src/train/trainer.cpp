@@ -166,6 +166,7 @@ class Run {
   std::string data_identity_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<HybridOptimizer<float>> optimizer_;
+  OrderedSum gradient_norm_sum_;
   std::unique_ptr<RunRecord> record_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TrainBatchSampler> sampler_;
@@ -358,7 +359,7 @@ bool Run::train_one_update() {
                    "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
     return false;
   }
-  row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip);
+  row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip, gradient_norm_sum_);
   optimizer_->step(params, lr);
   if (m.aux_free_bias) model_->update_routing_bias(result, m.aux_free_bias_rate);
   Kokkos::fence();

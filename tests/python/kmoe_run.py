@@ -3,6 +3,9 @@ import os
 import random
 import subprocess
 
+import h5py
+import numpy as np
+
 BUILD_DIR = os.environ.get("KMOE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build", "default"))
 KMOE_TRAIN = os.path.join(BUILD_DIR, "apps", "kmoe-train")
 KMOE_TRAIN_SERIAL = os.path.join(BUILD_DIR, "tests", "kmoe-train-serial")
@@ -84,3 +87,23 @@ def train(deck, *args, binary=KMOE_TRAIN, threads=2, crash_at=None):
     if crash_at:
         env["KMOE_CRASH_AT"] = crash_at
     return subprocess.run([binary, deck, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+# Record fields that measure time or memory, which no two runs share.
+TIMING = {"ms_per_step", "tokens_per_s", "seconds"}
+RUN_DEPENDENT_FINALS = {"train_seconds", "eval_seconds", "peak_host_memory_mib", "peak_device_memory_mib"}
+
+
+def assert_same_run(test, record_a, record_b, weights_a, weights_b):
+    with h5py.File(record_a, "r") as fa, h5py.File(record_b, "r") as fb:
+        test.assertEqual(fb.attrs["status"], "complete")
+        for group in ("train", "router", "eval", "final"):
+            test.assertEqual(set(fa[group]), set(fb[group]), group)
+            for name in fa[group]:
+                if name in TIMING or name in RUN_DEPENDENT_FINALS:
+                    continue
+                np.testing.assert_array_equal(fa[group][name][()], fb[group][name][()], err_msg=f"{group}/{name}")
+    with h5py.File(weights_a, "r") as wa, h5py.File(weights_b, "r") as wb:
+        test.assertEqual(set(wa), set(wb))
+        for name in wa:
+            np.testing.assert_array_equal(wa[name][:], wb[name][:], err_msg=name)

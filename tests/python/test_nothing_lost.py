@@ -16,10 +16,8 @@ import unittest
 import h5py
 import numpy as np
 
-from kmoe_run import KILL_POINTS, KMOE_TRAIN, train, write_corpus, write_deck
+from kmoe_run import KILL_POINTS, KMOE_TRAIN, assert_same_run, train, write_corpus, write_deck
 
-TIMING = {"ms_per_step", "tokens_per_s", "seconds"}
-RUN_DEPENDENT_FINALS = {"train_seconds", "eval_seconds", "peak_host_memory_mib", "peak_device_memory_mib"}
 CHECKPOINTED = "[output]\ncheckpoint_every = 3\n"  # 12 steps, evaluations at 4, 8, 12
 
 # Every crash point of a 12-step run with checkpoints at 3, 6, 9 (+ the final one) and record
@@ -27,21 +25,6 @@ CHECKPOINTED = "[output]\ncheckpoint_every = 3\n"  # 12 steps, evaluations at 4,
 CRASH_POINTS = {"step": 12, "eval": 3, "checkpoint-write": 4, "checkpoint-rename": 4, "record-write": 6,
                 "record-rename": 6, "weights-write": 1, "weights-rename": 1, "final-record-write": 1,
                 "final-record-rename": 1}
-
-
-def assert_same_run(test, record_a, record_b, weights_a, weights_b):
-    with h5py.File(record_a, "r") as fa, h5py.File(record_b, "r") as fb:
-        test.assertEqual(fb.attrs["status"], "complete")
-        for group in ("train", "router", "eval", "final"):
-            test.assertEqual(set(fa[group]), set(fb[group]), group)
-            for name in fa[group]:
-                if name in TIMING or name in RUN_DEPENDENT_FINALS:
-                    continue
-                np.testing.assert_array_equal(fa[group][name][()], fb[group][name][()], err_msg=f"{group}/{name}")
-    with h5py.File(weights_a, "r") as wa, h5py.File(weights_b, "r") as wb:
-        test.assertEqual(set(wa), set(wb))
-        for name in wa:
-            np.testing.assert_array_equal(wa[name][:], wb[name][:], err_msg=name)
 
 
 def assert_readable_prefix(test, runs, name):

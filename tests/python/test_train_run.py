@@ -8,9 +8,7 @@ import unittest
 import h5py
 import numpy as np
 
-from kmoe_run import KMOE_TRAIN, KMOE_TRAIN_SERIAL, train, write_deck
-
-TIMING = {"ms_per_step", "tokens_per_s", "seconds"}
+from kmoe_run import KMOE_TRAIN, KMOE_TRAIN_SERIAL, TIMING, train, write_deck
 
 
 class RecordSchemaTest(unittest.TestCase):

@@ -1,0 +1,45 @@
+// A sum in double whose bits do not depend on the backend or the thread count: the terms are
+// summed in fixed blocks of kBlock, each block in order by one thread, then the block sums in
+// order. A plain parallel_reduce combines per-thread partial sums, so its last bits move with
+// the number of threads; a norm feeding clipping or Newton–Schulz would carry that into the
+// weights.
+#pragma once
+
+#include "core/views.hpp"
+
+#include <cstddef>
+
+namespace kmoe {
+
+class OrderedSum {
+ public:
+  static constexpr size_t kBlock = 4096;
+
+  // Σ term(i) for i < n; term(i) returns a double. The block scratch grows on first use only.
+  template <class Term>
+  double operator()(const char* name, size_t n, const Term& term) {
+    const size_t blocks = (n + kBlock - 1) / kBlock;
+    if (partials_.extent(0) < blocks) partials_ = View1<double>("ordered_sum_partials", blocks);
+    const auto partials = partials_;
+    Kokkos::parallel_for(
+        name, Range(0, blocks), KOKKOS_LAMBDA(size_t b) {
+          const size_t end = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+          double acc = 0;
+          for (size_t i = b * kBlock; i < end; ++i) acc += term(i);
+          partials(b) = acc;
+        });
+    double total = 0;
+    Kokkos::parallel_reduce(
+        "ordered_sum_of_blocks", Range(0, 1),
+        KOKKOS_LAMBDA(size_t, double& acc) {
+          for (size_t b = 0; b < blocks; ++b) acc += partials(b);
+        },
+        total);
+    return total;
+  }
+
+ private:
+  View1<double> partials_;
+};
+
+}  // namespace kmoe

@@ -1,0 +1,38 @@
+// OrderedSum adds its terms in a fixed order (blocks of kBlock in order, then the block sums in
+// order), so its bits are those of the same loop on the host, whatever the backend and thread
+// count. The terms are chosen so that a different order would change the last bits.
+#include "core/ordered_sum.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace kmoe;
+
+namespace {
+
+struct Harmonic {
+  KOKKOS_INLINE_FUNCTION double operator()(size_t i) const { return 1.0 / double(i + 1) - 0.3 * double(i % 7); }
+};
+
+double host_sum_in_blocks(size_t n) {
+  double total = 0;
+  for (size_t first = 0; first < n; first += OrderedSum::kBlock) {
+    double block = 0;
+    for (size_t i = first; i < n && i < first + OrderedSum::kBlock; ++i) block += Harmonic{}(i);
+    total += block;
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST(OrderedSum, BitsOfTheHostLoopInTheSameOrder) {
+  OrderedSum sum;
+  for (size_t n : {size_t(1), size_t(4095), size_t(3 * OrderedSum::kBlock + 123), size_t(40 * OrderedSum::kBlock)}) {
+    EXPECT_EQ(sum("test_sum", n, Harmonic{}), host_sum_in_blocks(n)) << n;
+  }
+  double plain = 0;  // the order matters at this size, so the test can tell orders apart
+  for (size_t i = 0; i < 40 * OrderedSum::kBlock; ++i) plain += Harmonic{}(i);
+  EXPECT_NE(plain, host_sum_in_blocks(40 * OrderedSum::kBlock));
+}
