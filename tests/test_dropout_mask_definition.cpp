@@ -1,6 +1,7 @@
 // The dropout masks the kernels draw equal their definition, one element at a time from scalar
 // Philox calls: element e of an element-wise mask keeps word e mod 4 of block e / 4; attention
-// row i of packed head bh keeps column j by word j mod 4 of block (bh·T + i)·⌈T/4⌉ + j/4. The
+// row i of packed head bh keeps column j by word j mod 4 of block (bh·T + i)·⌈T/4⌉ + j/4, and
+// the attention forward records it bit by bit for the backward. The
 // chunked, side-by-side draws must not change which word an element reads (a consistent but
 // different mapping would still pass the gradient checks).
 #include "core/counter_rng.hpp"
@@ -57,8 +58,12 @@ TEST(DropoutMaskDefinition, AttentionMaskKeepsOneBlockRowPerQuery) {
   }
   Kokkos::deep_copy(v, v_host);
   kernels::AttentionWorkspace<float> workspace;
-  kernels::causal_attention_forward(s, q, k, v, kernels::AttentionDropout{kP, kSeed, kStream}, out, lse, workspace);
+  const View1<uint32_t> kept("kept", kernels::attention_kept_words(s));
+  kernels::causal_attention_forward(s, q, k, v, kernels::AttentionDropout{kP, kSeed, kStream, kept}, out, lse,
+                                    workspace);
   const auto o = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  const auto bits = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kept);
+  const int groups_per_row = (s.seq_len + kernels::kColumnGroup - 1) / kernels::kColumnGroup;
   const double scale = 1.0 / (1.0 - kP);
   const int blocks_per_row = kernels::dropout_blocks_per_row(s.seq_len);
   for (int b = 0; b < s.batch; ++b) {
@@ -67,9 +72,14 @@ TEST(DropoutMaskDefinition, AttentionMaskKeepsOneBlockRowPerQuery) {
       for (int i = 0; i < s.seq_len; ++i) {
         for (int j = 0; j < s.seq_len; ++j) {
           const uint64_t block = (uint64_t(bh) * s.seq_len + i) * blocks_per_row + j / 4;
-          const double expected = j <= i && kept_by_definition(block, j % 4) ? scale / (i + 1) : 0.0;
+          const bool keep = kept_by_definition(block, j % 4);
+          const double expected = j <= i && keep ? scale / (i + 1) : 0.0;
           EXPECT_NEAR(o(b * s.seq_len + i, h * s.head_dim + j), expected, 1e-6)
               << "batch " << b << " head " << h << " row " << i << " column " << j;
+          if (j <= i) {  // the record the backward reads
+            const uint32_t word = bits((size_t(bh) * s.seq_len + i) * groups_per_row + j / kernels::kColumnGroup);
+            EXPECT_EQ(bool(word >> (j % kernels::kColumnGroup) & 1), keep) << "recorded bit, row " << i << " column " << j;
+          }
         }
       }
     }

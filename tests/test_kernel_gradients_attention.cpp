@@ -35,8 +35,9 @@ void check_gradients(const AttentionDropout& dropout) {
 
 TEST(KernelGradients, CausalAttention) { check_gradients(AttentionDropout{}); }
 
+// The backward reads the mask the forward recorded in `kept`.
 TEST(KernelGradients, CausalAttentionWithProbabilityDropout) {
-  check_gradients(AttentionDropout{0.25, 42, 3});
+  check_gradients(AttentionDropout{0.25, 42, 3, View1<uint32_t>("kept", attention_kept_words(kShape))});
 }
 
 TEST(CausalAttention, MatchesNaiveSoftmaxAttention) {

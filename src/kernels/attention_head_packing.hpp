@@ -3,7 +3,6 @@
 #pragma once
 
 #include "kernels/causal_attention.hpp"
-#include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
 
@@ -51,6 +50,10 @@ struct ScoreRow {
   KOKKOS_INLINE_FUNCTION int head(int heads) const { return bh % heads; }
   KOKKOS_INLINE_FUNCTION uint64_t first_dropout_block(int seq_len) const {
     return (uint64_t(bh) * seq_len + i) * dropout_blocks_per_row(seq_len);
+  }
+  // The row's first word of AttentionDropout::kept.
+  KOKKOS_INLINE_FUNCTION size_t first_kept_word(int seq_len) const {
+    return (size_t(bh) * seq_len + i) * column_groups(seq_len - 1);
   }
 };
 

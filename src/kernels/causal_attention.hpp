@@ -3,10 +3,12 @@
 // [T, head_dim] blocks and the score and value products run as batched GEMMs (batched_gemm:
 // cuBLAS strided-batched, or parallel single-threaded BLAS skipping the causal zeros on the
 // host), a group of heads per call, so the T×T score scratch is bounded by the workspace. The forward keeps each row's log-sum-exp; the
-// backward recomputes the probabilities from it (flash-style). No atomics: deterministic.
+// backward recomputes the probabilities from it (flash-style) and reads the dropout mask the
+// forward recorded. No atomics: deterministic.
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/dropout_mask.hpp"
 #include "kernels/matmul_precision.hpp"
 
 #include <cstdint>
@@ -21,7 +23,15 @@ struct AttentionDropout {
   double p = 0.0;
   uint64_t seed = 0;
   uint64_t stream = 0;
+  // When p > 0 the forward records the mask here and the backward reads it instead of drawing
+  // it again: one word per (packed head, query row, group of DropoutMask::kWords columns), bit c
+  // keeping column kWords·group + c; attention_kept_words(shape) of them.
+  View1<uint32_t> kept;
 };
+
+inline size_t attention_kept_words(const AttentionShape& s) {
+  return size_t(s.batch) * s.heads * s.seq_len * ((s.seq_len + DropoutMask::kWords - 1) / DropoutMask::kWords);
+}
 
 // Elements of one score buffer, which bounds a group of T×T blocks. A GPU takes 2²⁵ (128 MiB
 // in float: 128 heads of 512 tokens, the reference model's whole micro-batch of 8 in one

@@ -1,4 +1,4 @@
-#include "core/counter_rng.hpp"
+#include "core/error.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
@@ -13,7 +13,7 @@ namespace kmoe::kernels {
 namespace {
 
 // For one group, from S = scale·Q·Kᵀ (in `scores`) and G = dO·Vᵀ (in `grad`):
-//   P = exp(S − L) on j ≤ i, m = dropout multiplier,
+//   P = exp(S − L) on j ≤ i, m = dropout multiplier (from the forward's recorded mask),
 //   grad ← dS·scale = P ∘ (m ∘ G − D_i) · scale,   scores ← m ∘ P  (for dV = (m∘P)ᵀ·dO).
 template <class T>
 void attention_score_gradients(const AttentionShape& s, int first_head, int count, const View1<T>& scores,
@@ -21,6 +21,7 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
                                const AttentionDropout& dropout, T scale) {
   const int T_len = s.seq_len, H = s.heads;
   const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
+  const auto kept = dropout.kept;
   Kokkos::parallel_for(
       "attention_score_gradients", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int r = team.league_rank();
@@ -30,17 +31,16 @@ void attention_score_gradients(const AttentionShape& s, int first_head, int coun
         T* grow = grad.data() + size_t(r) * T_len;
         const T L = lse(where.token(T_len, H), where.head(H));
         const T D = row_dot(size_t(where.bh) * T_len + i);
-        if (mask.active()) {  // mask blocks only as far as the diagonal
-          const uint64_t block_base = where.first_dropout_block(T_len);
+        if (mask.active()) {  // the mask the forward recorded, as far as the diagonal
+          const size_t kept_base = where.first_kept_word(T_len);
           const T keep_scale = mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
-            uint32_t words[kColumnGroup];
-            mask.words(block_base + kColumnGroup / 4 * group, words);
+            const uint32_t bits = kept(kept_base + group);
             T* scols = srow + kColumnGroup * group;
             T* gcols = grow + kColumnGroup * group;
             for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) {
               const T prob = math::fast_exp(scols[c] - L);
-              const T m = mask.kept(words[c]) ? keep_scale : T(0);
+              const T m = (bits >> c & 1) ? keep_scale : T(0);
               gcols[c] = prob * (m * gcols[c] - D) * scale;
               scols[c] = m * prob;
             });
@@ -63,6 +63,8 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
                                const View2<T>& out, const View2<T>& lse, const View2<T>& dout,
                                const AttentionDropout& dropout, const View2<T>& dq, const View2<T>& dk,
                                const View2<T>& dv, AttentionWorkspace<T>& ws, Matmul matmul) {
+  require(dropout.p <= 0.0 || dropout.kept.extent(0) >= attention_kept_words(s),
+          "causal_attention_backward: dropout.kept holds fewer than attention_kept_words(shape) words");
   ws.ensure(s);
   pack_heads(s, q, ws.q);
   pack_heads(s, k, ws.k);

@@ -1,4 +1,5 @@
 #include "core/counter_rng.hpp"
+#include "core/error.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dropout_mask.hpp"
@@ -12,12 +13,14 @@ namespace kmoe::kernels {
 
 namespace {
 
-// Row-wise causal softmax of a group of score blocks, in place, then dropout; writes lse.
+// Row-wise causal softmax of a group of score blocks, in place, then dropout; writes lse and the
+// dropout mask bits.
 template <class T>
 void causal_softmax_rows(const AttentionShape& s, int first_head, int count, const View1<T>& scores,
                          const AttentionDropout& dropout, const View2<T>& lse) {
   const int T_len = s.seq_len, H = s.heads;
   const DropoutMask mask{dropout.p, dropout.seed, dropout.stream};
+  const auto kept = dropout.kept;
   Kokkos::parallel_for(
       "causal_softmax_rows", TeamPolicy(count * T_len, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int r = team.league_rank();
@@ -40,14 +43,18 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
             sum);
         const T L = max_score + math::log(sum), inv_sum = T(1) / sum;
         team.team_barrier();
-        if (mask.active()) {  // mask blocks only as far as the diagonal
+        if (mask.active()) {  // mask blocks only as far as the diagonal, recorded for the backward
           const uint64_t block_base = where.first_dropout_block(T_len);
+          const size_t kept_base = where.first_kept_word(T_len);
           const T scale = inv_sum * mask.keep_scale<T>();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
             mask.words(block_base + kColumnGroup / 4 * group, words);
+            uint32_t bits = 0;
+            for (int c = 0; c < kColumnGroup; ++c) bits |= mask.kept(words[c]) ? uint32_t(1) << c : 0u;
+            kept(kept_base + group) = bits;
             T* cols = row + kColumnGroup * group;
-            for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) { cols[c] *= mask.kept(words[c]) ? scale : T(0); });
+            for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) { cols[c] *= (bits >> c & 1) ? scale : T(0); });
           });
         } else {
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i + 1), [&](int j) { row[j] *= inv_sum; });
@@ -63,6 +70,8 @@ template <class T>
 void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const View2<T>& k, const View2<T>& v,
                               const AttentionDropout& dropout, const View2<T>& out, const View2<T>& lse,
                               AttentionWorkspace<T>& ws, Matmul matmul) {
+  require(dropout.p <= 0.0 || dropout.kept.extent(0) >= attention_kept_words(s),
+          "causal_attention_forward: dropout.kept holds fewer than attention_kept_words(shape) words");
   ws.ensure(s);
   pack_heads(s, q, ws.q);
   pack_heads(s, k, ws.k);

@@ -17,7 +17,8 @@ template <class T>
 AttentionDropout MoeTransformer<T>::attention_dropout(int layer) const {
   AttentionDropout d;
   if (options_.training) d = AttentionDropout{config_.dropout, options_.seed,
-                                              dropout_stream(layer, dropout_site::kAttentionProbs)};
+                                              dropout_stream(layer, dropout_site::kAttentionProbs),
+                                              blocks_[layer].attn_kept};
   return d;
 }
 

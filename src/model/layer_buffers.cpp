@@ -1,5 +1,6 @@
 #include "model/layer_buffers.hpp"
 
+#include "kernels/causal_attention.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/router_losses.hpp"
 
@@ -8,6 +9,9 @@ namespace kmoe {
 namespace {
 int ffn_rows(const ModelConfig& c, int tokens) { return c.moe ? tokens * c.top_k : tokens; }
 int ffn_width(const ModelConfig& c) { return c.moe ? c.expert_d_ff : c.d_ff; }
+kernels::AttentionShape attention_shape(const ModelConfig& c, int tokens) {
+  return {tokens / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
+}
 }  // namespace
 
 template <class T>
@@ -19,6 +23,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       v("v", tokens, c.d_model),
       attn_out("attn_out", tokens, c.d_model),
       attn_lse("attn_lse", tokens, c.n_heads),
+      attn_kept("attn_kept", c.dropout > 0 ? kernels::attention_kept_words(attention_shape(c, tokens)) : 0),
       x_mid("x_mid", tokens, c.d_model),
       normed_ffn("normed_ffn", tokens, c.d_model),
       rstd_ffn("rstd_ffn", tokens),
@@ -53,6 +58,7 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
   for (View2<T>* v : {&out.grouped_in, &out.hidden, &out.activated, &out.expert_out}) {
     if (v->extent(0) > 0) *v = first_rows(*v, rows);
   }
+  if (attn_kept.extent(0) > 0) out.attn_kept = first_rows(attn_kept, kernels::attention_kept_words(attention_shape(c, tokens)));
   if (activation_kept.extent(0) > 0) {
     out.activation_kept = first_rows(activation_kept, kernels::dropout_bit_bytes(rows * ffn_width(c)));
   }

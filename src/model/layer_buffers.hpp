@@ -15,6 +15,7 @@ struct BlockActivations {
   View2<T> q, k, v;      // after RoPE
   View2<T> attn_out;     // [N, D] before the output projection
   View2<T> attn_lse;     // [N, heads]
+  View1<uint32_t> attn_kept;  // the attention-probability dropout mask (AttentionDropout::kept)
   View2<T> x_mid;        // residual after the attention branch
   View2<T> normed_ffn;   // RMSNorm2 output
   View1<T> rstd_ffn;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 namespace kmoe {
 
@@ -16,9 +17,13 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
   const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router;
   const double attention = 9 * N * D + 2 * std::min(double(kernels::kAttentionScoreElements), N * c.seq_len);
   const double logits = std::min(N, double(kernels::kLogitsChunkRows)) * c.vocab_size;
+  // Recorded dropout masks: a bit per expert activation, a word per 32 attention columns.
+  const double mask_bytes_per_layer =
+      c.dropout > 0 ? rows * F / 8 + N * H * std::ceil(c.seq_len / double(kernels::DropoutMask::kWords)) * 4 : 0;
   MemoryEstimate m;
   m.state_bytes = 4 * P * value_bytes;  // values, gradients, two moments (AdamW) or momentum + scratch (Muon)
-  m.activation_bytes = (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes;
+  m.activation_bytes =
+      (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes + L * mask_bytes_per_layer;
   m.checkpoint_bytes = 2 * 4 * P * sizeof(float);  // host copies of the four tensors, then the payload
   return m;
 }
