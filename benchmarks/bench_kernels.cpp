@@ -69,9 +69,12 @@ void BM_CausalAttention(benchmark::State& state) {
   fill(v, 1);
   fill(dout, 1);
   const AttentionShape shape{kBatch, kSeq, kHeads, kDim / kHeads};
+  // Argument 1: probability dropout 0.1, its mask drawn in the forward and read back.
+  AttentionDropout dropout;
+  if (state.range(0)) dropout = AttentionDropout{0.1, 42, 1, View1<uint32_t>("kept", attention_kept_words(shape))};
   for (auto _ : state) {
-    causal_attention_forward(shape, q, k, v, AttentionDropout{}, o, lse, workspace);
-    causal_attention_backward(shape, q, k, v, o, lse, dout, AttentionDropout{}, dq, dk, dv, workspace);
+    causal_attention_forward(shape, q, k, v, dropout, o, lse, workspace);
+    causal_attention_backward(shape, q, k, v, o, lse, dout, dropout, dq, dk, dv, workspace);
     Kokkos::fence();
   }
   report_tokens(state);
@@ -179,7 +182,7 @@ void BM_Embedding(benchmark::State& state) {
 
 BENCHMARK(BM_RmsNorm)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Rope)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_CausalAttention)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CausalAttention)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LinearQkvProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SiluDropout)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_RouterAndLosses)->Unit(benchmark::kMillisecond)->UseRealTime();
