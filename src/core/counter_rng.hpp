@@ -22,25 +22,9 @@ KOKKOS_INLINE_FUNCTION void mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32
 }
 
 // Philox-4x32 with 10 rounds (Salmon et al., SC'11). Counter = (index, stream), key = seed.
-KOKKOS_INLINE_FUNCTION Block4 philox4x32(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint32_t c0 = static_cast<uint32_t>(index), c1 = static_cast<uint32_t>(index >> 32);
-  uint32_t c2 = static_cast<uint32_t>(stream), c3 = static_cast<uint32_t>(stream >> 32);
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, lo0, hi1, lo1;
-    mulhilo(0xD2511F53u, c0, hi0, lo0);
-    mulhilo(0xCD9E8D57u, c2, hi1, lo1);
-    const uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return Block4{{c0, c1, c2, c3}};
-}
-
-// The words of philox4x32 for N consecutive indices, first_index … first_index + N − 1, in order
-// (word w of block b is words[4·b + w]): the same rounds run over the N counters side by side,
-// a vectorisable loop, and the result equals N calls of philox4x32.
+// The words of N consecutive indices, first_index … first_index + N − 1, in order (word w of
+// block b is words[4·b + w]): the rounds run over the N counters side by side, a vectorisable
+// loop.
 template <int N>
 KOKKOS_INLINE_FUNCTION void philox4x32_words(uint64_t seed, uint64_t stream, uint64_t first_index,
                                              uint32_t (&words)[4 * N]) {
@@ -75,6 +59,13 @@ KOKKOS_INLINE_FUNCTION void philox4x32_words(uint64_t seed, uint64_t stream, uin
     words[4 * b + 2] = c2[b];
     words[4 * b + 3] = c3[b];
   }
+}
+
+// One block of Philox-4x32-10.
+KOKKOS_INLINE_FUNCTION Block4 philox4x32(uint64_t seed, uint64_t stream, uint64_t index) {
+  Block4 block;
+  philox4x32_words<1>(seed, stream, index, block.v);
+  return block;
 }
 
 // 53-bit uniform in the open interval (0, 1) from two 32-bit words.
