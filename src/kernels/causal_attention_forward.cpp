@@ -50,8 +50,7 @@ void causal_softmax_rows(const AttentionShape& s, int first_head, int count, con
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, column_groups(i)), [&](int group) {
             uint32_t words[kColumnGroup];
             mask.words(block_base + kColumnGroup / 4 * group, words);
-            uint32_t bits = 0;
-            for (int c = 0; c < kColumnGroup; ++c) bits |= mask.kept(words[c]) ? uint32_t(1) << c : 0u;
+            const uint32_t bits = mask.kept_bits(words);
             kept(kept_base + group) = bits;
             T* cols = row + kColumnGroup * group;
             for_chunk<kColumnGroup>(group_columns(i, group), [&](int c) { cols[c] *= (bits >> c & 1) ? scale : T(0); });

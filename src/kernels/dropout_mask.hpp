@@ -30,6 +30,13 @@ struct DropoutMask {
     }
   }
   KOKKOS_INLINE_FUNCTION bool kept(uint32_t word) const { return uint64_t(word) >= keep_threshold; }
+  // Bit l set where words[l] is kept, in a branch-free loop (a select per element had compiled
+  // to a branch mispredicted at every dropped element). An inactive mask's zero words are kept.
+  KOKKOS_INLINE_FUNCTION uint32_t kept_bits(const uint32_t (&words)[kWords]) const {
+    uint32_t bits = 0;
+    for (int l = 0; l < kWords; ++l) bits |= kept(words[l]) ? uint32_t(1) << l : 0u;
+    return bits;
+  }
   // What a kept element is multiplied by: 1/(1 − p), or 1 when inactive.
   template <class T>
   KOKKOS_INLINE_FUNCTION T keep_scale() const {

@@ -47,11 +47,7 @@ void for_each_recording_dropout(const char* name, size_t n, double p, uint64_t s
         const size_t first = chunk * kChunk;
         uint32_t words[kChunk];
         mask.words(first / 4, words);
-        // The bits first, then the multipliers from them: both loops are branch-free, where a
-        // select per element had compiled to a branch mispredicted at every dropped element.
-        // An inactive mask's words are zero, and zero is kept.
-        uint32_t bits = 0;
-        for (int l = 0; l < kChunk; ++l) bits |= mask.kept(words[l]) ? uint32_t(1) << l : 0u;
+        const uint32_t bits = mask.kept_bits(words);  // then the multipliers from them
         T keep[kChunk];
         keep_multipliers(bits, scale, keep);
         const int count = chunk_elements(n, first);
