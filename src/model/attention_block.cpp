@@ -33,7 +33,7 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   linear_forward(a.normed_attn, params_.matrix(p.wv), a.v, T(0), c.matmul);
   rope_rotate(a.q, rope_table_, +1);
   rope_rotate(a.k, rope_table_, +1);
-  const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
+  const AttentionShape shape = attention_shape(c, tokens_);
   causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
                            attention_workspace_, c.matmul);
   linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid, T(0), c.matmul);
@@ -52,7 +52,7 @@ void MoeTransformer<T>::attention_backward(int layer) {
   apply_dropout_backward(s.dbranch, layer, dropout_site::kAttentionBranch);
   linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo), c.matmul);
   linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn, T(0), c.matmul);
-  const AttentionShape shape{tokens_ / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
+  const AttentionShape shape = attention_shape(c, tokens_);
   causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
                             s.dq, s.dk, s.dv, attention_workspace_, c.matmul);
   rope_rotate(s.dq, rope_table_, -1);

@@ -1,6 +1,5 @@
 #include "model/layer_buffers.hpp"
 
-#include "kernels/causal_attention.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/router_losses.hpp"
 
@@ -9,9 +8,6 @@ namespace kmoe {
 namespace {
 int ffn_rows(const ModelConfig& c, int tokens) { return c.moe ? tokens * c.top_k : tokens; }
 int ffn_width(const ModelConfig& c) { return c.moe ? c.expert_d_ff : c.d_ff; }
-kernels::AttentionShape attention_shape(const ModelConfig& c, int tokens) {
-  return {tokens / c.seq_len, c.seq_len, c.n_heads, c.head_dim()};
-}
 }  // namespace
 
 template <class T>

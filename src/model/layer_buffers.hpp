@@ -3,10 +3,16 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/causal_attention.hpp"
 #include "kernels/router.hpp"
 #include "model/model_config.hpp"
 
 namespace kmoe {
+
+// The attention of `tokens` tokens (whole sequences) under config c.
+inline kernels::AttentionShape attention_shape(const ModelConfig& c, int64_t tokens) {
+  return {int(tokens / c.seq_len), c.seq_len, c.n_heads, c.head_dim()};
+}
 
 template <class T>
 struct BlockActivations {

@@ -2,10 +2,11 @@
 
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
+#include "kernels/elementwise.hpp"
+#include "model/layer_buffers.hpp"
 
 #include <algorithm>
 #include <climits>
-#include <cmath>
 
 namespace kmoe {
 
@@ -17,9 +18,11 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
   const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router;
   const double attention = 9 * N * D + 2 * std::min(double(kernels::kAttentionScoreElements), N * c.seq_len);
   const double logits = std::min(N, double(kernels::kLogitsChunkRows)) * c.vocab_size;
-  // Recorded dropout masks: a bit per expert activation, a word per 32 attention columns.
+  // Recorded dropout masks: a bit per FFN activation and the attention probabilities' words.
   const double mask_bytes_per_layer =
-      c.dropout > 0 ? rows * F / 8 + N * H * std::ceil(c.seq_len / double(kernels::DropoutMask::kWords)) * 4 : 0;
+      c.dropout > 0 ? double(kernels::dropout_bit_bytes(size_t(rows * F))) +
+                          double(kernels::attention_kept_words(attention_shape(c, tokens))) * sizeof(uint32_t)
+                    : 0;
   MemoryEstimate m;
   m.state_bytes = 4 * P * value_bytes;  // values, gradients, two moments (AdamW) or momentum + scratch (Muon)
   m.activation_bytes =
