@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace kmoe {
 
@@ -15,6 +16,10 @@ using ExecSpace = Kokkos::DefaultExecutionSpace;
 #endif
 using MemSpace = ExecSpace::memory_space;
 using HostSpace = Kokkos::HostSpace;
+// Host tasks (tiles of BLAS calls) run on the model's execution space where it is the host (the
+// Serial variant stays serial), else on the default host space.
+using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
+                                    Kokkos::DefaultHostExecutionSpace>;
 
 template <class T> using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>;
 template <class T> using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;

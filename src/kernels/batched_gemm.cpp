@@ -4,6 +4,8 @@
 #include "core/kernel_census.hpp"
 #include "core/views.hpp"
 #include "kernels/bf16_operands.hpp"
+#include "kernels/gemm_tiles.hpp"
+#include "kernels/host_blas.hpp"
 
 #include <KokkosKernels_config.h>
 
@@ -14,36 +16,20 @@
 #include <KokkosBlas_tpl_spec.hpp>
 #define KMOE_BATCHED_GEMM_CUBLAS 1
 #endif
-#include <KokkosBlas_Host_tpl.hpp>
 
 namespace kmoe::kernels {
 
 namespace {
 
-constexpr int kRowBlock = 64;  // host task of a batched product: 64 rows of one entry
+constexpr int kCausalRowBlock = 64;  // host task of a causal product: 64 rows of one entry (its scores stay in cache)
 
-// Host tasks run here: the model's execution space where it is the host (the Serial variant
-// stays serial), else the default host space.
-using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
-                                    Kokkos::DefaultHostExecutionSpace>;
-
-// Row-major product through the column-major BLAS: Cᵀ = op(B)ᵀ · op(A)ᵀ.
+// Rows [r0, r1) of one entry's causal C.
 template <class T>
-void host_gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta, T* c,
-               int ldc) {
-  if (m <= 0 || n <= 0) return;
-  KokkosBlas::Impl::HostBlas<T>::gemm(tb ? 'T' : 'N', ta ? 'T' : 'N', n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
-}
-
-// Rows [r0, r1) of one entry's C.
-template <class T>
-void host_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
-                    T* c, int ldc, CausalPart part, int r0, int r1) {
+void causal_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
+                      T beta, T* c, int ldc, CausalPart part, int r0, int r1) {
   const int rows = r1 - r0;
   switch (part) {
-    case CausalPart::all:
-      host_gemm(ta, tb, rows, n, k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, b, ldb, beta,
-                c + size_t(r0) * ldc, ldc);
+    case CausalPart::all:  // not causal: batched_gemm tiles it whole
       break;
     case CausalPart::lower_output:  // columns j < r1 only
       host_gemm(ta, tb, rows, std::min(r1, n), k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, b, ldb, beta,
@@ -144,12 +130,28 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
 #endif
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "batched_gemm: no batched BLAS for this backend (build Kokkos Kernels with cuBLAS)");
-  const int blocks = (m + kRowBlock - 1) / kRowBlock;
+  use_single_threaded_host_blas();
+  if (part == CausalPart::all) {
+    const GemmTiles tiles = gemm_tiles(m, n, k, batch.count);
+    const int row_tiles = tiles.row_tiles(m), col_tiles = tiles.col_tiles(n), per_entry = row_tiles * col_tiles;
+    Kokkos::parallel_for(
+        "batched_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry), [&](int task) {
+          const int entry = task / per_entry, tile = task % per_entry;
+          const int r0 = (tile / col_tiles) * tiles.rows, c0 = (tile % col_tiles) * tiles.cols;
+          const T* a_tile = a + entry * batch.stride_a + (trans_a ? r0 : size_t(r0) * lda);
+          const T* b_tile = b + entry * batch.stride_b + (trans_b ? size_t(c0) * ldb : c0);
+          host_gemm(trans_a, trans_b, std::min(tiles.rows, m - r0), std::min(tiles.cols, n - c0), k, alpha, a_tile, lda,
+                    b_tile, ldb, beta, c + entry * batch.stride_c + size_t(r0) * ldc + c0, ldc);
+        });
+    return;
+  }
+  const int blocks = (m + kCausalRowBlock - 1) / kCausalRowBlock;
   Kokkos::parallel_for(
-      "batched_gemm", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
-        const int entry = task / blocks, r0 = (task % blocks) * kRowBlock, r1 = std::min(m, r0 + kRowBlock);
-        host_row_block(trans_a, trans_b, m, n, k, alpha, a + entry * batch.stride_a, lda, b + entry * batch.stride_b,
-                       ldb, beta, c + entry * batch.stride_c, ldc, part, r0, r1);
+      "batched_gemm_causal", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
+        const int entry = task / blocks, r0 = (task % blocks) * kCausalRowBlock,
+                  r1 = std::min(m, r0 + kCausalRowBlock);
+        causal_row_block(trans_a, trans_b, m, n, k, alpha, a + entry * batch.stride_a, lda, b + entry * batch.stride_b,
+                         ldb, beta, c + entry * batch.stride_c, ldc, part, r0, r1);
       });
 }
 
@@ -226,9 +228,10 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
                                                : problems_as_given;
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
+  use_single_threaded_host_blas();
   long total_rows = 0;
   for (const auto& p : problems) total_rows += p.m;
-  const int row_block = int(std::max(256L, total_rows / (4L * HostExec().concurrency())));
+  const int row_block = group_row_block(total_rows);
   std::vector<std::pair<int, int>> tasks;  // (problem, first row)
   for (int i = 0; i < int(problems.size()); ++i) {
     for (int r0 = 0; r0 < problems[i].m; r0 += row_block) tasks.emplace_back(i, r0);
@@ -236,8 +239,9 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
   Kokkos::parallel_for("grouped_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, tasks.size()), [&](int task) {
     const auto [i, r0] = tasks[task];
     const auto& p = problems[i];
-    host_row_block(trans_a, trans_b, p.m, p.n, p.k, alpha, p.a, lda, p.b, ldb, beta, p.c, ldc, CausalPart::all, r0,
-                   std::min(p.m, r0 + row_block));
+    const int rows = std::min(p.m - r0, row_block);
+    host_gemm(trans_a, trans_b, rows, p.n, p.k, alpha, trans_a ? p.a + r0 : p.a + size_t(r0) * lda, lda, p.b, ldb, beta,
+              p.c + size_t(r0) * ldc, ldc);
   });
 }
 

@@ -18,7 +18,10 @@ void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const 
     if (beta == T(0)) Kokkos::deep_copy(c, T(0));
     return;
   }
-  if (matmul == Matmul::bf16) {  // the bf16 operand paths live with the batched products
+  // On the host every product is kmoe's tiles of single-threaded BLAS calls (batched_gemm with
+  // one entry), so its bits do not depend on the thread count; bf16 operands take that path too.
+  const bool host = Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible;
+  if (host || matmul == Matmul::bf16) {
     batched_gemm<T>(ta, op_b[0] == 'T', int(c.extent(0)), int(c.extent(1)), int(k), alpha, a.data(), int(a.stride(0)),
                     b.data(), int(b.stride(0)), beta, c.data(), int(c.stride(0)), {1, 0, 0, 0}, CausalPart::all,
                     matmul);
