@@ -6,6 +6,7 @@
 // matched active FFN width runs alongside for comparison.
 #include "core/wall_timer.hpp"
 #include "kernels/dense_gemm.hpp"
+#include "kernels/host_blas.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "synthetic_batch.hpp"
@@ -58,8 +59,9 @@ std::vector<ForwardProduct> forward_products(const ModelConfig& c) {
 }
 
 // Seconds one forward + backward would take if it were nothing but its matrix products, each at
-// the rate this process's BLAS reaches at that shape (median of 5; backward products timed at
-// their forward shape), and the step's product FLOPs.
+// the rate this process's BLAS reaches at that shape with its own threads on every core (median
+// of 5; backward products timed at their forward shape), and the step's product FLOPs. kmoe
+// itself runs the BLAS single-threaded on tiles of its own (kernels/host_blas.hpp).
 std::pair<double, double> gemm_bound_seconds(const ModelConfig& c) {
   double seconds = 0, flops = 0;
   for (const auto& p : forward_products(c)) {
@@ -67,12 +69,19 @@ std::pair<double, double> gemm_bound_seconds(const ModelConfig& c) {
     Kokkos::deep_copy(a, 0.5f);
     Kokkos::deep_copy(b, 0.25f);
     std::vector<double> times;
+    constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible;
+    if (host) kernels::set_host_blas_threads(HostExec().concurrency());
     for (int repeat = 0; repeat < 6; ++repeat) {
       WallTimer timer;
-      kernels::gemm<float>("N", "N", 1.0f, a, b, 0.0f, out);
-      Kokkos::fence();
+      if constexpr (host) {
+        kernels::host_gemm(false, false, p.m, p.n, p.k, 1.0f, a.data(), p.k, b.data(), p.n, 0.0f, out.data(), p.n);
+      } else {
+        kernels::gemm<float>("N", "N", 1.0f, a, b, 0.0f, out);
+        Kokkos::fence();
+      }
       if (repeat > 0) times.push_back(timer.seconds());  // the first call warms up
     }
+    if (host) kernels::set_host_blas_threads(1);
     std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
     seconds += 3.0 * p.count * times[times.size() / 2];
     flops += 3.0 * p.count * 2.0 * p.m * p.n * p.k;

@@ -1,5 +1,7 @@
 #include "kernels/host_blas.hpp"
 
+#include "core/views.hpp"
+
 #include <KokkosBlas_Host_tpl.hpp>
 
 #include <dlfcn.h>
@@ -13,16 +15,18 @@ namespace kmoe::kernels {
 namespace {
 
 using SetThreads = void (*)(int);
+using Describe = char* (*)();
 
-// OpenBLAS's control, looked up at run time: kmoe links whatever BLAS Kokkos Kernels was built on.
-SetThreads openblas_set_num_threads() {
-  return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+// OpenBLAS's functions, looked up at run time: kmoe links whatever BLAS Kokkos Kernels was built on.
+template <class Function>
+Function openblas_function(const char* name) {
+  return reinterpret_cast<Function>(dlsym(RTLD_DEFAULT, name));
 }
 
 }  // namespace
 
 bool set_host_blas_threads(int threads) {
-  const SetThreads set = openblas_set_num_threads();
+  const auto set = openblas_function<SetThreads>("openblas_set_num_threads");
   if (!set) return false;
 #ifdef _OPENMP
   // OpenBLAS's OpenMP build also sets the OpenMP thread count; kmoe's threads are not its business.
@@ -33,6 +37,14 @@ bool set_host_blas_threads(int threads) {
   set(threads);
 #endif
   return true;
+}
+
+std::string matrix_product_library() {
+  if (!Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible) return "cuBLAS";
+  const auto config = openblas_function<Describe>("openblas_get_config");
+  const auto core = openblas_function<Describe>("openblas_get_corename");
+  if (!config || !core) return "not OpenBLAS (its own threading: results may depend on the thread count)";
+  return std::string(config()) + ", core " + core();
 }
 
 void use_single_threaded_host_blas() {

@@ -5,6 +5,8 @@
 // ssyrk kernels give different bits on 1 and 2 threads (docs/blas-determinism.md).
 #pragma once
 
+#include <string>
+
 namespace kmoe::kernels {
 
 // Makes the BLAS run each call on the calling thread (OpenBLAS: openblas_set_num_threads(1),
@@ -14,6 +16,11 @@ void use_single_threaded_host_blas();
 // The BLAS's own thread count, for benchmarks that time its threaded calls as a baseline
 // (kmoe's products need 1 again afterwards). False when the BLAS offers no such control.
 bool set_host_blas_threads(int threads);
+
+// The library the model's products run on and, for the host BLAS, the kernels it picked for this
+// CPU, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64, core Haswell"
+// (OPENBLAS_CORETYPE chooses others). For the record: a run's bits depend on it.
+std::string matrix_product_library();
 
 // C = alpha · op(A) · op(B) + beta · C, row-major: op(A) is m×k, op(B) k×n, C m×n.
 template <class T>

@@ -10,6 +10,7 @@
 #include "data/batch_sampler.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/deck_schema.hpp"
+#include "kernels/host_blas.hpp"
 #include "io/hdf5_reader.hpp"
 #include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
@@ -237,7 +238,7 @@ void Run::set_up() {
   const auto counts = count_parameters(model_->params().specs());
   std::ostringstream info;
   info << "kmoe " << kmoe_version() << " (" << git_commit() << "), Kokkos " << kokkos_version() << ", backend "
-       << backend_description() << "\nparameters: " << counts.total << " total, " << counts.active
+       << backend_description() << "\nmatrix products: " << kernels::matrix_product_library() << "\nparameters: " << counts.total << " total, " << counts.active
        << " active per token\nprecision: " << deck_.train.precision
        << (deck_.train.precision == "bf16" ? " matrix-product operands, fp32 accumulation, master weights and optimizer state"
                                            : "");
@@ -261,6 +262,7 @@ void Run::write_run_attributes() {
   record_->set_attribute("git_commit", git_commit());
   record_->set_attribute("kokkos_version", kokkos_version());
   record_->set_attribute("backend", backend_description());
+  record_->set_attribute("matrix_products", kernels::matrix_product_library());
   record_->set_attribute("precision", deck_.train.precision);
   record_->set_attribute("total_params", counts.total);
   record_->set_attribute("active_params", counts.active);

@@ -80,9 +80,10 @@ holdout_fraction = 0.2
 KILL_POINTS = []
 
 
-def train(deck, *args, binary=KMOE_TRAIN, threads=2, crash_at=None):
-    """Runs kmoe-train; crash_at="name:N" kills it with SIGKILL at the N-th pass of that crash point."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_PROC_BIND="false")
+def train(deck, *args, binary=KMOE_TRAIN, threads=2, crash_at=None, env=None):
+    """Runs kmoe-train; crash_at="name:N" kills it with SIGKILL at the N-th pass of that crash point;
+    env adds variables."""
+    env = dict(os.environ, **(env or {}), OMP_NUM_THREADS=str(threads), OMP_PROC_BIND="false")
     env.pop("KMOE_CRASH_AT", None)
     if crash_at:
         env["KMOE_CRASH_AT"] = crash_at

@@ -1,10 +1,13 @@
 """Same seed => bitwise-identical initial weights and routing on 1 and 2 OpenMP threads; losses
 agree to 1e-5 relative; a whole training run (records and weights) is bit for bit the same on 1
-and 2 threads and on the Serial backend."""
+and 2 threads and on the Serial backend, under every BLAS kernel set this CPU can run."""
 import os
+import signal
 import subprocess
 import tempfile
 import unittest
+
+import h5py
 
 from kmoe_run import KMOE_TRAIN, KMOE_TRAIN_SERIAL, assert_same_run, train, write_deck
 
@@ -46,18 +49,59 @@ class DeterminismTest(unittest.TestCase):
         self.assertEqual(fingerprint(2), fingerprint(2))
 
     def test_a_training_run_is_bit_for_bit_the_same_on_every_thread_count_and_backend(self):
-        # Clipping and Newton-Schulz read global norms: OrderedSum keeps their bits fixed.
+        # Under every kernel set the installed OpenBLAS accepts on this CPU: its Haswell and Zen
+        # sgemm/ssyrk give other bits on 1 and 2 threads when a call is threaded, and kmoe must not
+        # depend on that (docs/blas-determinism.md). Clipping and Newton-Schulz read global norms:
+        # OrderedSum keeps their bits fixed.
+        tested = []
+        for kernel in OPENBLAS_KERNELS:
+            with self.subTest(kernel=kernel or "default"):
+                if self.compare_thread_counts(kernel, TINY):
+                    tested.append(kernel)
+        self.assertIn("", tested)
+        if cpu_has("avx2"):
+            self.assertIn("Haswell", tested)  # the kernels that split thread-dependently
+        for kernel in ("", "Haswell"):
+            with self.subTest(kernel=kernel or "default", deck="wider"):
+                self.compare_thread_counts(kernel, WIDER)
+
+    def compare_thread_counts(self, kernel, overrides):
+        """Trains the deck on 1 and 2 threads and on Serial with OPENBLAS_CORETYPE=kernel and
+        asserts identical records and weights; False when this CPU cannot run that kernel."""
         variants = [("one_thread", 1, KMOE_TRAIN), ("two_threads", 2, KMOE_TRAIN)]
         if os.path.exists(KMOE_TRAIN_SERIAL):
             variants.append(("serial", 1, KMOE_TRAIN_SERIAL))
+        env = {"OPENBLAS_CORETYPE": kernel} if kernel else {}
         with tempfile.TemporaryDirectory() as tmp:
             runs = os.path.join(tmp, "runs") + os.sep
             for name, threads, binary in variants:
-                result = train(write_deck(tmp, name), threads=threads, binary=binary)
+                result = train(write_deck(tmp, name), *overrides, threads=threads, binary=binary, env=env)
+                if kernel and result.returncode == -signal.SIGILL:
+                    return False  # the kernel needs instructions this CPU lacks
                 self.assertEqual(result.returncode, 0, result.stderr)
+                with h5py.File(runs + name + ".h5", "r") as record:
+                    library = record.attrs["matrix_products"]
+                if kernel and not library.endswith("core " + kernel):
+                    return False  # OpenBLAS fell back to another kernel
             for name, _, _ in variants[1:]:
                 assert_same_run(self, runs + "one_thread.h5", runs + name + ".h5", runs + "one_thread.weights.h5",
                                 runs + name + ".weights.h5")
+        return True
+
+
+# OPENBLAS_CORETYPE values of OpenBLAS's x86-64 DYNAMIC_ARCH builds ("" = its own choice).
+OPENBLAS_KERNELS = ["", "Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Sandybridge", "Nehalem",
+                    "Core2", "Penryn", "Dunnington", "Prescott", "Atom", "Barcelona", "Bulldozer", "Piledriver",
+                    "Steamroller", "Excavator", "Opteron"]
+TINY = ()
+# Products large enough to be cut into many tiles (kernels/gemm_tiles.cpp), experts into row blocks.
+WIDER = ("--set", "model.d_model=128", "--set", "model.seq_len=64", "--set", "train.batch_size=8", "--set",
+         "moe.expert_d_ff=256", "--set", "train.max_steps=4", "--set", "eval.every=2")
+
+
+def cpu_has(flag):
+    with open("/proc/cpuinfo") as f:
+        return any(line.startswith("flags") and flag in line.split() for line in f)
 
 
 if __name__ == "__main__":

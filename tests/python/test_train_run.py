@@ -83,13 +83,13 @@ class RecordSchemaTest(unittest.TestCase):
 
 
 class ResumeTest(unittest.TestCase):
-    def check_resume(self, binary):
+    def check_resume(self, binary, stop_threads=2):
         with tempfile.TemporaryDirectory() as tmp:
             whole = write_deck(tmp, "whole")
             split = write_deck(tmp, "split", "")
             a = train(whole, binary=binary)
             self.assertEqual(a.returncode, 0, a.stderr)
-            b = train(split, "--set", "train.debug_signal_step=5", binary=binary)
+            b = train(split, "--set", "train.debug_signal_step=5", binary=binary, threads=stop_threads)
             self.assertEqual(b.returncode, 75, b.stdout + b.stderr)  # stopped after checkpointing
             with h5py.File(os.path.join(tmp, "runs", "split.h5"), "r") as f:
                 self.assertEqual(f.attrs["status"], "stopped")
@@ -113,6 +113,10 @@ class ResumeTest(unittest.TestCase):
 
     def test_openmp_resume_is_bitwise_identical(self):
         self.check_resume(KMOE_TRAIN)
+
+    def test_a_run_stopped_on_one_thread_and_resumed_on_two_is_bitwise_identical(self):
+        # What a study's runner does when a rerun gives a cell more cores.
+        self.check_resume(KMOE_TRAIN, stop_threads=1)
 
     def test_serial_resume_is_bitwise_identical(self):
         if not os.path.exists(KMOE_TRAIN_SERIAL):  # Kokkos without Serial (e.g. a CUDA node)
