@@ -79,6 +79,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
               << std::setw(10) << s.last_val_ppl << std::setw(10) << s.best_val_ppl << std::setprecision(3)
               << std::setw(10) << s.expert_cv << std::setprecision(0) << std::setw(10) << s.tokens_per_s << "\n";
     if (!s.error.empty()) std::cout << "    error: " << s.error << "\n";
+    if (s.pid != 0) std::cout << "    kmoe-train pid " << s.pid << "\n";
     if (state == "pruned") std::cout << "    pruned at the gate into stage " << pruned_at(study, cell) << "\n";
   }
   std::cout << "total: " << cells.size() << " cells";

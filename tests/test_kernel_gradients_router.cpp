@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 using namespace kmoe;
 using namespace kmoe::kernels;
 using namespace kmoe::testing;
@@ -16,9 +19,13 @@ namespace {
 constexpr int kTokens = 6, kExperts = 4, kTopK = 2;
 
 struct RouterFixture {
+  explicit RouterFixture(int top_k, GateNorm norm)
+      : k(top_k), gate_norm(norm), state(kTokens, kExperts, top_k), order("order", kTokens * top_k) {}
+  int k;
+  GateNorm gate_norm;
   View2<double> raw_logits{"raw", kTokens, kExperts};
-  RouterState<double> state{kTokens, kExperts, kTopK};
-  View1<int> offsets{"offsets", kExperts + 1}, order{"order", kTokens * kTopK};
+  RouterState<double> state;
+  View1<int> offsets{"offsets", kExperts + 1}, order;
   View1<double> fractions{"f", kExperts}, mean_probs{"p", kExperts}, zero_bias{"bias", kExperts};
   RouterNoise noise;
   double lb_coef = 0.3, z_coef = 0.05;
@@ -26,27 +33,44 @@ struct RouterFixture {
   // loss = Σ w·gates + lb_coef·lb + z_coef·z, f held fixed (it carries no gradient).
   double loss() {
     Kokkos::deep_copy(state.logits, raw_logits);
-    router_select(state, noise, zero_bias);
-    const View1<int> keys(state.top_idx.data(), kTokens * kTopK);
+    router_select(state, noise, zero_bias, gate_norm);
+    const View1<int> keys(state.top_idx.data(), kTokens * k);
     group_by_key(keys, kExperts, offsets, order);
     const auto values = router_losses(state, offsets, fractions, mean_probs);
     return weighted_sum(state.gates) + lb_coef * values.load_balancing + z_coef * values.z_loss;
   }
 };
 
-void check_router_gradient(double noise_std) {
-  RouterFixture fx;
+void check_router_gradient(double noise_std, int top_k = kTopK, GateNorm gate_norm = GateNorm::selected) {
+  RouterFixture fx(top_k, gate_norm);
   fx.noise = RouterNoise{noise_std, 42, 9};
   fill_normal(fx.raw_logits, 31, 2.0);
   fx.loss();
-  View2<double> dgates("dgates", kTokens, kTopK), dlogits("dlogits", kTokens, kExperts);
+  View2<double> dgates("dgates", kTokens, top_k), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
-  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits);
+  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits, gate_norm);
   EXPECT_LT(fd_relative_error(fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7), 1e-6);
 }
 
 TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }
 TEST(KernelGradients, RouterWithNoise) { check_router_gradient(0.5); }
+TEST(KernelGradients, RouterGatesWithoutRenormalisation) { check_router_gradient(0.5, 2, GateNorm::none); }
+TEST(KernelGradients, RouterTopOneGateIsTheProbability) { check_router_gradient(0.0, 1, GateNorm::none); }
+
+TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
+  // Why the deck refuses top_k = 1 with gate_norm = "selected": the gate is 1 whatever the logits.
+  RouterFixture fx(1, GateNorm::selected);
+  fill_normal(fx.raw_logits, 31, 2.0);
+  fx.loss();
+  View2<double> dgates("dgates", kTokens, 1), dlogits("dlogits", kTokens, kExperts);
+  weighted_sum_grad(dgates);
+  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, GateNorm::selected);
+  for (double g : to_vector(dlogits)) EXPECT_EQ(g, 0.0);
+  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, GateNorm::none);
+  double largest = 0;
+  for (double g : to_vector(dlogits)) largest = std::max(largest, std::abs(g));
+  EXPECT_GT(largest, 1e-3);
+}
 
 TEST(KernelGradients, ExpertDispatchGatherCombine) {
   const int d = 3, rows = kTokens * kTopK;

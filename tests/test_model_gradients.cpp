@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 using namespace kmoe;
 using namespace kmoe::testing;
 
@@ -58,6 +61,30 @@ TEST(ModelGradients, MoeWithCapacityDropping) {
   auto c = tiny_config();
   c.capacity_factor = 0.5;  // capacity 2 of 4 (token, slot) pairs per expert on average
   check_model(c, training_options(0.1, 0.01));
+}
+
+TEST(ModelGradients, MoeTopOneWithGatesFromAllExperts) {
+  auto c = tiny_config();
+  c.top_k = 1;
+  c.gate_norm = kernels::GateNorm::none;
+  c.noise_std = 0.5;
+  check_model(c, training_options(0.1, 0.01));
+}
+
+TEST(ModelGradients, TopOneRouterLearnsFromTheLanguageModelLoss) {
+  // Without balancing losses, only the gates carry the loss to the router: with gate_norm "none"
+  // its gradient is non-zero.
+  auto c = tiny_config();
+  c.top_k = 1;
+  c.gate_norm = kernels::GateNorm::none;
+  MoeTransformer<double> model(c, 7);
+  model.params().zero_grads();
+  model.forward(tiny_batch(c), training_options(0.0, 0.0));
+  model.backward();
+  const auto grad = to_vector(model.params().vector_grad(model.params().index_of("blocks.0.router")));
+  double largest = 0;
+  for (double g : grad) largest = std::max(largest, std::abs(g));
+  EXPECT_GT(largest, 1e-6);
 }
 
 TEST(ModelGradients, DenseBaseline) {

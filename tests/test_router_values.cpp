@@ -23,7 +23,7 @@ struct Routed {
   RouterLossValues losses;
 };
 
-Routed route(const std::vector<std::vector<double>>& logits, int k) {
+Routed route(const std::vector<std::vector<double>>& logits, int k, GateNorm gate_norm = GateNorm::selected) {
   const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
   Routed r{RouterState<double>(n, E, k), View1<int>("offsets", E + 1), View1<int>("order", n * k),
            View1<double>("f", E), View1<double>("p", E), {}};
@@ -31,7 +31,7 @@ Routed route(const std::vector<std::vector<double>>& logits, int k) {
   for (int i = 0; i < n; ++i)
     for (int e = 0; e < E; ++e) h(i, e) = logits[i][e];
   Kokkos::deep_copy(r.state.logits, h);
-  router_select(r.state, RouterNoise{}, View1<double>("bias", E));
+  router_select(r.state, RouterNoise{}, View1<double>("bias", E), gate_norm);
   group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
   r.losses = router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
   return r;
@@ -57,6 +57,17 @@ TEST(RouterValues, GatesAreTheSelectedProbabilitiesRenormalised) {
   EXPECT_NEAR(gates[1], 3.0 / 7.0, 1e-15);
   const auto probs = to_vector(r.state.probs);
   for (int e = 0; e < 4; ++e) EXPECT_NEAR(probs[e], 0.1 * (e + 1), 1e-15);
+}
+
+TEST(RouterValues, UnnormalisedGatesAreTheSelectedProbabilities) {
+  // Switch / OLMoE: g = P of each selected expert, summing to less than 1.
+  const auto r = route({logs({1, 2, 3, 4}), logs({4, 3, 2, 1})}, 2, GateNorm::none);
+  EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 2, 0, 1}));
+  const auto gates = to_vector(r.state.gates);
+  const std::vector<double> expected = {0.4, 0.3, 0.4, 0.3};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(gates[i], expected[i], 1e-15);
+  const auto top1 = route({logs({1, 2, 3, 4})}, 1, GateNorm::none);
+  EXPECT_NEAR(to_vector(top1.state.gates)[0], 0.4, 1e-15);
 }
 
 TEST(RouterValues, LoadBalancingLossOnAConstructedAssignment) {

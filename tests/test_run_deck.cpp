@@ -58,10 +58,10 @@ TEST(RunDeck, LoadBalancingEndDefaultsToStart) {
 
 TEST(RunDeck, OverridesApplyOnTopOfTheFile) {
   const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.1\n", "ok.toml",
-                                          {"moe.noise_std=0.5", "run.name=cell7", "moe.top_k=1"});
+                                          {"moe.noise_std=0.5", "run.name=cell7", "moe.top_k=3"});
   EXPECT_DOUBLE_EQ(deck.moe.noise_std, 0.5);
   EXPECT_EQ(deck.run.name, "cell7");
-  EXPECT_EQ(deck.moe.top_k, 1);
+  EXPECT_EQ(deck.moe.top_k, 3);
 }
 
 TEST(RunDeck, StringsWithQuotesAndLineBreaksRoundTrip) {
@@ -115,6 +115,16 @@ TEST(RunDeckErrors, ZeroExperts) {
 }
 TEST(RunDeckErrors, TopKAboveExpertCount) {
   expect_error_mentions("[moe]\nnum_experts = 4\ntop_k = 5\n", {"moe.top_k", "moe.num_experts"});
+}
+TEST(RunDeckErrors, TopOneWithRenormalisedGatesWouldFreezeTheRouter) {
+  expect_error_mentions("[moe]\ntop_k = 1\n", {"moe.gate_norm", "top_k = 1", "no gradient", "\"none\""});
+  const auto top1 = parse_run_deck_string("[moe]\ntop_k = 1\ngate_norm = \"none\"\n", "top1.toml");
+  EXPECT_EQ(top1.moe.gate_norm, "none");
+  const auto dense = parse_run_deck_string("[model]\nffn = \"dense\"\n[moe]\ntop_k = 1\n", "dense.toml");
+  EXPECT_EQ(dense.moe.top_k, 1);  // no router in a dense model
+}
+TEST(RunDeckErrors, UnknownGateNormListsTheChoices) {
+  expect_error_mentions("[moe]\ngate_norm = \"softmax\"\n", {"moe.gate_norm", "\"selected\"", "\"none\""});
 }
 TEST(RunDeckErrors, HeadsThatDoNotDivideWidth) {
   expect_error_mentions("[model]\nd_model = 100\nn_heads = 3\n", {"model.n_heads", "d_model"});

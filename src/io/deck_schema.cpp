@@ -94,6 +94,7 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
 
       {"moe", "num_experts", &e.num_experts, closed(1, 1024), {}, "experts per MoE layer"},
       {"moe", "top_k", &e.top_k, closed(1, 64), {}, "experts per token; must be <= num_experts"},
+      {"moe", "gate_norm", &e.gate_norm, {}, {"selected", "none"}, "gates: softmax over the selected experts' logits (renormalised: Mixtral, the research) or each selected expert's softmax probability over all experts (Switch, OLMoE); top_k = 1 needs \"none\""},
       {"moe", "expert_d_ff", &e.expert_d_ff, closed(1, 1 << 20), {}, "hidden width of each expert"},
       {"moe", "capacity_factor", &e.capacity_factor, closed(0, 1024), {}, "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless"},
       {"moe", "noise_std", &e.noise_std, closed(0, 100), {}, "std of Gaussian noise added to router logits in training"},

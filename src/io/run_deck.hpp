@@ -34,6 +34,7 @@ struct ModelSection {
 struct MoeSection {
   int64_t num_experts = 8;
   int64_t top_k = 2;
+  std::string gate_norm = "selected";  // "selected" | "none"
   int64_t expert_d_ff = 1536;
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;

@@ -14,7 +14,8 @@ RouterState<T>::RouterState(int tokens, int experts, int k)
       gates("router_gates", tokens, k) {}
 
 template <class T>
-void router_select(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias) {
+void router_select(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
+                   GateNorm gate_norm) {
   const auto logits = state.logits;
   const auto probs = state.probs;
   const auto lse = state.lse;
@@ -24,6 +25,7 @@ void router_select(const RouterState<T>& state, const RouterNoise& noise, const 
   const int k = static_cast<int>(top_idx.extent(1));
   const double noise_std = noise.std;
   const uint64_t seed = noise.seed, stream = noise.stream;
+  const bool renormalise = gate_norm == GateNorm::selected;
   Kokkos::parallel_for(
       "router_select", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         if (noise_std > 0.0) {
@@ -56,6 +58,10 @@ void router_select(const RouterState<T>& state, const RouterNoise& noise, const 
           prev = best;
           prev_score = best_score;
         }
+        if (!renormalise) {
+          for (int s = 0; s < k; ++s) gates(n, s) = probs(n, top_idx(n, s));
+          return;
+        }
         T sel_max = logits(n, top_idx(n, 0));
         for (int s = 1; s < k; ++s) sel_max = math::fmax(sel_max, logits(n, top_idx(n, s)));
         T sel_sum = 0;
@@ -66,7 +72,7 @@ void router_select(const RouterState<T>& state, const RouterNoise& noise, const 
 
 template <class T>
 void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions,
-                     T lb_coef, T z_coef, const View2<T>& dlogits) {
+                     T lb_coef, T z_coef, const View2<T>& dlogits, GateNorm gate_norm) {
   const auto probs = state.probs;
   const auto lse = state.lse;
   const auto top_idx = state.top_idx;
@@ -75,6 +81,7 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
   const int k = static_cast<int>(top_idx.extent(1));
   const T lb_scale = lb_coef * T(E) / T(tokens);  // ∂(lb_coef·E·Σ f_e P̄_e)/∂P_ne = lb_scale·f_e
   const T z_scale = z_coef * T(2) / T(tokens);
+  const bool renormalised = gate_norm == GateNorm::selected;
   Kokkos::parallel_for(
       "router_backward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         T p_dot_dp = 0;
@@ -82,17 +89,24 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
         for (int e = 0; e < E; ++e) {
           dlogits(n, e) = probs(n, e) * (lb_scale * fractions(e) - p_dot_dp) + z_scale * lse(n) * probs(n, e);
         }
+        // gate_s = softmax over the selected logits: ∂gate_s/∂l_j = gate_s(δ_sj − gate_j), j selected;
+        // gate_s = P_{i_s}: ∂gate_s/∂l_e = P_{i_s}(δ_{i_s e} − P_e), every e.
         T g_dot_dg = 0;
         for (int s = 0; s < k; ++s) g_dot_dg += gates(n, s) * dgates(n, s);
-        for (int s = 0; s < k; ++s) dlogits(n, top_idx(n, s)) += gates(n, s) * (dgates(n, s) - g_dot_dg);
+        if (!renormalised) {
+          for (int e = 0; e < E; ++e) dlogits(n, e) -= probs(n, e) * g_dot_dg;
+        }
+        for (int s = 0; s < k; ++s) {
+          dlogits(n, top_idx(n, s)) += gates(n, s) * (dgates(n, s) - (renormalised ? g_dot_dg : T(0)));
+        }
       });
 }
 
 #define KMOE_INSTANTIATE(T)                                                                       \
   template struct RouterState<T>;                                                                 \
-  template void router_select<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&);     \
-  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, \
-                                   const View2<T>&);
+  template void router_select<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm); \
+  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T,        \
+                                   const View2<T>&, GateNorm);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

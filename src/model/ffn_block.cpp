@@ -61,7 +61,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
                           rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
                                          static_cast<uint32_t>(options_.rng_step))};
     }
-    router_select(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())));
+    router_select(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.gate_norm);
     const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
     group_by_key(assignment_expert, c.num_experts, a.offsets, a.order, expert_grouping_);
     assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
@@ -153,7 +153,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     Kokkos::deep_copy(s.dnormed, T(0));
     scatter_to_tokens(s.dgrouped, a.slot_of, c.top_k, s.dnormed);
     router_backward(a.router, s.dgates, a.fractions, T(options_.lb_weight * options_.grad_scale),
-                    T(options_.z_weight * options_.grad_scale), s.dlogits);
+                    T(options_.z_weight * options_.grad_scale), s.dlogits, c.gate_norm);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
   }

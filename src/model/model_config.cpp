@@ -24,6 +24,7 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.capacity_factor = deck.moe.capacity_factor;
   c.noise_std = deck.moe.noise_std;
   c.router_muon = deck.moe.router_muon;
+  c.gate_norm = deck.moe.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected;
   c.matmul = kernels::matmul_from_name(deck.train.precision);
   return c;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/matmul_precision.hpp"
+#include "kernels/router.hpp"
 
 #include <cstdint>
 
@@ -29,6 +30,7 @@ struct ModelConfig {
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;
   bool router_muon = true;
+  kernels::GateNorm gate_norm = kernels::GateNorm::selected;
   kernels::Matmul matmul = kernels::Matmul::fp32;  // train.precision: the products' operands (not the router's)
 
   int head_dim() const { return d_model / n_heads; }

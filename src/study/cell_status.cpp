@@ -12,15 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_running(const RunPaths& paths) {
-  try {
-    RunLock probe(paths.locks);
-    return false;
-  } catch (const Error&) {
-    return true;
-  }
-}
-
 double last_or_zero(const std::vector<double>& v) { return v.empty() ? 0.0 : v.back(); }
 
 void read_numbers(const std::string& record, CellStatus& s) {
@@ -56,7 +47,7 @@ CellStatus read_cell_status(const StudyCell& cell) {
   CellStatus s;
   s.max_steps = cell.deck.train.max_steps;
   const RunPaths paths = run_paths(cell.deck);
-  const bool live = fs::exists(paths.locks.front() + ".lock") && is_running(paths);
+  s.pid = lock_holder(paths.locks.front() + ".lock");
   std::string record;
   if (fs::exists(paths.record)) {
     record = paths.record;
@@ -67,7 +58,7 @@ CellStatus read_cell_status(const StudyCell& cell) {
   } else if (fs::exists(paths.checkpoint)) {
     s.state = "stopped";
   }
-  if (live) s.state = "running";
+  if (s.pid != 0) s.state = "running";
   if (!record.empty()) {
     try {
       read_numbers(record, s);

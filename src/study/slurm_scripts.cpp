@@ -38,6 +38,11 @@ std::string shell_word(const std::string& s) {
 std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_count, const std::string& kmoe_study,
                                           const std::string& study_path) {
   const std::string dir = study.output_dir + "/slurm";
+  // #SBATCH lines are not shell lines: sbatch splits them at white space and takes no quotes.
+  require(dir.find_first_of(" \t\n\r'\"\\$`%") == std::string::npos,
+          study.source + ": study.output_dir '" + dir.substr(0, dir.size() - 6) +
+              "' holds white space, a quote, '\\', '$', '`' or '%', which #SBATCH lines cannot carry; move the "
+              "study to a plainer path for Slurm");
   const std::string program = shell_word(kmoe_study) + " ", deck = shell_word(study_path);
   std::vector<SlurmJobScript> scripts;
   SlurmJobScript prepare;

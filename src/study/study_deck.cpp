@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -212,7 +213,12 @@ StudyDeck load_study_deck(const std::string& path) {
   s.name = (*study)["name"].value_or(std::string());
   s.base = resolve(path, (*study)["base"].value_or(std::string()));
   s.output_dir = resolve(path, (*study)["output_dir"].value_or(std::string()));
-  if (s.name.empty()) throw Error(path + ": key 'study.name' must be a non-empty string");
+  const bool name_ok = !s.name.empty() && s.name.size() <= 100 && std::all_of(s.name.begin(), s.name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  if (!name_ok) {
+    throw Error(path + ": key 'study.name' must be 1-100 letters, digits and . _ - (it names Slurm jobs and files)");
+  }
   if (s.base.empty()) throw Error(path + ": key 'study.base' must name the run deck the cells start from");
   if (s.output_dir.empty()) throw Error(path + ": key 'study.output_dir' must name a directory");
   if (const auto* seeds = (*study)["seeds"].as_array()) {
@@ -291,13 +297,16 @@ std::vector<StudyCell> expand_study(const StudyDeck& s) {
     for (const auto& o : c.overrides) p.varied.emplace_back(o.substr(0, o.find('=')), o.substr(o.find('=') + 1));
     pending.push_back(p);
   }
+  if (pending.empty()) pending.push_back(Pending{"", {}});  // seeds of the base deck alone
   const std::vector<int64_t> seeds = s.seeds.empty() ? std::vector<int64_t>{-1} : s.seeds;
   std::vector<StudyCell> cells;
   for (const auto& p : pending) {
     for (const int64_t seed : seeds) {
       StudyCell cell;
-      cell.name = p.name + (seed >= 0 ? ",seed=" + std::to_string(seed) : "");
-      cell.condition = p.name;
+      const std::string seed_part = seed >= 0 ? "seed=" + std::to_string(seed) : "";
+      cell.name = p.name.empty() ? (seed_part.empty() ? "base" : seed_part)
+                                 : p.name + (seed_part.empty() ? "" : "," + seed_part);
+      cell.condition = p.name.empty() ? "base" : p.name;
       cell.varied = p.varied;
       std::vector<std::string> overrides = s.fixed;
       for (const auto& [key, value] : p.varied) overrides.push_back(key + "=" + value);
@@ -305,16 +314,25 @@ std::vector<StudyCell> expand_study(const StudyDeck& s) {
         overrides.push_back("run.seed=" + std::to_string(seed));
         cell.varied.emplace_back("run.seed", std::to_string(seed));
       }
-      overrides.push_back("run.name=\"" + cell.name + "\"");
-      overrides.push_back("run.output_dir=\"" + s.output_dir + "/runs\"");
+      overrides.push_back("run.name=" + toml_string(cell.name));
+      overrides.push_back("run.output_dir=" + toml_string(s.output_dir + "/runs"));
       overrides.push_back("output.hdf5=\"\"");
       try {
         cell.deck = parse_run_deck_string(base_text.str(), s.base, overrides);
       } catch (const Error& err) {
         throw Error(s.source + ": cell '" + cell.name + "': " + err.what());
       }
+      RunDeck unnamed = cell.deck;
+      unnamed.run.name.clear();
+      const std::string identity = to_toml(unnamed);
       for (const auto& other : cells) {
         if (other.name == cell.name) throw Error(s.source + ": two cells are named '" + cell.name + "'");
+        RunDeck other_unnamed = other.deck;
+        other_unnamed.run.name.clear();
+        if (to_toml(other_unnamed) == identity) {
+          throw Error(s.source + ": cells '" + other.name + "' and '" + cell.name +
+                      "' would train the same deck (a grid list holding one value twice, such as 1 and 1.0?)");
+        }
       }
       for (const auto& stage : s.stages) {
         if (stage.until_step > cell.deck.train.max_steps) {

@@ -6,8 +6,10 @@
 #include "io/deck_schema.hpp"
 #include "study/cell_status.hpp"
 #include "study/stage_gate.hpp"
+#include "train/run_lock.hpp"
 #include "train/stop_signal.hpp"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,10 +31,19 @@ namespace {
 // of the other (quickstart model, two runs on 2 cores: 140–490 tok/s spinning, 1,650–2,400
 // passive). A cell alone keeps the runtime's default, which measured faster than passive
 // (median 5,480 vs 4,560 tok/s, three repeats each) with identical losses.
+//
+// A cell runs in a process group of its own, so a terminal's Ctrl-C (SIGINT to the foreground
+// group) reaches the runner only, which sends each cell one SIGTERM: a second signal would make
+// kmoe-train exit without its checkpoint. A cell whose runner dies (kill -9) gets SIGTERM and
+// checkpoints.
 pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& args, const std::string& log_file,
                  int threads, bool sharing_cores) {
+  const pid_t runner = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != runner) _exit(75);  // the runner died before the request took effect
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   if (sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   ::setenv("OMP_PROC_BIND", "false", 1);
@@ -137,11 +148,14 @@ CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
   const std::string pruned = pruned_at(study, cell);
   const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
   CellPlan plan;
+  plan.running_pid = status.pid;
   if (status.state == "complete" || status.state == "failed") {
     plan.why_not = status.state;
   } else if (!pruned.empty()) {
     plan.why_not = "pruned at the gate into stage " + pruned;
-  } else if (status.state == "stopped" && status.step >= until) {
+  } else if (status.state == "stopped" && status.step >= until && until < cell.deck.train.max_steps) {
+    // At its stage's end. A run stopped at max_steps is not complete (killed while writing its
+    // final record): --resume finishes it.
     plan.why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
   }
   if (!plan.why_not.empty()) return plan;
@@ -194,6 +208,10 @@ void prepare_study(const StudyDeck& study, const std::vector<StudyCell>& cells, 
 int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const StudyRunOptions& options,
               std::ostream& log) {
   install_stop_handlers();
+  fs::create_directories(study.output_dir);
+  const RunLock study_lock({study.output_dir + "/study"},
+                           "another kmoe-study run is running this study; wait for it (`kmoe-study status` shows "
+                           "its progress)");
   prepare_study(study, cells, log);
   size_t failed = 0;
   const auto stages = stages_of(study);
@@ -207,9 +225,15 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
           << gate->decisions.size() << " conditions go on (reasons in " << gate_file(study, stages[k]) << ")\n";
     }
     std::vector<QueuedCell> queue;
-    size_t done = 0;
+    size_t done = 0, still_running = 0;
     for (const auto& cell : cells) {
       CellPlan plan = plan_cell(study, cell, k);
+      if (!plan.args.empty() && plan.running_pid != 0) {
+        ++still_running;
+        log << "study: " << cell.name << " is still running (kmoe-train pid " << plan.running_pid
+            << "); not started again\n";
+        continue;
+      }
       if (plan.why_not == "failed" && k == 0) {
         ++failed;
         log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
@@ -219,6 +243,10 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
     }
     if (!run_cells(study, queue, options, label, done, failed, log)) break;
     write_study_files(study, cells);
+    if (still_running) {  // a later stage's gate needs their results
+      log << "study: " << still_running << " cell(s) run under another process; run again when they end\n";
+      return 75;
+    }
   }
   write_study_files(study, cells);
   if (stop_requested()) return 75;

@@ -40,6 +40,7 @@ struct CellPlan {
   std::vector<std::string> args;
   std::string why_not;
   int64_t steps_to_go = 0;  // updates left to the stage's end
+  int running_pid = 0;      // a kmoe-train already running the cell (another runner's, an orphan's)
 };
 CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t stage_index);
 

@@ -15,6 +15,13 @@ const std::set<std::string> kHarmlessKeys = {"output.log_every",        "output.
                                              "early_stop.min_delta",    "early_stop.slope_window",
                                              "early_stop.max_slope",    "early_stop.routing_tolerance"};
 
+// Where files are, not what is trained: a study continued from another directory, through an
+// absolute path or after being moved spells them differently. The data's identity (checksums of
+// the token shards) is checked on its own.
+const std::set<std::string> kLocationKeys = {"run.output_dir",   "data.corpus",       "data.data_dir",
+                                             "data.train_shard", "data.val_shard",    "output.hdf5",
+                                             "model.init_weights"};
+
 // True when both totals give the same schedules over the updates already done.
 bool schedules_agree(const RunDeck& a, const RunDeck& b, int64_t updates_done) {
   const auto lr = [](const RunDeck& d) {
@@ -44,7 +51,7 @@ std::string resume_incompatibility(const RunDeck& then, const RunDeck& now, int6
   for (size_t i = 0; i < old_fields.size(); ++i) {
     const std::string name = old_fields[i].full_name();
     const std::string before = value_text(old_fields[i]), after = value_text(new_fields[i]);
-    if (before == after || kHarmlessKeys.count(name)) continue;
+    if (before == after || kHarmlessKeys.count(name) || kLocationKeys.count(name)) continue;
     if (name == "train.max_steps" && now.train.max_steps >= updates_done &&
         schedules_agree(then, now, updates_done)) {
       continue;
@@ -57,7 +64,8 @@ std::string resume_incompatibility(const RunDeck& then, const RunDeck& now, int6
     reason += " (train.max_steps may change only where the LR and aux schedules stay the same for the " +
               std::to_string(updates_done) + " updates done: decay = \"constant\", warmup_frac = 0, a constant aux weight)";
   }
-  return reason + "; only output.log_every, output.checkpoint_every, train.debug_signal_step and the early_stop keys may change on --resume";
+  return reason + "; only output.log_every, output.checkpoint_every, train.debug_signal_step, the early_stop keys "
+                  "and paths (to the same data) may change on --resume";
 }
 
 }  // namespace kmoe

@@ -8,10 +8,16 @@
 
 namespace kmoe {
 
+// The pid holding the flock on `lock_file`, or 0 when none does. Read from /proc/locks, so the
+// probe takes no lock and writes nothing: `kmoe-study status` must not stop a run from starting.
+int lock_holder(const std::string& lock_file);
+
 class RunLock {
  public:
-  // Throws kmoe::Error naming the lock and the process holding it.
-  explicit RunLock(const std::vector<std::string>& files);
+  // Throws kmoe::Error naming the lock and the process holding it; `busy` says what that means.
+  explicit RunLock(const std::vector<std::string>& files,
+                   const std::string& busy = "another kmoe-train is running with the same output files; wait for it "
+                                             "or give this run another run.name");
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;

@@ -19,6 +19,7 @@ void install_stop_handlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);  // a closed terminal or dropped ssh session: stop with a checkpoint
 }
 
 bool stop_requested() { return g_stop_signal != 0; }

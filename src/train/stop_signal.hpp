@@ -1,6 +1,7 @@
-// SIGTERM / SIGINT (Slurm's time limit, Ctrl-C) only raise a flag; the training loop checks
-// it after each update, checkpoints and exits cleanly. A second signal while the first is
-// pending ends the process at once (the last checkpoint on disk stays the one to resume).
+// SIGTERM / SIGINT / SIGHUP (Slurm's time limit, Ctrl-C, a closed terminal) only raise a flag;
+// the training loop checks it after each update, checkpoints and exits cleanly. A second signal
+// while the first is pending ends the process at once (the last checkpoint on disk stays the one
+// to resume).
 #pragma once
 
 namespace kmoe {
