@@ -106,6 +106,10 @@ int run_one_cell(const StudyDeck& study, const std::vector<StudyCell>& cells, lo
   stage_gate(study, cells, size_t(stage));  // decided by the first task to get here, then read
   const CellPlan plan = plan_cell(study, cell, size_t(stage));
   const auto& args = plan.args;
+  if (!args.empty() && plan.running_pid != 0) {  // e.g. a requeued task while the old one still ends
+    std::cout << "cell " << cell.name << ": still running (kmoe-train pid " << plan.running_pid << ")\n";
+    return 75;
+  }
   if (args.empty()) {
     std::cout << "cell " << cell.name << ": nothing to do (" << plan.why_not << ")\n";
     return 0;
@@ -143,7 +147,7 @@ int write_slurm(const StudyDeck& study, const std::vector<StudyCell>& cells, con
 
 int main(int argc, char** argv) {
   const char* usage =
-      "usage: kmoe-study plan|run|status|slurm|prepare STUDY.toml [--jobs N] [--submit]\n"
+      "usage: kmoe-study plan|run|status|slurm|prepare STUDY.toml [--jobs N] [--rerun-changed] [--submit]\n"
       "       kmoe-study cell STUDY.toml --stage K --index I\n";
   if (argc < 3) {
     std::cerr << usage;
@@ -163,6 +167,8 @@ int main(int argc, char** argv) {
     const bool has_value = i + 1 < argc;
     if (arg == "--jobs" && has_value && command == "run") {
       options.jobs = int(number(i));
+    } else if (arg == "--rerun-changed" && command == "run") {
+      options.rerun_changed = true;
     } else if (arg == "--submit" && command == "slurm") {
       submit = true;
     } else if (arg == "--stage" && has_value && command == "cell") {
@@ -193,6 +199,9 @@ int main(int argc, char** argv) {
     } else if (command == "slurm") {
       status = write_slurm(study, cells, path, submit);
     } else if (command == "prepare") {
+      if (const auto changed = changed_cells(study, cells); !changed.empty()) {
+        throw Error(changed_cells_message(study, changed));
+      }
       prepare_study(study, cells, std::cout);
       status = 0;
     } else if (command == "cell") {

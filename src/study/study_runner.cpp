@@ -4,8 +4,11 @@
 #include "data/corpus_preparation.hpp"
 #include "io/atomic_file.hpp"
 #include "io/deck_schema.hpp"
+#include "io/hdf5_reader.hpp"
 #include "study/cell_status.hpp"
 #include "study/stage_gate.hpp"
+#include "train/resume_compatibility.hpp"
+#include "train/run_paths.hpp"
 #include "train/run_lock.hpp"
 #include "train/stop_signal.hpp"
 
@@ -165,6 +168,51 @@ CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
   return plan;
 }
 
+std::vector<std::pair<const StudyCell*, std::string>> changed_cells(const StudyDeck& study,
+                                                                   const std::vector<StudyCell>& cells) {
+  std::vector<std::pair<const StudyCell*, std::string>> changed;
+  for (const auto& cell : cells) {
+    // The deck the run itself recorded; a run killed before its first record, the cell's deck file.
+    const RunPaths paths = run_paths(cell.deck);
+    RunDeck then;
+    if (const auto record = fs::exists(paths.record) ? paths.record : paths.partial; fs::exists(record)) {
+      then = parse_run_deck_string(Hdf5Reader(record).string_attribute("/", "deck"), record);
+    } else if (fs::exists(paths.checkpoint) && fs::exists(cell_deck_path(study, cell))) {
+      then = load_run_deck(cell_deck_path(study, cell));
+    } else {
+      continue;
+    }
+    const std::string reason = resume_incompatibility(then, cell.deck, read_cell_status(cell).step);
+    if (!reason.empty()) changed.emplace_back(&cell, reason);
+  }
+  return changed;
+}
+
+namespace {
+
+// The plan of a cell trained again from the start (--rerun-changed).
+CellPlan fresh_start(const StudyDeck& study, const StudyCell& cell, size_t k) {
+  const Stage stage = stages_of(study).at(k);
+  const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
+  CellPlan plan;
+  plan.args = {cell_deck_path(study, cell), "--overwrite"};
+  if (until < cell.deck.train.max_steps) plan.args.insert(plan.args.end(), {"--until-step", std::to_string(until)});
+  plan.steps_to_go = until;
+  return plan;
+}
+
+}  // namespace
+
+std::string changed_cells_message(const StudyDeck& study,
+                                  const std::vector<std::pair<const StudyCell*, std::string>>& changed) {
+  std::string message = study.source + ": " + std::to_string(changed.size()) +
+                        " cell(s) started under other settings than the study deck now gives them:";
+  for (const auto& [cell, reason] : changed) message += "\n  " + cell->name + ": " + reason.substr(0, reason.find(';'));
+  return message +
+         "\nRestore the study deck, or give `kmoe-study run` --rerun-changed to train these cells again from the "
+         "start (their records are replaced).";
+}
+
 void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   fs::create_directories(study.output_dir + "/decks");
   std::ostringstream manifest;
@@ -212,6 +260,17 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
   const RunLock study_lock({study.output_dir + "/study"},
                            "another kmoe-study run is running this study; wait for it (`kmoe-study status` shows "
                            "its progress)");
+  // A cell trained under other settings is not that cell: never counted as it, never silently
+  // described by a rewritten deck.
+  std::set<std::string> rerun;
+  if (const auto changed = changed_cells(study, cells); !changed.empty()) {
+    if (!options.rerun_changed) throw Error(changed_cells_message(study, changed));
+    log << "study: training again from the start (--rerun-changed):\n";
+    for (const auto& [cell, reason] : changed) {
+      log << "  " << cell->name << ": " << reason.substr(0, reason.find(';')) << "\n";
+      rerun.insert(cell->name);
+    }
+  }
   prepare_study(study, cells, log);
   size_t failed = 0;
   const auto stages = stages_of(study);
@@ -228,6 +287,7 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
     size_t done = 0, still_running = 0;
     for (const auto& cell : cells) {
       CellPlan plan = plan_cell(study, cell, k);
+      if (k == 0 && rerun.count(cell.name)) plan = fresh_start(study, cell, k);
       if (!plan.args.empty() && plan.running_pid != 0) {
         ++still_running;
         log << "study: " << cell.name << " is still running (kmoe-train pid " << plan.running_pid

@@ -19,8 +19,18 @@ namespace kmoe {
 
 struct StudyRunOptions {
   int jobs = 1;
-  std::string kmoe_train;  // path of the kmoe-train binary
+  std::string kmoe_train;     // path of the kmoe-train binary
+  bool rerun_changed = false;  // retrain cells whose deck changed since they started (else refuse)
 };
+
+// Cells that have started (a record or checkpoint) under a deck that differs from the one the
+// study now resolves for them, each with the keys that changed ("" when none differ). Location
+// keys and what a resume may change are not differences.
+std::vector<std::pair<const StudyCell*, std::string>> changed_cells(const StudyDeck& study,
+                                                                   const std::vector<StudyCell>& cells);
+// The refusal naming each changed cell and key, and what to do.
+std::string changed_cells_message(const StudyDeck& study,
+                                  const std::vector<std::pair<const StudyCell*, std::string>>& changed);
 
 // Returns 0 when every cell is done (complete, or stopped at the last stage's end, or pruned),
 // 75 when stopped by a signal, 1 when a cell failed.

@@ -21,6 +21,7 @@
 #include "train/checkpoint.hpp"
 #include "train/early_stop.hpp"
 #include "train/memory_check.hpp"
+#include "train/output_guard.hpp"
 #include "train/progress_reporter.hpp"
 #include "train/resume_compatibility.hpp"
 #include "train/run_lock.hpp"
@@ -471,6 +472,7 @@ int Run::end_run(const std::string& status, int exit_code) {
 
 int Run::execute() {
   install_stop_handlers();
+  check_outputs(deck_, paths_);
   for (const auto& path : {paths_.record, paths_.checkpoint}) {
     const auto dir = fs::path(path).parent_path();
     if (!dir.empty()) fs::create_directories(dir);

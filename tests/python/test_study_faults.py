@@ -217,6 +217,35 @@ class StudyFaultTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("would train the same deck", r.stderr)
 
+    def test_edited_settings_are_refused_not_mixed_and_rerun_on_request(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 6)
+            self.assertEqual(study("run", path, "--jobs", "2").returncode, 0)
+            decks = os.path.join(tmp, "out", "decks")
+            before = {n: open(os.path.join(decks, n)).read() for n in os.listdir(decks)}
+            text = open(path).read()
+            with open(path, "w") as f:
+                f.write(text.replace("max_steps = 6", "max_steps = 8"))
+            r = study("run", path, "--jobs", "2")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("4 cell(s) started under other settings", r.stderr)
+            self.assertIn("train.max_steps 6 -> 8", r.stderr)
+            self.assertIn("--rerun-changed", r.stderr)
+            self.assertEqual(before, {n: open(os.path.join(decks, n)).read() for n in os.listdir(decks)})
+            self.assertNotEqual(study("prepare", path).returncode, 0)
+            with open(path, "w") as f:  # a loss weight: complete cells must not keep the old value silently
+                f.write(text + "\n[set.moe]\nz_loss_weight = 0.01\n")
+            r = study("run", path, "--jobs", "2")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("moe.z_loss_weight", r.stderr)
+            again = study("run", path, "--jobs", "2", "--rerun-changed")
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            for cell in CELLS:
+                with h5py.File(os.path.join(tmp, "out", "runs", cell + ".h5"), "r") as f:
+                    self.assertIn("z_loss_weight = 0.01", f.attrs["deck"])
+                    self.assertEqual(f.attrs["status"], "complete")
+            self.assertEqual(study("run", path).returncode, 0)  # now they agree
+
     def test_kill_9_of_the_runner_stops_its_cells_with_a_checkpoint(self):
         self.check_interruption(lambda run: run.kill(), new_session=False)
 
