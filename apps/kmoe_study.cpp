@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
   try {
     const auto study = load_study_deck(path);
     const auto cells = expand_study(study);
+    check_promote_rules(study, cells);
     if (command == "plan") {
       print_plan(study, cells);
       status = 0;

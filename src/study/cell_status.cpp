@@ -51,7 +51,13 @@ CellStatus read_cell_status(const StudyCell& cell) {
   std::string record;
   if (fs::exists(paths.record)) {
     record = paths.record;
-    s.state = Hdf5Reader(record).string_attribute("/", "status");
+    try {
+      s.state = Hdf5Reader(record).string_attribute("/", "status");
+    } catch (const Error& err) {  // truncated or not a record: this cell's problem, not the study's
+      s.state = "unreadable";
+      s.error = err.what();
+      record.clear();
+    }
   } else if (fs::exists(paths.partial)) {
     record = paths.partial;
     s.state = "stopped";  // killed: resumable from its checkpoint

@@ -192,6 +192,30 @@ GateRecord read_gate_file(const std::string& path) {
   return g;
 }
 
+void check_promote_rules(const StudyDeck& study, const std::vector<StudyCell>& cells) {
+  std::vector<ConditionResult> conditions;
+  for (const auto& cell : cells) {
+    if (std::any_of(conditions.begin(), conditions.end(), [&](const auto& c) { return c.condition == cell.condition; })) {
+      continue;
+    }
+    ConditionResult c;
+    c.condition = cell.condition;
+    for (const auto& kv : cell.varied) {
+      if (kv.first != "run.seed") c.varied.push_back(kv);
+    }
+    c.runs = 1;
+    conditions.push_back(c);
+  }
+  for (const auto& stage : study.stages) {
+    if (!stage.has_promote) continue;
+    try {
+      decide_promotions(stage.promote, conditions);
+    } catch (const Error& err) {
+      throw Error(study.source + ": stage '" + stage.name + "': " + err.what());
+    }
+  }
+}
+
 std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<StudyCell>& cells, size_t k) {
   if (k >= study.stages.size() || !study.stages[k].has_promote) return std::nullopt;
   const Stage& stage = study.stages[k];
@@ -202,8 +226,17 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
   gate.at_step = study.stages.at(k - 1).until_step;
   std::vector<ConditionResult> results;
   std::map<std::string, size_t> index;
+  std::string missing;  // cells without a result at the gate: deciding now would prune on absent data
   for (const auto& cell : cells) {
     if (!pruned_at(study, cell).empty()) continue;  // pruned at an earlier gate
+    const auto status = read_cell_status(cell);
+    const auto at_gate = validation_at(cell, gate.at_step);
+    const bool has_result = status.state == "failed" || status.state == "complete" ||
+                            (status.state == "stopped" && at_gate && at_gate->step == gate.at_step);
+    if (!has_result) {
+      missing += (missing.empty() ? "" : ", ") + cell.name + " (" + status.state + ", step " +
+                 std::to_string(status.step) + ")";
+    }
     if (!index.count(cell.condition)) {
       index[cell.condition] = results.size();
       ConditionResult c;
@@ -214,13 +247,16 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
       results.push_back(c);
     }
     auto& c = results[index[cell.condition]];
-    const auto v = validation_at(cell, gate.at_step);  // at the gate, or earlier for a cell stopped early
-    if (v && (v->step == gate.at_step || read_cell_status(cell).state == "complete")) {
+    const auto& v = at_gate;  // at the gate, or earlier for a cell stopped early
+    if (v && (v->step == gate.at_step || status.state == "complete")) {
       c.val_loss += v->val_loss;
       c.expert_cv += v->expert_cv;
       ++c.runs;
     }
   }
+  require(missing.empty(), "the gate into stage " + stage.name + " needs every cell's result at step " +
+                               std::to_string(gate.at_step) + ", and these have none yet: " + missing +
+                               "; finish stage " + study.stages.at(k - 1).name + " first (nothing was decided)");
   for (auto& c : results) {
     if (c.runs) c.val_loss /= c.runs, c.expert_cv /= c.runs;
   }

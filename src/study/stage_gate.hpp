@@ -39,6 +39,10 @@ struct GateRecord {
 // Decides every condition; throws kmoe::Error when a condition has no reference.
 std::vector<GateDecision> decide_promotions(const PromoteRule& rule, const std::vector<ConditionResult>& results);
 
+// Throws kmoe::Error (naming the stage) when a promote rule's reference matches no condition
+// for some condition: checked before any compute, not after a stage of it.
+void check_promote_rules(const StudyDeck& study, const std::vector<StudyCell>& cells);
+
 // Stage `stage_index`'s gate: read from its file when decided before; otherwise decided from
 // the cells' records at the previous stage's until_step and written. nullopt for a stage
 // without a promote rule (and for the one implicit stage of a study without stages).

@@ -134,7 +134,9 @@ std::vector<Stage> read_stages(const toml::table& root, const std::string& sourc
     if (stage.name.empty() || stage.name.find_first_of("/ \t\n\"") != std::string::npos) {
       throw Error(where(source, entry) + ": each stage needs a name without spaces, quotes or '/'");
     }
-    if (stage.until_step < 0) throw Error(at + "until_step must be >= 1");
+    if (stage.until_step < 0 || (t->contains("until_step") && stage.until_step == 0)) {
+      throw Error(at + "until_step must be >= 1 (leave it out for a stage that runs to train.max_steps)");
+    }
     if (const toml::node* promote = t->get("promote")) {
       if (stages.empty()) throw Error(at + "the first stage has nothing before it to promote from");
       stage.has_promote = true;

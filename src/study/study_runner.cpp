@@ -134,7 +134,10 @@ std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell) {
 }
 
 std::string study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status) {
-  if (status.state != "complete" && status.state != "running" && !pruned_at(study, cell).empty()) return "pruned";
+  if (status.state != "complete" && status.state != "running" && status.state != "failed" &&
+      !pruned_at(study, cell).empty()) {
+    return "pruned";
+  }
   return status.state;
 }
 

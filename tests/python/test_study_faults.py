@@ -246,6 +246,60 @@ class StudyFaultTest(unittest.TestCase):
                     self.assertEqual(f.attrs["status"], "complete")
             self.assertEqual(study("run", path).returncode, 0)  # now they agree
 
+    def test_a_gate_is_never_decided_on_missing_results(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 12, """
+[[stages]]
+name = "screen"
+until_step = 6
+
+[[stages]]
+name = "finish"
+promote = { top = 1 }
+""")
+            self.assertEqual(study("prepare", path).returncode, 0)
+            early = study("cell", path, "--stage", "1", "--index", "0")
+            self.assertEqual(early.returncode, 1, early.stdout)
+            self.assertIn("needs every cell's result at step 6", early.stderr)
+            self.assertIn("nothing was decided", early.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "out", "gates", "finish.toml")))
+            r = study("run", path, "--jobs", "2")  # the whole study still decides once, on full data
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("1 of 2 conditions go on", r.stdout)
+
+    def test_stage_and_promote_mistakes_are_found_before_any_compute(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            stages = """
+[[stages]]
+name = "screen"
+until_step = {until}
+
+[[stages]]
+name = "finish"
+promote = {{ reference = "{reference}", better_by = 0.02 }}
+"""
+            path = write_study(tmp, 12, stages.format(until=6, reference="noise_std=0.7"))
+            r = study("plan", path)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("stage 'finish'", r.stderr)
+            self.assertIn("no reference", r.stderr)
+            path = write_study(tmp, 12, stages.format(until=0, reference="noise_std=0.0"))
+            r = study("plan", path)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("until_step must be >= 1", r.stderr)
+
+    def test_one_unreadable_record_does_not_stop_status(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 6)
+            self.assertEqual(study("run", path, "--jobs", "2").returncode, 0)
+            record = os.path.join(tmp, "out", "runs", CELLS[0] + ".h5")
+            with open(record, "r+b") as f:
+                f.truncate(100)
+            status = study("status", path)
+            self.assertEqual(status.returncode, 0, status.stderr)
+            self.assertIn("unreadable", status.stdout)
+            self.assertIn("3 complete", status.stdout)
+
     def test_kill_9_of_the_runner_stops_its_cells_with_a_checkpoint(self):
         self.check_interruption(lambda run: run.kill(), new_session=False)
 
