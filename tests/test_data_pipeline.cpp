@@ -81,6 +81,14 @@ TEST(CorpusReader, JsonLinesTextField) {
   EXPECT_NE(msg.find("a.jsonl:2"), std::string::npos) << msg;
 }
 
+TEST(CorpusReader, DeeplyNestedJsonIsAnErrorNotACrash) {
+  const std::string deep = "{\"meta\": " + std::string(100000, '[') + std::string(100000, ']') + ", \"text\": \"x\"}";
+  const auto msg = expect_error([&] { jsonl_text_field(deep); });
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+  const std::string fine = "{\"meta\": " + std::string(100, '[') + std::string(100, ']') + ", \"text\": \"x\"}";
+  EXPECT_EQ(jsonl_text_field(fine), std::optional<std::string>("x"));
+}
+
 TEST(DocumentSplit, DeterministicDisjointAndNearTheFractions) {
   const auto a = split_documents(10000, 7, 0.1, 0.1);
   EXPECT_EQ(a, split_documents(10000, 7, 0.1, 0.1));

@@ -123,6 +123,15 @@ TEST(RunDeckErrors, TopOneWithRenormalisedGatesWouldFreezeTheRouter) {
   const auto dense = parse_run_deck_string("[model]\nffn = \"dense\"\n[moe]\ntop_k = 1\n", "dense.toml");
   EXPECT_EQ(dense.moe.top_k, 1);  // no router in a dense model
 }
+TEST(RunDeckErrors, AnUnterminatedQuoteInSetIsAnError) {
+  try {
+    parse_run_deck_string("", "ok.toml", {"data.corpus=\"/x"});
+    FAIL() << "accepted";
+  } catch (const kmoe::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("not valid TOML"), std::string::npos) << err.what();
+  }
+  EXPECT_EQ(parse_run_deck_string("", "ok.toml", {"data.corpus=/x"}).data.corpus, "/x");  // a bare word
+}
 TEST(RunDeckErrors, UnknownGateNormListsTheChoices) {
   expect_error_mentions("[moe]\ngate_norm = \"softmax\"\n", {"moe.gate_norm", "\"selected\"", "\"none\""});
 }

@@ -127,8 +127,10 @@ double unigram_entropy(const std::vector<uint32_t>& tokens, int vocab_size) {
 }
 
 std::string prepared_data_directory(const RunDeck& deck) {
-  const std::string stem = fs::path(deck.data.corpus).filename().string();
-  return deck.data.data_dir + "/prepared/" + (stem.empty() ? "corpus" : fs::path(stem).stem().string()) + "-v" +
+  const std::string file = fs::path(deck.data.corpus).filename().string();
+  // At most 64 characters of the name: the settings' hash keeps the directory unique.
+  const std::string stem = file.empty() ? "corpus" : fs::path(file).stem().string().substr(0, 64);
+  return deck.data.data_dir + "/prepared/" + stem + "-v" +
          std::to_string(deck.model.vocab_size) + "-" + hex64(fnv1a64(settings_key(deck))).substr(0, 8);
 }
 
@@ -160,6 +162,14 @@ PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
   }
   log << "data: " << corpus.documents.size() << " documents from " << corpus.files.size() << " file(s) in "
       << d.corpus << "\n";
+  // Every split needs a document before the tokenizer is trained (minutes on a large corpus).
+  for (const Split s : {Split::Train, Split::Validation, Split::Test}) {
+    if (std::find(split.begin(), split.end(), s) == split.end()) {
+      throw Error(deck.source + ": the " + kSplitNames[int(s)] + " split of " + d.corpus + " (" +
+                  std::to_string(corpus.documents.size()) + " documents) is empty; raise data.holdout_fraction / " +
+                  "eval.test_fraction or use a corpus with more documents");
+    }
+  }
   if (d.tokenizer_model.empty()) {
     log << "data: training a " << deck.model.vocab_size << "-piece BPE tokenizer on " << train_docs.size()
         << " training documents\n";

@@ -7,6 +7,7 @@ namespace {
 
 class JsonCursor {
  public:
+  static constexpr int kMaxDepth = 512;
   explicit JsonCursor(const std::string& s) : s_(s) {}
 
   void skip_space() {
@@ -54,11 +55,13 @@ class JsonCursor {
     }
   }
 
-  void skip_value() {
+  // Nesting is bounded: a line nested 100,000 deep would otherwise overflow the stack.
+  void skip_value(int depth = 0) {
     const char c = peek();
     if (c == '"') {
       string();
     } else if (c == '{' || c == '[') {
+      if (depth >= kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
       const char close = c == '{' ? '}' : ']';
       ++i_;
       if (peek() == close) {
@@ -70,7 +73,7 @@ class JsonCursor {
           string();
           expect(':');
         }
-        skip_value();
+        skip_value(depth + 1);
         if (peek() == ',') {
           ++i_;
           continue;

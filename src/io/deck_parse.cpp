@@ -213,8 +213,14 @@ RunDeck parse_run_deck_string(const std::string& toml_text, const std::string& s
     try {
       parsed = toml::parse("v = " + value);
       table->insert_or_assign(key, *parsed.get("v"));
-    } catch (const toml::parse_error&) {
-      table->insert_or_assign(key, value);  // a bare word: take it as a string
+    } catch (const toml::parse_error& err) {
+      // A bare word is taken as a string; a value that starts like a TOML string, array or
+      // table is one, and malformed (e.g. a quote never closed).
+      if (!value.empty() && std::string("\"'[{").find(value.front()) != std::string::npos) {
+        throw Error("--set '" + assignment + "': the value is not valid TOML (" + std::string(err.description()) +
+                    "); strings are quoted whole, e.g. " + section + "." + key + "=\"text\"");
+      }
+      table->insert_or_assign(key, value);
     }
   }
 
