@@ -25,6 +25,7 @@ class Study:
     router_layers: pd.DataFrame
     evals: pd.DataFrame
     varied: list  # the run columns the study varies (short keys, e.g. "noise_std"), seed last
+    left_out: list = dataclasses.field(default_factory=list)  # (record path, why it is not in the study)
 
 
 def _flatten(table, prefix=""):
@@ -42,8 +43,9 @@ def _text(value):
 
 
 def _record_paths(directory):
-    finished = sorted(p for p in glob.glob(os.path.join(directory, "*.h5")) if not p.endswith(".weights.h5"))
-    partial = sorted(glob.glob(os.path.join(directory, "*.h5.partial")))
+    pattern = os.path.join(glob.escape(directory), "*")  # a directory named like "glob[1]" is a name
+    finished = sorted(p for p in glob.glob(pattern + ".h5") if not p.endswith(".weights.h5"))
+    partial = sorted(glob.glob(pattern + ".h5.partial"))
     names = {os.path.basename(p)[:-len(".h5")] for p in finished}
     return finished + [p for p in partial if os.path.basename(p)[:-len(".h5.partial")] not in names]
 
@@ -158,6 +160,18 @@ def _toml_value(text):
         return text
 
 
+# Deck keys that say where files are or which run this is, not what was trained.
+_NOT_SETTINGS = {"run.name", "run.seed", "run.output_dir", "output.hdf5", "output.log_every",
+                 "output.checkpoint_every", "train.debug_signal_step", "data.data_dir", "data.corpus",
+                 "data.train_shard", "data.val_shard", "model.init_weights"}
+
+
+def _settings(row, varied_keys):
+    """The run's deck outside the keys the study varies: runs of one study agree on it."""
+    return tuple(sorted((k, repr(v)) for k, v in row.items()
+                        if "." in k and k not in _NOT_SETTINGS and k.split(".")[-1] not in varied_keys))
+
+
 def load(source):
     """A study deck (reads <output_dir>/runs and the manifest), a directory of records, or a
     list of record paths."""
@@ -173,9 +187,17 @@ def load(source):
         raise FileNotFoundError(f"{source}: not a study deck, a directory of records or a list of records")
     if not cells:
         cells = _cells_from_names([os.path.basename(p).split(".h5")[0] for p in paths])
-    rows, trajectories, routers, router_layers, evals = [], [], [], [], []
+    rows, trajectories, routers, router_layers, evals, left_out = [], [], [], [], [], []
+    from_manifest = bool(cells) and isinstance(source, str) and source.endswith(".toml")
     for path in paths:
-        row, trajectory, router, layers, ev = _read_run(path)
+        try:
+            row, trajectory, router, layers, ev = _read_run(path)
+        except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as error:
+            left_out.append((path, f"unreadable ({type(error).__name__}: {error})"))
+            continue
+        if from_manifest and row["run"] not in cells:
+            left_out.append((path, "not a cell of the study deck (removed from its grid?)"))
+            continue
         cell = cells.get(row["run"], {})
         row["state"] = cell.get("state", "running" if row["partial"] else row["status"])
         row["condition"] = cell.get("condition", row["run"])
@@ -192,7 +214,22 @@ def load(source):
         varied += [k for k in cell if k not in ("state", "condition", "seed") and k not in varied]
     if any("seed" in c for c in cells.values()):
         varied.append("seed")
+    # Only runs trained under the same settings outside the varied keys are one study (records
+    # of two studies in one directory would otherwise merge): the most common settings win.
+    if rows:
+        settings = [_settings(r, set(varied)) for r in rows]
+        common = max(set(settings), key=settings.count)
+        kept = [i for i, s in enumerate(settings) if s == common]
+        for i, s in enumerate(settings):
+            if s != common:
+                differ = sorted({k for k, _ in set(s) ^ set(common)})
+                left_out.append((rows[i]["path"], "trained under other settings than the rest: "
+                                 + ", ".join(differ[:6]) + (" …" if len(differ) > 6 else "")))
+        pick = (lambda items: [items[i] for i in kept])
+        rows, trajectories, routers, router_layers, evals = map(pick, (rows, trajectories, routers, router_layers,
+                                                                       evals))
     frame = pd.DataFrame(rows)
     concat = (lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
     present = (lambda frames: concat([f for f in frames if not f.empty]))
-    return Study(name, frame, concat(trajectories), present(routers), present(router_layers), concat(evals), varied)
+    return Study(name, frame, concat(trajectories), present(routers), present(router_layers), concat(evals), varied,
+                 left_out)

@@ -44,8 +44,15 @@ def build(source, out=None, reference=None, heat_map_runs=None):
     and the statistics sentences."""
     study = load(source)
     if study.runs.empty:
-        raise SystemExit(f"{source}: no run records found")
+        raise SystemExit(f"{source}: no run records found" + "".join(f"\n  left out {p}: {why}"
+                                                                     for p, why in study.left_out))
     out = out or _default_out(source)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file; the report needs a directory")
+    unknown = sorted(set(heat_map_runs or []) - set(study.runs["run"]))
+    if unknown:
+        raise ValueError(f"--heat-maps: no run named {', '.join(unknown)}; the runs are "
+                         + ", ".join(study.runs["run"]))
     os.makedirs(out, exist_ok=True)
     runs = study.runs
     path = (lambda name: os.path.join(out, name))
@@ -98,6 +105,9 @@ def build(source, out=None, reference=None, heat_map_runs=None):
         markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in anova_lines] + [""]
     if warning:
         markdown += [f"Note: {warning}", ""]
+    left_out = [f"{os.path.basename(p)}: {why}" for p, why in study.left_out]
+    if left_out:
+        markdown += ["## Left out", ""] + [f"- {line}" for line in left_out] + [""]
     with open(path("report.md"), "w") as f:
         f.write("\n".join(markdown))
 
@@ -116,6 +126,8 @@ def build(source, out=None, reference=None, heat_map_runs=None):
                                  "comparisons.")]))
     if anova_parts:
         sections.append(("Two-way ANOVA", [("text", s) for s in anova_lines] + anova_parts))
+    if left_out:
+        sections.append(("Records left out", [("text", line) for line in left_out]))
     sections.append(("Plots", [("image", f) for f in figures]))
     sections.append(("Runs", [("table", tables.format_frame(research))]))
     if deck_text:

@@ -13,7 +13,7 @@ import pandas as pd
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "postprocess"))
 import kmoe_post  # noqa: E402
 from kmoe_post import report, statistics, tables  # noqa: E402
-from synthetic_records import write_study  # noqa: E402
+from synthetic_records import write_record, write_study  # noqa: E402
 
 # val_loss per (noise, seed); expert_cv alongside
 REFERENCE = {("0.0", 1): (2.0, 0.10), ("0.0", 2): (2.1, 0.12), ("0.0", 3): (2.3, 0.14)}
@@ -152,6 +152,49 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(summary.loc["noise_std=0.5,load_balancing_weight=0.01", "runs"],
                              "2 complete, 1 running")
             self.assertEqual(summary.loc["noise_std=0.5,load_balancing_weight=0.01", "val_loss_n"], 2)
+
+
+class LeftOutTest(unittest.TestCase):
+    def test_unreadable_removed_and_foreign_records_are_left_out_and_said_so(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = os.path.join(tmp, "glob[1]")  # a name glob would read as a pattern
+            os.makedirs(directory)
+            study_path = write_study(directory, {**REFERENCE, **NOISY})
+            runs = os.path.join(directory, "out", "runs")
+            with open(os.path.join(runs, "noise_std=0.0,seed=9.h5"), "wb") as f:
+                f.write(b"\x89HDF\r\n\x1a\n truncated")  # a cell's record cut short
+            write_record(os.path.join(runs, "noise_std=0.9,seed=1.h5"), "0.9", 1)  # a cell no longer in the grid
+            study = kmoe_post.load(study_path)
+            self.assertEqual(len(study.runs), 6)
+            reasons = {os.path.basename(p): why for p, why in study.left_out}
+            self.assertIn("unreadable", reasons["noise_std=0.0,seed=9.h5"])
+            self.assertIn("not a cell of the study", reasons["noise_std=0.9,seed=1.h5"])
+            page, text = report.build(study_path, os.path.join(tmp, "report"))
+            self.assertIn("## Left out", text)
+            self.assertIn("noise_std=0.9,seed=1.h5", open(page).read())
+
+    def test_records_of_another_study_in_the_directory_do_not_merge(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for (noise, seed), (loss, cv) in {**REFERENCE, **NOISY}.items():
+                write_record(os.path.join(tmp, f"noise_std={noise},seed={seed}.h5"), noise, seed, val_loss=loss)
+            write_record(os.path.join(tmp, "noise_std=0.5,seed=4.h5"), "0.5", 4, experts=8)  # another study's
+            study = kmoe_post.load(tmp)
+            self.assertEqual(len(study.runs), 6)
+            (path, why), = study.left_out
+            self.assertTrue(path.endswith("noise_std=0.5,seed=4.h5"))
+            self.assertIn("moe.num_experts", why)
+
+    def test_a_file_as_out_and_an_unknown_heat_map_run_are_clear_errors(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            study_path = write_study(tmp, {**REFERENCE, **NOISY})
+            a_file = os.path.join(tmp, "taken")
+            open(a_file, "w").close()
+            with self.assertRaises(SystemExit) as caught:
+                report.main([study_path, "--out", a_file])
+            self.assertIn("is a file", str(caught.exception))
+            with self.assertRaises(SystemExit) as caught:
+                report.main([study_path, "--heat-maps", "nope"])
+            self.assertIn("no run named nope", str(caught.exception))
 
 
 if __name__ == "__main__":
