@@ -24,6 +24,7 @@ std::string where(const std::string& source, const toml::node& node) {
 
 std::string toml_text(const toml::node& value) {
   if (const auto v = value.value_exact<double>()) return float_text(*v);
+  if (const auto v = value.value_exact<std::string>()) return toml_string(*v);  // "x", as a name shows it unquoted
   std::ostringstream out;
   value.visit([&](const auto& v) { out << v; });
   return out.str();

@@ -216,6 +216,11 @@ class StudyFaultTest(unittest.TestCase):
             r = study("plan", path)
             self.assertEqual(r.returncode, 1)
             self.assertIn("would train the same deck", r.stderr)
+            with open(path, "w") as f:  # a string-valued key: its cells are named without quotes
+                f.write(text.replace("[grid.moe]\nnoise_std = [0.0, 0.5]", '[grid.optim]\ndecay = ["cosine", "linear"]'))
+            plan = study("plan", path)
+            self.assertEqual(plan.returncode, 0, plan.stderr)
+            self.assertIn("decay=linear,seed=2", plan.stdout)
 
     def test_edited_settings_are_refused_not_mixed_and_rerun_on_request(self):
         with tempfile.TemporaryDirectory() as tmp:
