@@ -97,5 +97,7 @@ TEST(StudyCells, APrunedConditionIsNotContinued) {
   EXPECT_TRUE(arguments(f, 1, 1, why).empty());
   EXPECT_EQ(why, "pruned at the gate into stage rest");
   EXPECT_EQ(study_cell_state(f.study, f.cells[1], read_cell_status(f.cells[1])), "pruned");
+  write_record(f.cells[2], "failed", 3);  // a failure of its own stays one when its condition is pruned
+  EXPECT_EQ(study_cell_state(f.study, f.cells[2], read_cell_status(f.cells[2])), "failed");
   EXPECT_FALSE(arguments(f, 0, 1, why).empty());  // promoted, no record yet
 }

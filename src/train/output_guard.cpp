@@ -55,6 +55,8 @@ void check_outputs(const RunDeck& deck, const RunPaths& paths) {
   }
   for (size_t i = 0; i < 4; ++i) {
     const std::string& path = outputs[i].second;
+    require(!fs::is_directory(path), path + " is a directory, but it would be " + outputs[i].first + " of run '" +
+                                         deck.run.name + "'" + keys + ": move it, or choose another run.name");
     require(!fs::is_regular_file(path) || written_by_kmoe(path),
             path + " exists and is not a file kmoe wrote (neither HDF5 nor a kmoe checkpoint); kmoe replaces and "
                    "removes only its own files: move it, or choose another output.hdf5 or run.name");

@@ -477,7 +477,6 @@ int Run::execute() {
     const auto dir = fs::path(path).parent_path();
     if (!dir.empty()) fs::create_directories(dir);
   }
-  require(!fs::is_directory(paths_.record), paths_.record + " is a directory; output.hdf5 must name a file");
   lock_ = std::make_unique<RunLock>(paths_.locks);
   if (!handle_earlier_outputs()) return kExitComplete;
   set_up();

@@ -32,6 +32,13 @@ class OutputGuardTest(unittest.TestCase):
             self.assertEqual(open(corpus).read(), before)
             self.assertFalse(os.path.exists(corpus + ".lock"))
 
+    def test_an_output_path_that_is_a_directory_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = os.path.join(tmp, "runs", "run.ckpt")
+            os.makedirs(ckpt)
+            err = self.refused(tmp)
+            self.assertIn(ckpt + " is a directory", err)
+
     def test_resume_does_not_replace_a_file_kmoe_did_not_write(self):
         with tempfile.TemporaryDirectory() as tmp:
             notes = os.path.join(tmp, "notes.h5")

@@ -5,6 +5,7 @@ to its process group and SIGHUP all leave checkpointed cells and no orphans, and
 ends with the uninterrupted study's records."""
 import fcntl
 import os
+import random
 import signal
 import subprocess
 import tempfile
@@ -134,7 +135,7 @@ class StudyFaultTest(unittest.TestCase):
             self.assertEqual(run.returncode, 75, out + err)
             self.assertNotIn("failed", out)
 
-    def check_interruption(self, interrupt, new_session):
+    def check_interruption(self, interrupt, new_session, checkpoints=True):
         """Interrupts a running study, checks that no kmoe-train is left and every started cell
         checkpointed, then finishes it from another directory through an absolute path and
         compares the records with an uninterrupted study's."""
@@ -150,7 +151,7 @@ class StudyFaultTest(unittest.TestCase):
             self.assertEqual(wait_until_gone(tmp), [])  # no orphans
             runs = os.path.join(tmp, "out", "runs")
             partial = [n for n in os.listdir(runs) if n.endswith(".ckpt") or n.endswith(".h5.partial")]
-            self.assertTrue(partial, os.listdir(runs))
+            self.assertTrue(partial or not checkpoints, os.listdir(runs))
             self.assertNotIn("failed", study("status", path).stdout)
             finish = subprocess.run([KMOE_STUDY, "run", os.path.abspath(path), "--jobs", "2"], capture_output=True,
                                     text=True, timeout=600, cwd="/")
@@ -304,6 +305,15 @@ promote = {{ reference = "{reference}", better_by = 0.02 }}
             self.assertEqual(status.returncode, 0, status.stderr)
             self.assertIn("unreadable", status.stdout)
             self.assertIn("3 complete", status.stdout)
+
+    def test_kill_9_of_the_runner_and_its_cells_at_a_random_instant(self):
+        def kill_everything(run):
+            time.sleep(random.uniform(0.0, 2.0))
+            directory = os.path.dirname(run.args[2])
+            run.kill()
+            for pid in kmoe_train_processes(directory):
+                os.kill(pid, signal.SIGKILL)
+        self.check_interruption(kill_everything, new_session=False, checkpoints=False)
 
     def test_kill_9_of_the_runner_stops_its_cells_with_a_checkpoint(self):
         self.check_interruption(lambda run: run.kill(), new_session=False)
