@@ -2,6 +2,7 @@
 //   kmoe-deck schema                      every key, its default, type and allowed values
 //   kmoe-deck resolve DECK [--set k=v]    the validated deck with defaults filled in
 #include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "io/run_deck.hpp"
 
 #include <cstring>
@@ -12,7 +13,7 @@ namespace {
 int usage() {
   std::cerr << "usage: kmoe-deck schema\n"
                "       kmoe-deck resolve DECK.toml [--set section.key=value ...]\n";
-  return 2;
+  return kmoe::kExitUsage;
 }
 
 }  // namespace
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
     }
   } catch (const kmoe::Error& err) {
     std::cerr << "kmoe-deck: " << err.what() << "\n";
-    return 1;
+    return kmoe::kExitFailed;
   }
   return usage();
 }

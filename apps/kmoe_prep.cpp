@@ -3,6 +3,7 @@
 // [data] section says. Prints the tokens per split and the unigram entropy of the training
 // tokens (a model must beat it to have learnt more than token frequencies).
 #include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/run_deck.hpp"
 
@@ -13,7 +14,7 @@
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::cerr << "usage: kmoe-prep DECK.toml [--set section.key=value ...]\n";
-    return 2;
+    return kmoe::kExitUsage;
   }
   std::vector<std::string> overrides;
   for (int i = 2; i < argc; ++i) {
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
       overrides.push_back(argv[++i]);
     } else {
       std::cerr << "kmoe-prep: unexpected argument '" << argv[i] << "'\n";
-      return 2;
+      return kmoe::kExitUsage;
     }
   }
   try {
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& err) {  // kmoe::Error, and the filesystem's and SentencePiece's errors
     std::cout.flush();
     std::cerr << "kmoe-prep: " << err.what() << "\n";
-    return 1;
+    return kmoe::kExitFailed;
   }
   return 0;
 }

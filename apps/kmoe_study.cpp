@@ -6,6 +6,7 @@
 // preparation job and one job array per stage. prepare and cell --stage K --index I: what
 // those jobs run (cell execs kmoe-train for one cell and stage).
 #include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "model/model_config.hpp"
 #include "model/parameter_registry.hpp"
 #include "study/cell_status.hpp"
@@ -72,7 +73,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   std::map<std::string, int> totals;
   for (const auto& cell : cells) {
     const auto s = read_cell_status(cell);
-    const std::string state = study_cell_state(study, cell, s);
+    const std::string state = to_string(study_cell_state(study, cell, s));
     ++totals[state];
     std::cout << std::left << std::setw(width) << cell.name << std::setw(10) << state << std::right << std::setw(12)
               << (std::to_string(s.step) + "/" + std::to_string(s.max_steps)) << std::fixed << std::setprecision(2)
@@ -80,7 +81,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
               << std::setw(10) << s.expert_cv << std::setprecision(0) << std::setw(10) << s.tokens_per_s << "\n";
     if (!s.error.empty()) std::cout << "    error: " << s.error << "\n";
     if (s.pid != 0) std::cout << "    kmoe-train pid " << s.pid << "\n";
-    if (state == "pruned") std::cout << "    pruned at the gate into stage " << pruned_at(study, cell) << "\n";
+    if (state == to_string(RunState::pruned)) std::cout << "    pruned at the gate into stage " << pruned_at(study, cell) << "\n";
   }
   std::cout << "total: " << cells.size() << " cells";
   for (const auto& [state, n] : totals) std::cout << ", " << n << " " << state;
@@ -108,7 +109,7 @@ int run_one_cell(const StudyDeck& study, const std::vector<StudyCell>& cells, lo
   const auto& args = plan.args;
   if (!args.empty() && plan.running_pid != 0) {  // e.g. a requeued task while the old one still ends
     std::cout << "cell " << cell.name << ": still running (kmoe-train pid " << plan.running_pid << ")\n";
-    return 75;
+    return kExitStopped;
   }
   if (args.empty()) {
     std::cout << "cell " << cell.name << ": nothing to do (" << plan.why_not << ")\n";
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
       "       kmoe-study cell STUDY.toml --stage K --index I\n";
   if (argc < 3) {
     std::cerr << usage;
-    return 2;
+    return kmoe::kExitUsage;
   }
   const std::string command = argv[1], path = argv[2];
   StudyRunOptions options;
@@ -177,17 +178,17 @@ int main(int argc, char** argv) {
       index = number(i);
     } else {
       std::cerr << "kmoe-study: unexpected argument '" << arg << "'\n" << usage;
-      return 2;
+      return kmoe::kExitUsage;
     }
   }
   const std::set<std::string> commands{"plan", "run", "status", "slurm", "prepare", "cell"};
   if (options.jobs < 1 || !commands.count(command) || (command == "cell" && (stage < 0 || index < 0))) {
     std::cerr << usage;
-    return 2;
+    return kmoe::kExitUsage;
   }
   setenv("OMP_PROC_BIND", "false", 0);
   Kokkos::initialize(argc, argv);
-  int status = 1;
+  int status = kmoe::kExitFailed;
   try {
     const auto study = load_study_deck(path);
     const auto cells = expand_study(study);
@@ -215,7 +216,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& err) {
     std::cout.flush();
     std::cerr << "kmoe-study: " << err.what() << "\n";
-    status = 1;
+    status = kmoe::kExitFailed;
   }
   Kokkos::finalize();
   return status;

@@ -96,8 +96,16 @@ TEST(StudyCells, APrunedConditionIsNotContinued) {
   std::string why;
   EXPECT_TRUE(arguments(f, 1, 1, why).empty());
   EXPECT_EQ(why, "pruned at the gate into stage rest");
-  EXPECT_EQ(study_cell_state(f.study, f.cells[1], read_cell_status(f.cells[1])), "pruned");
+  EXPECT_EQ(study_cell_state(f.study, f.cells[1], read_cell_status(f.cells[1])), RunState::pruned);
   write_record(f.cells[2], "failed", 3);  // a failure of its own stays one when its condition is pruned
-  EXPECT_EQ(study_cell_state(f.study, f.cells[2], read_cell_status(f.cells[2])), "failed");
+  EXPECT_EQ(study_cell_state(f.study, f.cells[2], read_cell_status(f.cells[2])), RunState::failed);
   EXPECT_FALSE(arguments(f, 0, 1, why).empty());  // promoted, no record yet
+}
+
+TEST(RunStates, EachStateHasOneSpellingThatReadsBack) {
+  for (const RunState s : {RunState::pending, RunState::running, RunState::stopped, RunState::complete,
+                           RunState::failed, RunState::pruned, RunState::unreadable}) {
+    EXPECT_EQ(run_state_from(to_string(s)), s);
+  }
+  EXPECT_EQ(run_state_from("Complete"), std::nullopt);
 }

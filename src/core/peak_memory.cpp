@@ -34,7 +34,7 @@ double available_device_memory_mib() {
 #ifdef KOKKOS_ENABLE_CUDA
   if constexpr (std::is_same_v<MemSpace, Kokkos::CudaSpace>) {
     size_t free_bytes = 0, total_bytes = 0;
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return double(free_bytes) / (1024.0 * 1024.0);
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return double(free_bytes) / kMiB;
   }
 #endif
   return -1;

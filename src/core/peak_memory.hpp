@@ -3,6 +3,8 @@
 
 namespace kmoe {
 
+constexpr double kMiB = 1024.0 * 1024.0;  // bytes
+
 // Peak resident set size of this process in MiB (VmHWM), 0 where /proc is unavailable.
 double peak_host_memory_mib();
 

@@ -21,7 +21,9 @@ void read_numbers(const std::string& record, CellStatus& s) {
   s.last_val_ppl = last_or_zero(in.read<double>("/eval/val_ppl"));
   s.best_val_ppl = last_or_zero(in.read<double>("/eval/best_val_ppl"));
   if (in.has("/eval/expert_cv_mean")) s.expert_cv = last_or_zero(in.read<double>("/eval/expert_cv_mean"));
-  if (in.string_attribute("/", "status") == "failed") s.error = in.string_attribute("/", "error");
+  if (run_state_from(in.string_attribute("/", "status")) == RunState::failed) {
+    s.error = in.string_attribute("/", "error");
+  }
 }
 
 }  // namespace
@@ -52,19 +54,19 @@ CellStatus read_cell_status(const StudyCell& cell) {
   if (fs::exists(paths.record)) {
     record = paths.record;
     try {
-      s.state = Hdf5Reader(record).string_attribute("/", "status");
+      s.state = run_state_from(Hdf5Reader(record).string_attribute("/", "status")).value_or(RunState::unreadable);
     } catch (const Error& err) {  // truncated or not a record: this cell's problem, not the study's
-      s.state = "unreadable";
+      s.state = RunState::unreadable;
       s.error = err.what();
       record.clear();
     }
   } else if (fs::exists(paths.partial)) {
     record = paths.partial;
-    s.state = "stopped";  // killed: resumable from its checkpoint
+    s.state = RunState::stopped;  // killed: resumable from its checkpoint
   } else if (fs::exists(paths.checkpoint)) {
-    s.state = "stopped";
+    s.state = RunState::stopped;
   }
-  if (s.pid != 0) s.state = "running";
+  if (s.pid != 0) s.state = RunState::running;
   if (!record.empty()) {
     try {
       read_numbers(record, s);

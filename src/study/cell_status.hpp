@@ -3,6 +3,7 @@
 // or failed (a study adds pruned, from its gates).
 #pragma once
 
+#include "core/run_state.hpp"
 #include "study/study_deck.hpp"
 
 #include <optional>
@@ -11,11 +12,11 @@
 namespace kmoe {
 
 struct CellStatus {
-  std::string state = "pending";
+  RunState state = RunState::pending;
   int64_t step = 0, max_steps = 0;
   double last_val_ppl = 0, best_val_ppl = 0, expert_cv = 0, tokens_per_s = 0;  // 0 = not yet known
   std::string error;
-  int pid = 0;  // the kmoe-train holding the cell's lock (state "running"), else 0
+  int pid = 0;  // the kmoe-train holding the cell's lock (state running), else 0
 };
 
 CellStatus read_cell_status(const StudyCell& cell);

@@ -231,10 +231,10 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
     if (!pruned_at(study, cell).empty()) continue;  // pruned at an earlier gate
     const auto status = read_cell_status(cell);
     const auto at_gate = validation_at(cell, gate.at_step);
-    const bool has_result = status.state == "failed" || status.state == "complete" ||
-                            (status.state == "stopped" && at_gate && at_gate->step == gate.at_step);
+    const bool has_result = status.state == RunState::failed || status.state == RunState::complete ||
+                            (status.state == RunState::stopped && at_gate && at_gate->step == gate.at_step);
     if (!has_result) {
-      missing += (missing.empty() ? "" : ", ") + cell.name + " (" + status.state + ", step " +
+      missing += (missing.empty() ? "" : ", ") + cell.name + " (" + to_string(status.state) + ", step " +
                  std::to_string(status.step) + ")";
     }
     if (!index.count(cell.condition)) {
@@ -248,7 +248,7 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
     }
     auto& c = results[index[cell.condition]];
     const auto& v = at_gate;  // at the gate, or earlier for a cell stopped early
-    if (v && (v->step == gate.at_step || status.state == "complete")) {
+    if (v && (v->step == gate.at_step || status.state == RunState::complete)) {
       c.val_loss += v->val_loss;
       c.expert_cv += v->expert_cv;
       ++c.runs;

@@ -1,6 +1,7 @@
 #include "study/study_runner.hpp"
 
 #include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/atomic_file.hpp"
 #include "io/deck_schema.hpp"
@@ -46,7 +47,7 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   if (pid != 0) return pid;
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != runner) _exit(75);  // the runner died before the request took effect
+  if (::getppid() != runner) _exit(kExitStopped);  // the runner died before the request took effect
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   if (sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   ::setenv("OMP_PROC_BIND", "false", 1);
@@ -111,14 +112,14 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     const QueuedCell& q = *running.at(pid);
     running.erase(pid);
     const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    if (code == 0) ++done;
-    if (code != 0 && code != 75) ++failed;
+    if (code == kExitComplete) ++done;
+    if (code != kExitComplete && code != kExitStopped) ++failed;
     steps_finished += q.steps_to_go;
     steps_left -= q.steps_to_go;
-    const std::string state = code == 0 ? read_cell_status(*q.cell).state : "";
+    const bool complete = code == kExitComplete && read_cell_status(*q.cell).state == RunState::complete;
     log << "study: " << q.cell->name
-        << (code == 0 ? (state == "complete" ? " complete" : " reached the stage's end")
-                      : code == 75 ? " stopped" : " failed (exit " + std::to_string(code) + ")")
+        << (code == kExitComplete ? (complete ? " complete" : " reached the stage's end")
+                                  : code == kExitStopped ? " stopped" : " failed (exit " + std::to_string(code) + ")")
         << std::endl;
     const size_t pending = queue.size() - std::min(next, queue.size());
     const double eta = steps_finished > 0 ? elapsed() * double(steps_left) / double(steps_finished) : -1;
@@ -133,10 +134,10 @@ std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell) {
   return study.output_dir + "/decks/" + cell.name + ".toml";
 }
 
-std::string study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status) {
-  if (status.state != "complete" && status.state != "running" && status.state != "failed" &&
+RunState study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status) {
+  if (status.state != RunState::complete && status.state != RunState::running && status.state != RunState::failed &&
       !pruned_at(study, cell).empty()) {
-    return "pruned";
+    return RunState::pruned;
   }
   return status.state;
 }
@@ -155,11 +156,11 @@ CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
   const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
   CellPlan plan;
   plan.running_pid = status.pid;
-  if (status.state == "complete" || status.state == "failed") {
-    plan.why_not = status.state;
+  if (status.state == RunState::complete || status.state == RunState::failed) {
+    plan.why_not = to_string(status.state);
   } else if (!pruned.empty()) {
     plan.why_not = "pruned at the gate into stage " + pruned;
-  } else if (status.state == "stopped" && status.step >= until && until < cell.deck.train.max_steps) {
+  } else if (status.state == RunState::stopped && status.step >= until && until < cell.deck.train.max_steps) {
     // At its stage's end. A run stopped at max_steps is not complete (killed while writing its
     // final record): --resume finishes it.
     plan.why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
@@ -227,7 +228,7 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
     const auto status = read_cell_status(cell);
     manifest << "\n[[cells]]\nname = " << toml_string(cell.name) << "\ncondition = " << toml_string(cell.condition)
              << "\ndeck = " << toml_string(cell_deck_path(study, cell))
-             << "\nstate = " << toml_string(study_cell_state(study, cell, status))
+             << "\nstate = " << toml_string(to_string(study_cell_state(study, cell, status)))
              << "\nstep = " << status.step << "\n";
     for (const auto& [key, value] : cell.varied) manifest << "varied." << key << " = " << value << "\n";
   }
@@ -297,23 +298,24 @@ int run_study(const StudyDeck& study, const std::vector<StudyCell>& cells, const
             << "); not started again\n";
         continue;
       }
-      if (plan.why_not == "failed" && k == 0) {
+      const bool failed_before = plan.why_not == to_string(RunState::failed);
+      if (failed_before && k == 0) {
         ++failed;
         log << "study: " << cell.name << " failed earlier; not retried (see " << study.output_dir << "/logs)\n";
       }
-      if (plan.args.empty() && plan.why_not != "failed") ++done;
+      if (plan.args.empty() && !failed_before) ++done;
       if (!plan.args.empty()) queue.push_back(QueuedCell{&cell, std::move(plan.args), plan.steps_to_go});
     }
     if (!run_cells(study, queue, options, label, done, failed, log)) break;
     write_study_files(study, cells);
     if (still_running) {  // a later stage's gate needs their results
       log << "study: " << still_running << " cell(s) run under another process; run again when they end\n";
-      return 75;
+      return kExitStopped;
     }
   }
   write_study_files(study, cells);
-  if (stop_requested()) return 75;
-  return failed ? 1 : 0;
+  if (stop_requested()) return kExitStopped;
+  return failed ? kExitFailed : kExitComplete;
 }
 
 }  // namespace kmoe

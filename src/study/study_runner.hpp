@@ -61,8 +61,8 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
 
 std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell);
 
-// A cell's state for the study: its run's state (`status`, from read_cell_status), or
-// "pruned" when a gate stopped its condition.
-std::string study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status);
+// A cell's state for the study: its run's state (`status`, from read_cell_status), or pruned
+// when a gate stopped its condition.
+RunState study_cell_state(const StudyDeck& study, const StudyCell& cell, const CellStatus& status);
 
 }  // namespace kmoe

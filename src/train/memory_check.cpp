@@ -15,7 +15,7 @@ namespace kmoe {
 
 namespace {
 
-constexpr double kMiB = 1024.0 * 1024.0, kGiB = 1024.0 * kMiB;
+constexpr double kGiB = 1024.0 * kMiB;
 constexpr bool kModelOnDevice = !Kokkos::SpaceAccessibility<HostSpace, MemSpace>::accessible;
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "core/crash_point.hpp"
 #include "core/error.hpp"
 #include "core/memory_ledger.hpp"
+#include "core/run_state.hpp"
 #include "core/peak_memory.hpp"
 #include "core/views.hpp"
 #include "core/wall_timer.hpp"
@@ -47,7 +48,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Model = MoeTransformer<float>;
-constexpr double kMiB = 1024.0 * 1024.0;
 
 struct Shards {
   std::unique_ptr<TokenShard> train, val, test;
@@ -151,7 +151,7 @@ class Run {
   void resume_from_checkpoint();
   void save_checkpoint();
   void publish() { record_->save(paths_.partial, "record"); }
-  int end_run(const std::string& status, int exit_code);
+  int end_run(RunState state, int exit_code);
   void report_failure(const std::string& message, const std::string& record_error);
   bool train_one_update();  // false: non-finite values, the run failed
   bool run_evaluation();    // false: non-finite validation values, the run failed
@@ -179,11 +179,11 @@ class Run {
   double best_val_ppl_ = 0, train_seconds_ = 0;
 };
 
-std::string status_of(const std::string& record) {
+RunState status_of(const std::string& record) {
   try {
-    return Hdf5Reader(record).string_attribute("/", "status");
+    return run_state_from(Hdf5Reader(record).string_attribute("/", "status")).value_or(RunState::unreadable);
   } catch (const Error&) {
-    return "unreadable";
+    return RunState::unreadable;
   }
 }
 
@@ -197,32 +197,32 @@ bool Run::handle_earlier_outputs() {
     }
     return true;
   }
-  const std::string status = has_record ? status_of(paths_.record) : "";
+  const std::optional<RunState> status = has_record ? std::optional<RunState>(status_of(paths_.record)) : std::nullopt;
   if (request_.resume) {
     if (has_checkpoint) {
       checkpoint_ = read_checkpoint(paths_.checkpoint);
       const auto then = parse_run_deck_string(checkpoint_->deck_toml, paths_.checkpoint + " (its deck)");
       const bool extends = then.train.max_steps < deck_.train.max_steps;  // not after an early stop
-      if (status == "complete" && !extends) {
+      if (status == RunState::complete && !extends) {
         log_ << paths_.record << " is complete (" << checkpoint_->update << " steps): nothing to resume\n";
         fs::remove(paths_.partial);
         return false;
       }
       return true;
     }
-    require(status != "complete", paths_.record + " is complete but its checkpoint " + paths_.checkpoint +
+    require(status != RunState::complete, paths_.record + " is complete but its checkpoint " + paths_.checkpoint +
                                       " is missing: nothing to resume (--overwrite starts over)");
     log_ << "--resume: no checkpoint " << paths_.checkpoint << " yet; starting from step 0\n";
     return true;
   }
-  if (has_record && status == "complete") {
+  if (has_record && status == RunState::complete) {
     throw Error(paths_.record + " holds a complete run; it is not replaced unless you ask: --overwrite starts "
                 "over, or change run.name");
   }
   if (has_record || has_partial || has_checkpoint || has_weights) {
     throw Error("run '" + deck_.run.name + "' has earlier outputs (" +
                 (has_checkpoint ? paths_.checkpoint : has_partial ? paths_.partial : has_record ? paths_.record : paths_.weights) +
-                (has_record ? ", status " + status : "") +
+                (has_record ? ", status " + std::string(to_string(*status)) : "") +
                 "): continue it with --resume, or start over with --overwrite");
   }
   return true;
@@ -270,7 +270,7 @@ void Run::write_run_attributes() {
   record_->set_attribute("unigram_entropy", shards_.unigram_entropy);
   record_->set_attribute("data", data_identity_);
   if (record_->string_attribute("start_time").empty()) record_->set_attribute("start_time", utc_timestamp());
-  record_->set_attribute("status", std::string("running"));
+  record_->set_attribute("status", std::string(to_string(RunState::running)));
   record_->set_attribute("stop_reason", std::string());
 }
 
@@ -457,8 +457,8 @@ void Run::report_failure(const std::string& message, const std::string& record_e
 
 // Writes the record under its final name with `status` and removes the .partial. If even
 // that fails (a full disk), the last .partial stays as the readable record.
-int Run::end_run(const std::string& status, int exit_code) {
-  record_->set_attribute("status", status);
+int Run::end_run(RunState state, int exit_code) {
+  record_->set_attribute("status", std::string(to_string(state)));
   record_->set_attribute("end_time", utc_timestamp());
   try {
     record_->save(paths_.record, "final-record");
@@ -492,9 +492,9 @@ int Run::execute() {
     if (request_.resume && fs::exists(paths_.record)) fs::remove(paths_.record);  // a stopped or failed ending
     bool stopped_early = false;
     while (update_ < last_update_ && !stopped_early) {
-      if (!train_one_update()) return end_run("failed", kExitFailed);
+      if (!train_one_update()) return end_run(RunState::failed, kExitFailed);
       const bool eval_now = deck_.eval.every > 0 && update_ % deck_.eval.every == 0;
-      if (eval_now && !run_evaluation()) return end_run("failed", kExitFailed);
+      if (eval_now && !run_evaluation()) return end_run(RunState::failed, kExitFailed);
       const std::string early = eval_now && update_ < t.max_steps ? early_stop_reason_now() : "";
       if (!early.empty()) {
         stopped_early = true;
@@ -512,26 +512,26 @@ int Run::execute() {
         record_->set_attribute("stop_reason", why);
         progress_->line(why + ": checkpointed at step " + std::to_string(update_) + " to " + paths_.checkpoint +
                         "; continue with --resume");
-        return end_run("stopped", kExitStopped);
+        return end_run(RunState::stopped, kExitStopped);
       }
     }
     // The final evaluation, unless the last periodic one (or a resumed run's) was at this step.
     const auto last = record_->last_eval();
-    if ((!last || last->step != update_) && !run_evaluation()) return end_run("failed", kExitFailed);
+    if ((!last || last->step != update_) && !run_evaluation()) return end_run(RunState::failed, kExitFailed);
     if (update_ < t.max_steps && !stopped_early) {
       save_checkpoint();
       const std::string why = "until_step " + std::to_string(update_) + " of " + std::to_string(t.max_steps);
       record_->set_attribute("stop_reason", why);
       progress_->line("stopped at " + why + "; continue with --resume");
-      return end_run("stopped", kExitComplete);
+      return end_run(RunState::stopped, kExitComplete);
     }
     finish();
   } catch (const std::exception& err) {
     record_->set_attribute("error", std::string(err.what()));
-    end_run("failed", kExitFailed);
+    end_run(RunState::failed, kExitFailed);
     throw;
   }
-  const int status = end_run("complete", kExitComplete);
+  const int status = end_run(RunState::complete, kExitComplete);
   if (status == kExitComplete) log_ << "record: " << paths_.record << "\nweights: " << paths_.weights << "\n";
   return status;
 }
