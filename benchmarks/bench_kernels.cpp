@@ -52,8 +52,8 @@ void BM_Rope(benchmark::State& state) {
   fill(q, 1);
   const RopeTable<float> table(kSeq, kDim / kHeads, 10000.0);
   for (auto _ : state) {
-    rope_rotate(q, table, +1);
-    rope_rotate(q, table, -1);
+    rope_forward(q, table);
+    rope_backward(q, table);
     Kokkos::fence();
   }
   report_tokens(state);
@@ -119,7 +119,7 @@ struct RouterSetup {
   }
   void route() {
     linear_forward(x, w, state.logits);
-    router_select(state, RouterNoise{0.1, 42, 1}, bias);
+    router_forward(state, RouterNoise{0.1, 42, 1}, bias);
     group_by_key(View1<int>(state.top_idx.data(), kTokens * kTopK), kExperts, offsets, order);
     assign_slots(offsets, order, 0, slot_of);
   }
@@ -143,10 +143,10 @@ void BM_ExpertDispatch(benchmark::State& state) {
       dexpert("de", kTokens * kTopK, kDim), dx("dx", kTokens, kDim);
   fill(expert_out, 1);
   for (auto _ : state) {
-    gather_by_expert(r.x, r.order, kTopK, grouped);
-    combine_from_experts(expert_out, r.state.gates, r.slot_of, out);
+    dispatch_forward(r.x, r.order, kTopK, grouped);
+    combine_forward(expert_out, r.state.gates, r.slot_of, out);
     combine_backward(expert_out, r.state.gates, r.slot_of, out, r.dgates, dexpert);
-    scatter_to_tokens(dexpert, r.slot_of, kTopK, dx);
+    dispatch_backward(dexpert, r.slot_of, kTopK, dx);
     Kokkos::fence();
   }
   report_tokens(state);

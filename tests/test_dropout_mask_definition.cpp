@@ -29,7 +29,7 @@ TEST(DropoutMaskDefinition, ElementWiseMaskKeepsWordEMod4OfBlockEOver4) {
   View2<float> x("x", rows, cols);
   Kokkos::deep_copy(x, 1.0f);
   View1<uint8_t> kept("kept", kernels::dropout_bit_bytes(size_t(rows) * cols));
-  kernels::dropout_apply(x, kP, kSeed, kStream, kept);
+  kernels::dropout_forward(x, kP, kSeed, kStream, kept);
   const auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   const auto bits = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kept);
   const float scale = float(1.0 / (1.0 - kP));

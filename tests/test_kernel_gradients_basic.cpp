@@ -41,11 +41,11 @@ TEST(KernelGradients, RopeBackwardIsInverseRotation) {
   const RopeTable<double> table(seq, hd, 10000.0);
   const auto loss = [&] {
     Kokkos::deep_copy(y, x);
-    rope_rotate(y, table, +1);
+    rope_forward(y, table);
     return weighted_sum(y);
   };
   weighted_sum_grad(dy);
-  rope_rotate(dy, table, -1);
+  rope_backward(dy, table);
   EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
 }
 
@@ -56,7 +56,7 @@ TEST(KernelGradients, RopeRotatesInterleavedPairsByPositionAngle) {
   for (int t = 0; t < seq; ++t)
     for (int j = 0; j < hd; ++j) h(t, j) = (j % 2 == 0) ? 1.0 : 0.0;  // (1, 0) in every pair
   Kokkos::deep_copy(x, h);
-  rope_rotate(x, RopeTable<double>(seq, hd, 100.0), +1);
+  rope_forward(x, RopeTable<double>(seq, hd, 100.0));
   Kokkos::deep_copy(h, x);
   // pair i at position p turns by p·100^(−2i/4): pair 0 by p, pair 1 by p/10.
   EXPECT_NEAR(h(2, 0), std::cos(2.0), 1e-12);
@@ -108,7 +108,7 @@ TEST(Silu, ValueAndFusedMaskMatchDropoutApply) {
   for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(plain[i], xs[i] / (1 + std::exp(-xs[i])), 1e-15);
   Kokkos::deep_copy(separate, fused);
   View1<uint8_t> separate_kept("separate_kept", dropout_bit_bytes(4 * 9));
-  dropout_apply(separate, 0.4, 3, 4, separate_kept);
+  dropout_forward(separate, 0.4, 3, 4, separate_kept);
   silu_dropout_forward(x, fused, 0.4, 3, 4, kept);
   EXPECT_EQ(to_vector(fused), to_vector(separate));
   // the mask bits say which elements the dropout kept
@@ -125,12 +125,12 @@ TEST(KernelGradients, DropoutMaskIsReusedByTheBackward) {
   fill_normal(x, 7);
   const auto loss = [&] {
     Kokkos::deep_copy(y, x);
-    dropout_apply(y, 0.3, 42, 5, kept);
+    dropout_forward(y, 0.3, 42, 5, kept);
     return weighted_sum(y);
   };
   weighted_sum_grad(dy);
   loss();  // the forward records the mask the backward applies
-  dropout_apply_kept(dy, 0.3, kept);
+  dropout_backward(dy, 0.3, kept);
   EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
   const auto dropped = to_vector(dy);
   const long zeros = std::count(dropped.begin(), dropped.end(), 0.0);
@@ -142,7 +142,7 @@ TEST(KernelGradients, DropoutZeroIsExactlyIdentity) {
   View2<double> x("x", 3, 3);
   fill_normal(x, 8);
   const auto before = to_vector(x);
-  dropout_apply(x, 0.0, 42, 5, View1<uint8_t>());
+  dropout_forward(x, 0.0, 42, 5, View1<uint8_t>());
   EXPECT_EQ(to_vector(x), before);
 }
 

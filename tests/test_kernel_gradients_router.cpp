@@ -33,7 +33,7 @@ struct RouterFixture {
   // loss = Σ w·gates + lb_coef·lb + z_coef·z, f held fixed (it carries no gradient).
   double loss() {
     Kokkos::deep_copy(state.logits, raw_logits);
-    router_select(state, noise, zero_bias, gate_norm);
+    router_forward(state, noise, zero_bias, gate_norm);
     const View1<int> keys(state.top_idx.data(), kTokens * k);
     group_by_key(keys, kExperts, offsets, order);
     const auto values = router_losses(state, offsets, fractions, mean_probs);
@@ -90,12 +90,12 @@ TEST(KernelGradients, ExpertDispatchGatherCombine) {
   fill_normal(gates, 42);
   // "Expert" = a fixed non-linear map of its grouped input: y = grouped² (element-wise).
   const auto loss = [&] {
-    gather_by_expert(x, order, kTopK, grouped);
+    dispatch_forward(x, order, kTopK, grouped);
     Kokkos::deep_copy(expert_out, grouped);
     auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), expert_out);
     for (size_t i = 0; i < g.span(); ++i) g.data()[i] *= g.data()[i];
     Kokkos::deep_copy(expert_out, g);
-    combine_from_experts(expert_out, gates, slot_of, out);
+    combine_forward(expert_out, gates, slot_of, out);
     return weighted_sum(out);
   };
   loss();
@@ -105,7 +105,7 @@ TEST(KernelGradients, ExpertDispatchGatherCombine) {
   const auto g = to_vector(grouped);
   for (size_t i = 0; i < de.span(); ++i) de.data()[i] *= 2 * g[i];  // chain through y = x²
   Kokkos::deep_copy(dexpert, de);
-  scatter_to_tokens(dexpert, slot_of, kTopK, dx);
+  dispatch_backward(dexpert, slot_of, kTopK, dx);
   EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), 1e-6);
   EXPECT_LT(fd_relative_error(gates, to_vector(dgates), loss), 1e-6);
 }

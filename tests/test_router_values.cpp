@@ -31,7 +31,7 @@ Routed route(const std::vector<std::vector<double>>& logits, int k, GateNorm gat
   for (int i = 0; i < n; ++i)
     for (int e = 0; e < E; ++e) h(i, e) = logits[i][e];
   Kokkos::deep_copy(r.state.logits, h);
-  router_select(r.state, RouterNoise{}, View1<double>("bias", E), gate_norm);
+  router_forward(r.state, RouterNoise{}, View1<double>("bias", E), gate_norm);
   group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
   r.losses = router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
   return r;
@@ -105,7 +105,7 @@ TEST(RouterValues, CapacityDropsTheLaterTokens) {
   View2<double> expert_out("eo", 8, 1), out("out", 4, 1);
   Kokkos::deep_copy(expert_out, 1.0);
   assign_slots(r.offsets, r.order, 2, slot_of);
-  combine_from_experts(expert_out, r.state.gates, slot_of, out);
+  combine_forward(expert_out, r.state.gates, slot_of, out);
   const auto o = to_vector(out);
   EXPECT_NEAR(o[0], 1.0, 1e-15);
   EXPECT_EQ(o[3], 0.0);

@@ -115,20 +115,20 @@ void add_into(const View2<T>& y, const View2<T>& x) {
 }
 
 template <class T>
-void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream, const View1<uint8_t>& kept) {
+void dropout_forward(const View2<T>& x, double p, uint64_t seed, uint64_t stream, const View1<uint8_t>& kept) {
   if (p <= 0.0) return;
-  require(x.span_is_contiguous(), "dropout_apply needs a contiguous view");
+  require(x.span_is_contiguous(), "dropout_forward needs a contiguous view");
   T* data = x.data();
-  for_each_recording_dropout<T>("dropout_apply", x.span(), p, seed, stream, kept,
+  for_each_recording_dropout<T>("dropout_forward", x.span(), p, seed, stream, kept,
                                 KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
 }
 
 template <class T>
-void dropout_apply_kept(const View2<T>& x, double p, const View1<uint8_t>& kept) {
+void dropout_backward(const View2<T>& x, double p, const View1<uint8_t>& kept) {
   if (p <= 0.0) return;
-  require(x.span_is_contiguous(), "dropout_apply_kept needs a contiguous view");
+  require(x.span_is_contiguous(), "dropout_backward needs a contiguous view");
   T* data = x.data();
-  for_each_with_kept<T>("dropout_apply_kept", x.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
+  for_each_with_kept<T>("dropout_backward", x.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
 }
 
 #define KMOE_INSTANTIATE(T)                                                                 \
@@ -137,8 +137,8 @@ void dropout_apply_kept(const View2<T>& x, double p, const View1<uint8_t>& kept)
   template void silu_dropout_backward<T>(const View2<T>&, const View2<T>&, const View2<T>&, double,            \
                                          const View1<uint8_t>&);                                             \
   template void add_into<T>(const View2<T>&, const View2<T>&);                              \
-  template void dropout_apply<T>(const View2<T>&, double, uint64_t, uint64_t, const View1<uint8_t>&);          \
-  template void dropout_apply_kept<T>(const View2<T>&, double, const View1<uint8_t>&);
+  template void dropout_forward<T>(const View2<T>&, double, uint64_t, uint64_t, const View1<uint8_t>&);          \
+  template void dropout_backward<T>(const View2<T>&, double, const View1<uint8_t>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

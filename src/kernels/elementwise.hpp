@@ -7,7 +7,7 @@
 
 namespace kmoe::kernels {
 
-// act = Drop(silu(h)), silu(h) = h · sigmoid(h), with the dropout mask of dropout_apply for
+// act = Drop(silu(h)), silu(h) = h · sigmoid(h), with the dropout mask of dropout_forward for
 // (p, seed, stream); p = 0: no dropout. The mask is also written to `kept` (one bit per element,
 // bit e mod 8 of byte e / 8; at least ⌈span/8⌉ bytes, unused when p = 0) so that the backward
 // reads it instead of drawing it again.
@@ -29,9 +29,9 @@ void add_into(const View2<T>& y, const View2<T>& x);
 // kept when word e mod 4 of philox(seed, stream, e / 4), as a uniform, is ≥ p; the mask is
 // recorded in `kept` as for silu_dropout_forward. p = 0 leaves x untouched.
 template <class T>
-void dropout_apply(const View2<T>& x, double p, uint64_t seed, uint64_t stream, const View1<uint8_t>& kept);
+void dropout_forward(const View2<T>& x, double p, uint64_t seed, uint64_t stream, const View1<uint8_t>& kept);
 // The backward: x ← x · mask / (1 − p) with the mask recorded by the forward.
 template <class T>
-void dropout_apply_kept(const View2<T>& x, double p, const View1<uint8_t>& kept);
+void dropout_backward(const View2<T>& x, double p, const View1<uint8_t>& kept);
 
 }  // namespace kmoe::kernels

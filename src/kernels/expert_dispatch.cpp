@@ -14,19 +14,19 @@ void assign_slots(const View1<int>& offsets, const View1<int>& order, int capaci
 }
 
 template <class T>
-void gather_by_expert(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped) {
+void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped) {
   Kokkos::parallel_for(
-      "gather_by_expert",
+      "dispatch_forward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(grouped.extent(0)), int(grouped.extent(1))}),
       KOKKOS_LAMBDA(int row, int j) { grouped(row, j) = x(order(row) / k, j); });
 }
 
 template <class T>
-void combine_from_experts(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
                           const View2<T>& out) {
   const int k = static_cast<int>(gates.extent(1));
   Kokkos::parallel_for(
-      "combine_from_experts",
+      "combine_forward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(out.extent(0)), int(out.extent(1))}),
       KOKKOS_LAMBDA(int n, int j) {
         T sum = 0;
@@ -58,9 +58,9 @@ void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const V
 }
 
 template <class T>
-void scatter_to_tokens(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx) {
+void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx) {
   Kokkos::parallel_for(
-      "scatter_to_tokens",
+      "dispatch_backward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(dx.extent(0)), int(dx.extent(1))}),
       KOKKOS_LAMBDA(int n, int j) {
         T sum = 0;
@@ -73,12 +73,12 @@ void scatter_to_tokens(const View2<T>& dgrouped, const View1<int>& slot_of, int 
 }
 
 #define KMOE_INSTANTIATE(T)                                                                          \
-  template void gather_by_expert<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);       \
-  template void combine_from_experts<T>(const View2<T>&, const View2<T>&, const View1<int>&,         \
+  template void dispatch_forward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);       \
+  template void combine_forward<T>(const View2<T>&, const View2<T>&, const View1<int>&,         \
                                         const View2<T>&);                                            \
   template void combine_backward<T>(const View2<T>&, const View2<T>&, const View1<int>&,             \
                                     const View2<T>&, const View2<T>&, const View2<T>&);              \
-  template void scatter_to_tokens<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);
+  template void dispatch_backward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

@@ -29,20 +29,20 @@ int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capaci
 
 // grouped[row, :] = x[order[row] / k, :]
 template <class T>
-void gather_by_expert(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped);
+void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped);
+
+// Its backward: dx[n, :] += Σ_s dgrouped[slot_of[n·k + s], :]
+template <class T>
+void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx);
 
 // out[n, :] = Σ_s gates[n, s] · expert_out[slot_of[n·k + s], :]   (overwrites out)
 template <class T>
-void combine_from_experts(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
-                          const View2<T>& out);
+void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+                     const View2<T>& out);
 
 // Backward of combine: dgates[n, s] = dout[n]·expert_out[slot]; dexpert_out[slot] = gates[n, s]·dout[n].
 template <class T>
 void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
                       const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out);
-
-// Backward of gather: dx[n, :] += Σ_s dgrouped[slot_of[n·k + s], :]
-template <class T>
-void scatter_to_tokens(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx);
 
 }  // namespace kmoe::kernels

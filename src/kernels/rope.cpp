@@ -24,6 +24,9 @@ RopeTable<T>::RopeTable(int seq_len, int head_dim, double base)
   fill_rope_table(cos, sin, head_dim, base);
 }
 
+namespace {
+
+// direction = +1: the rotation; −1: its inverse, which is the backward (the rotation is orthogonal).
 template <class T>
 void rope_rotate(const View2<T>& x, const RopeTable<T>& table, int direction) {
   const int n = static_cast<int>(x.extent(0));
@@ -43,9 +46,23 @@ void rope_rotate(const View2<T>& x, const RopeTable<T>& table, int direction) {
       });
 }
 
+}  // namespace
+
+template <class T>
+void rope_forward(const View2<T>& x, const RopeTable<T>& table) {
+  rope_rotate(x, table, +1);
+}
+
+template <class T>
+void rope_backward(const View2<T>& dx, const RopeTable<T>& table) {
+  rope_rotate(dx, table, -1);
+}
+
 template struct RopeTable<float>;
 template struct RopeTable<double>;
-template void rope_rotate<float>(const View2<float>&, const RopeTable<float>&, int);
-template void rope_rotate<double>(const View2<double>&, const RopeTable<double>&, int);
+template void rope_forward<float>(const View2<float>&, const RopeTable<float>&);
+template void rope_forward<double>(const View2<double>&, const RopeTable<double>&);
+template void rope_backward<float>(const View2<float>&, const RopeTable<float>&);
+template void rope_backward<double>(const View2<double>&, const RopeTable<double>&);
 
 }  // namespace kmoe::kernels

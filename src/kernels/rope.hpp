@@ -15,9 +15,11 @@ struct RopeTable {
   RopeTable(int seq_len, int head_dim, double base);
 };
 
-// In place on x [tokens, heads·head_dim]. direction = +1 forward; −1 applies the inverse
-// rotation, which is the backward (the rotation is orthogonal).
+// In place on x [tokens, heads·head_dim]: each pair rotated by its position's angle.
 template <class T>
-void rope_rotate(const View2<T>& x, const RopeTable<T>& table, int direction);
+void rope_forward(const View2<T>& x, const RopeTable<T>& table);
+// In place on dx: the inverse rotation, which is the backward (the rotation is orthogonal).
+template <class T>
+void rope_backward(const View2<T>& dx, const RopeTable<T>& table);
 
 }  // namespace kmoe::kernels

@@ -14,7 +14,7 @@ RouterState<T>::RouterState(int tokens, int experts, int k)
       gates("router_gates", tokens, k) {}
 
 template <class T>
-void router_select(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
+void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
                    GateNorm gate_norm) {
   const auto logits = state.logits;
   const auto probs = state.probs;
@@ -27,7 +27,7 @@ void router_select(const RouterState<T>& state, const RouterNoise& noise, const 
   const uint64_t seed = noise.seed, stream = noise.stream;
   const bool renormalise = gate_norm == GateNorm::selected;
   Kokkos::parallel_for(
-      "router_select", Range(0, tokens), KOKKOS_LAMBDA(int n) {
+      "router_forward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         if (noise_std > 0.0) {
           for (int e = 0; e < E; ++e) {
             logits(n, e) += static_cast<T>(noise_std * rng::normal(seed, stream, uint64_t(n) * E + e));
@@ -104,7 +104,7 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
 
 #define KMOE_INSTANTIATE(T)                                                                       \
   template struct RouterState<T>;                                                                 \
-  template void router_select<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm); \
+  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm); \
   template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T,        \
                                    const View2<T>&, GateNorm);
 KMOE_INSTANTIATE(float)

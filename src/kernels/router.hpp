@@ -36,7 +36,7 @@ struct RouterNoise {
 // `selection_bias` [experts] is added to the scores used for selection only (aux-loss-free
 // balancing); pass zeros for the plain router.
 template <class T>
-void router_select(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
+void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
                    GateNorm gate_norm = GateNorm::selected);
 
 // dlogits = ∂L/∂logits from the gate gradients, the load-balancing term

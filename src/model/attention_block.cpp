@@ -31,8 +31,8 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   linear_forward(a.normed_attn, params_.matrix(p.wq), a.q, T(0), c.matmul);
   linear_forward(a.normed_attn, params_.matrix(p.wk), a.k, T(0), c.matmul);
   linear_forward(a.normed_attn, params_.matrix(p.wv), a.v, T(0), c.matmul);
-  rope_rotate(a.q, rope_table_, +1);
-  rope_rotate(a.k, rope_table_, +1);
+  rope_forward(a.q, rope_table_);
+  rope_forward(a.k, rope_table_);
   const AttentionShape shape = attention_shape(c, tokens_);
   causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
                            attention_workspace_, c.matmul);
@@ -55,8 +55,8 @@ void MoeTransformer<T>::attention_backward(int layer) {
   const AttentionShape shape = attention_shape(c, tokens_);
   causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
                             s.dq, s.dk, s.dv, attention_workspace_, c.matmul);
-  rope_rotate(s.dq, rope_table_, -1);
-  rope_rotate(s.dk, rope_table_, -1);
+  rope_backward(s.dq, rope_table_);
+  rope_backward(s.dk, rope_table_);
   linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq), c.matmul);
   linear_backward_weight(s.dk, a.normed_attn, params_.matrix_grad(p.wk), c.matmul);
   linear_backward_weight(s.dv, a.normed_attn, params_.matrix_grad(p.wv), c.matmul);

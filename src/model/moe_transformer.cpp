@@ -132,13 +132,13 @@ View1<uint8_t> MoeTransformer<T>::dropout_kept(int layer, int site) const {
 template <class T>
 void MoeTransformer<T>::apply_dropout(const View2<T>& x, int layer, int site) const {
   if (options_.training) {
-    dropout_apply(x, config_.dropout, options_.seed, dropout_stream(layer, site), dropout_kept(layer, site));
+    dropout_forward(x, config_.dropout, options_.seed, dropout_stream(layer, site), dropout_kept(layer, site));
   }
 }
 
 template <class T>
 void MoeTransformer<T>::apply_dropout_backward(const View2<T>& x, int layer, int site) const {
-  if (options_.training) dropout_apply_kept(x, config_.dropout, dropout_kept(layer, site));
+  if (options_.training) dropout_backward(x, config_.dropout, dropout_kept(layer, site));
 }
 
 template <class T>
