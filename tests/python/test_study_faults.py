@@ -57,7 +57,7 @@ def start_runner(path, **kwargs):
         started += line.startswith("study: started")
         if started == 2:
             break
-    time.sleep(1.0)  # the cells get going
+    time.sleep(random.uniform(0.3, 2.5))  # the cells get going; the interruption comes at a random instant
     return run
 
 
@@ -198,6 +198,23 @@ class StudyFaultTest(unittest.TestCase):
             r = study("slurm", path)
             self.assertEqual(r.returncode, 1)
             self.assertIn("#SBATCH lines cannot carry", r.stderr)
+
+    def test_a_study_path_with_quotes_and_backslashes_keeps_its_records_inside(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            odd = os.path.join(tmp, 'st"u\\dy')
+            os.makedirs(odd)
+            write_study(tmp, 6)  # the base deck and corpus stay in tmp; the study lives in the odd path
+            with open(os.path.join(tmp, "study.toml")) as f:
+                text = f.read().replace('base = "base.toml"', 'base = "../base.toml"')
+            path = os.path.join(odd, "study.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            before = sorted(os.listdir(tmp))
+            r = study("run", path, "--jobs", "2")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(sorted(n for n in os.listdir(os.path.join(odd, "out", "runs")) if n.endswith("1.h5")),
+                             ["noise_std=0.0,seed=1.h5", "noise_std=0.5,seed=1.h5"])
+            self.assertEqual(set(os.listdir(tmp)) - set(before), {"data"})  # only the base deck's prepared data
 
     def test_a_seeds_only_study_has_a_cell_per_seed_and_one_value_twice_is_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
