@@ -22,9 +22,12 @@ CheckpointData sample(int64_t update, size_t size) {
   d.tokens_seen = 1000 * update;
   d.best_val_ppl = 12.5;
   d.train_seconds = 3.25;
-  d.tensors.assign(4, std::vector<float>(size));
-  for (size_t t = 0; t < 4; ++t)
-    for (size_t i = 0; i < size; ++i) d.tensors[t][i] = float(update) + float(t) * 0.5f + float(i) * 1e-6f;
+  const std::vector<std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum};
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    tensors[t]->resize(size);
+    for (size_t i = 0; i < size; ++i) (*tensors[t])[i] = float(update) + float(t) * 0.5f + float(i) * 1e-6f;
+  }
+  d.routing_bias = {0.25f, -0.5f};
   return d;
 }
 
@@ -37,7 +40,12 @@ TEST(Checkpoint, RoundTrip) {
   EXPECT_EQ(d.micro_batches, 28);
   EXPECT_EQ(d.tokens_seen, 7000);
   EXPECT_EQ(d.best_val_ppl, 12.5);
-  EXPECT_EQ(d.tensors, sample(7, 1000).tensors);
+  const auto expected = sample(7, 1000);
+  EXPECT_EQ(d.parameters, expected.parameters);
+  EXPECT_EQ(d.adamw_m, expected.adamw_m);
+  EXPECT_EQ(d.adamw_v, expected.adamw_v);
+  EXPECT_EQ(d.muon_momentum, expected.muon_momentum);
+  EXPECT_EQ(d.routing_bias, expected.routing_bias);
   std::remove(path.c_str());
 }
 
@@ -78,8 +86,8 @@ TEST(Checkpoint, KillNineDuringWritesLeavesALoadableCheckpoint) {
     waitpid(child, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status));
     const auto d = read_checkpoint(path);  // the last complete checkpoint, never a torn one
-    ASSERT_EQ(d.tensors.size(), 4u);
-    EXPECT_EQ(d.tensors[3][12345], float(d.update) + 1.5f + 12345 * 1e-6f);
+    ASSERT_EQ(d.muon_momentum.size(), size_t(1) << 20);
+    EXPECT_EQ(d.muon_momentum[12345], float(d.update) + 1.5f + 12345 * 1e-6f);
   }
   std::remove(path.c_str());
   std::remove((path + ".tmp").c_str());

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "io/hdf5_reader.hpp"
+#include "train/record_datasets.hpp"
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
 
@@ -16,11 +17,11 @@ double last_or_zero(const std::vector<double>& v) { return v.empty() ? 0.0 : v.b
 
 void read_numbers(const std::string& record, CellStatus& s) {
   const Hdf5Reader in(record);
-  s.step = int64_t(in.read<int64_t>("/train/step").size());
-  s.tokens_per_s = last_or_zero(in.read<double>("/train/tokens_per_s"));
-  s.last_val_ppl = last_or_zero(in.read<double>("/eval/val_ppl"));
-  s.best_val_ppl = last_or_zero(in.read<double>("/eval/best_val_ppl"));
-  if (in.has("/eval/expert_cv_mean")) s.expert_cv = last_or_zero(in.read<double>("/eval/expert_cv_mean"));
+  s.step = int64_t(in.read<int64_t>(record::kTrainStep).size());
+  s.tokens_per_s = last_or_zero(in.read<double>(record::kTrainTokensPerS));
+  s.last_val_ppl = last_or_zero(in.read<double>(record::kEvalValPpl));
+  s.best_val_ppl = last_or_zero(in.read<double>(record::kEvalBestValPpl));
+  if (in.has(record::kEvalExpertCvMean)) s.expert_cv = last_or_zero(in.read<double>(record::kEvalExpertCvMean));
   if (run_state_from(in.string_attribute("/", "status")) == RunState::failed) {
     s.error = in.string_attribute("/", "error");
   }
@@ -33,9 +34,9 @@ std::optional<CellValidation> validation_at(const StudyCell& cell, int64_t step)
   for (const auto& record : {paths.record, paths.partial}) {
     if (!fs::exists(record)) continue;
     const Hdf5Reader in(record);
-    const auto steps = in.read<int64_t>("/eval/step");
-    const auto loss = in.read<double>("/eval/val_loss");
-    const auto cv = in.has("/eval/expert_cv_mean") ? in.read<double>("/eval/expert_cv_mean") : std::vector<double>();
+    const auto steps = in.read<int64_t>(record::kEvalStep);
+    const auto loss = in.read<double>(record::kEvalValLoss);
+    const auto cv = in.has(record::kEvalExpertCvMean) ? in.read<double>(record::kEvalExpertCvMean) : std::vector<double>();
     std::optional<CellValidation> found;
     for (size_t i = 0; i < steps.size() && steps[i] <= step; ++i) {
       found = CellValidation{steps[i], loss[i], cv.empty() ? 0.0 : cv[i]};

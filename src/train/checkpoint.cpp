@@ -29,8 +29,10 @@ void write_checkpoint(const std::string& path, const CheckpointData& d) {
   p.put(d.tokens_seen);
   p.put(d.best_val_ppl);
   p.put(d.train_seconds);
-  p.put(uint64_t(d.tensors.size()));
-  for (const auto& t : d.tensors) p.put_vector(t);
+  const std::vector<const std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
+                                                         &d.routing_bias};
+  p.put(uint64_t(tensors.size()));
+  for (const auto* t : tensors) p.put_vector(*t);
   p.put_string(d.record_state);
   const size_t payload = p.bytes().size() - kHeader;
   p.patch(sizeof(kMagic), uint64_t(payload));
@@ -64,8 +66,10 @@ CheckpointData read_checkpoint(const std::string& path) {
   d.tokens_seen = r.get<int64_t>();
   d.best_val_ppl = r.get<double>();
   d.train_seconds = r.get<double>();
-  d.tensors.resize(r.get<uint64_t>());
-  for (auto& t : d.tensors) t = r.get_vector<float>();
+  const std::vector<std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
+                                                   &d.routing_bias};
+  if (r.get<uint64_t>() != tensors.size()) throw Error(path + ": unexpected checkpoint layout");
+  for (auto* t : tensors) *t = r.get_vector<float>();
   d.record_state = r.get_string();
   return d;
 }

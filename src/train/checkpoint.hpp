@@ -19,8 +19,8 @@ struct CheckpointData {
   int64_t tokens_seen = 0;
   double best_val_ppl = 0;        // 0 = no evaluation yet
   double train_seconds = 0;
-  // parameters, AdamW m, AdamW v, Muon momentum, routing bias (aux-loss-free balancing)
-  std::vector<std::vector<float>> tensors;
+  std::vector<float> parameters, adamw_m, adamw_v, muon_momentum;
+  std::vector<float> routing_bias;  // aux-loss-free balancing, [layers × experts]
   std::string record_state;       // RunRecord::serialize() at this step
 };
 

@@ -2,6 +2,7 @@
 
 #include "io/byte_buffer.hpp"
 #include "io/hdf5_writer.hpp"
+#include "train/record_datasets.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -22,33 +23,33 @@ uint64_t RunRecord::Column::width() const {
 }
 
 RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
-  for (const char* name : {"/train/step", "/train/tokens"}) add(name, Kind::I64);
-  for (const char* name : {"/train/lr_muon", "/train/lr_adamw", "/train/ce_loss", "/train/lb_loss", "/train/z_loss",
-                           "/train/total_loss", "/train/accuracy", "/train/aux_coef", "/train/grad_norm",
-                           "/train/ms_per_step", "/train/tokens_per_s"}) {
+  for (const char* name : {record::kTrainStep, record::kTrainTokens}) add(name, Kind::I64);
+  for (const char* name : {record::kTrainLrMuon, record::kTrainLrAdamw, record::kTrainCeLoss, record::kTrainLbLoss, record::kTrainZLoss,
+                           record::kTrainTotalLoss, record::kTrainAccuracy, record::kTrainAuxCoef, record::kTrainGradNorm,
+                           record::kTrainMsPerStep, record::kTrainTokensPerS}) {
     add(name, Kind::F64);
   }
-  add("/train/nonfinite", Kind::U8);
-  add("/eval/step", Kind::I64);
+  add(record::kTrainNonfinite, Kind::U8);
+  add(record::kEvalStep, Kind::I64);
   for (const char* name :
-       {"/eval/val_loss", "/eval/val_accuracy", "/eval/val_ppl", "/eval/best_val_ppl", "/eval/seconds"}) {
+       {record::kEvalValLoss, record::kEvalValAccuracy, record::kEvalValPpl, record::kEvalBestValPpl, record::kEvalSeconds}) {
     add(name, Kind::F64);
   }
   if (c.moe) {
     const uint64_t L = c.n_layers, E = c.num_experts;
-    add("/router/load", Kind::I64, {L, E});
-    add("/router/importance", Kind::F64, {L, E});
-    add("/router/entropy", Kind::F64, {L});
-    add("/router/dropped", Kind::I64, {L});
-    add("/router/max_load_frac", Kind::F64, {L});
-    add("/router/min_load_frac", Kind::F64, {L});
-    add("/router/lb_loss", Kind::F64, {L});
-    add("/router/z_loss", Kind::F64, {L});
-    add("/router/routing_bias", Kind::F64, {L, E});
-    add("/eval/expert_cv", Kind::F64, {L});
-    add("/eval/expert_cv_mean", Kind::F64);
-    add("/eval/router_entropy", Kind::F64, {L});
-    add("/eval/load", Kind::I64, {L, E});
+    add(record::kRouterLoad, Kind::I64, {L, E});
+    add(record::kRouterImportance, Kind::F64, {L, E});
+    add(record::kRouterEntropy, Kind::F64, {L});
+    add(record::kRouterDropped, Kind::I64, {L});
+    add(record::kRouterMaxLoadFrac, Kind::F64, {L});
+    add(record::kRouterMinLoadFrac, Kind::F64, {L});
+    add(record::kRouterLbLoss, Kind::F64, {L});
+    add(record::kRouterZLoss, Kind::F64, {L});
+    add(record::kRouterRoutingBias, Kind::F64, {L, E});
+    add(record::kEvalExpertCv, Kind::F64, {L});
+    add(record::kEvalExpertCvMean, Kind::F64);
+    add(record::kEvalRouterEntropy, Kind::F64, {L});
+    add(record::kEvalLoad, Kind::I64, {L, E});
   }
 }
 
@@ -80,20 +81,20 @@ std::string RunRecord::string_attribute(const std::string& name) const {
 }
 
 void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
-  push("/train/step", row.step);
-  push("/train/tokens", row.tokens);
-  push("/train/lr_muon", row.lr_muon);
-  push("/train/lr_adamw", row.lr_adamw);
-  push("/train/ce_loss", r.cross_entropy);
-  push("/train/lb_loss", r.load_balancing);
-  push("/train/z_loss", r.z_loss);
-  push("/train/total_loss", r.total_loss);
-  push("/train/accuracy", r.tokens ? double(r.correct) / double(r.tokens) : 0.0);
-  push("/train/aux_coef", row.aux_coef);
-  push("/train/grad_norm", row.grad_norm);
-  push("/train/ms_per_step", row.ms_per_step);
-  push("/train/tokens_per_s", row.tokens_per_s);
-  push("/train/nonfinite", int64_t{row.nonfinite ? 1 : 0});
+  push(record::kTrainStep, row.step);
+  push(record::kTrainTokens, row.tokens);
+  push(record::kTrainLrMuon, row.lr_muon);
+  push(record::kTrainLrAdamw, row.lr_adamw);
+  push(record::kTrainCeLoss, r.cross_entropy);
+  push(record::kTrainLbLoss, r.load_balancing);
+  push(record::kTrainZLoss, r.z_loss);
+  push(record::kTrainTotalLoss, r.total_loss);
+  push(record::kTrainAccuracy, r.tokens ? double(r.correct) / double(r.tokens) : 0.0);
+  push(record::kTrainAuxCoef, row.aux_coef);
+  push(record::kTrainGradNorm, row.grad_norm);
+  push(record::kTrainMsPerStep, row.ms_per_step);
+  push(record::kTrainTokensPerS, row.tokens_per_s);
+  push(record::kTrainNonfinite, int64_t{row.nonfinite ? 1 : 0});
   if (!config_.moe) return;
   const int L = config_.n_layers, E = config_.num_experts;
   std::vector<int64_t> load, dropped;
@@ -114,54 +115,54 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
     lb.push_back(s.load_balancing);
     z.push_back(s.z_loss);
   }
-  push("/router/load", load);
-  push("/router/importance", importance);
-  push("/router/entropy", entropy);
-  push("/router/dropped", dropped);
-  push("/router/max_load_frac", max_frac);
-  push("/router/min_load_frac", min_frac);
-  push("/router/lb_loss", lb);
-  push("/router/z_loss", z);
-  push("/router/routing_bias", row.routing_bias);
+  push(record::kRouterLoad, load);
+  push(record::kRouterImportance, importance);
+  push(record::kRouterEntropy, entropy);
+  push(record::kRouterDropped, dropped);
+  push(record::kRouterMaxLoadFrac, max_frac);
+  push(record::kRouterMinLoadFrac, min_frac);
+  push(record::kRouterLbLoss, lb);
+  push(record::kRouterZLoss, z);
+  push(record::kRouterRoutingBias, row.routing_bias);
 }
 
 void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_ppl, double seconds) {
-  push("/eval/step", step);
-  push("/eval/seconds", seconds);
-  push("/eval/val_loss", e.loss);
-  push("/eval/val_accuracy", e.accuracy);
-  push("/eval/val_ppl", e.perplexity);
-  push("/eval/best_val_ppl", best_val_ppl);
+  push(record::kEvalStep, step);
+  push(record::kEvalSeconds, seconds);
+  push(record::kEvalValLoss, e.loss);
+  push(record::kEvalValAccuracy, e.accuracy);
+  push(record::kEvalValPpl, e.perplexity);
+  push(record::kEvalBestValPpl, best_val_ppl);
   if (config_.moe) {
     std::vector<int64_t> load;
     for (const auto& layer : e.load) load.insert(load.end(), layer.begin(), layer.end());
-    push("/eval/expert_cv", e.expert_cv);
-    push("/eval/expert_cv_mean", e.expert_cv_mean);
-    push("/eval/router_entropy", e.router_entropy);
-    push("/eval/load", load);
+    push(record::kEvalExpertCv, e.expert_cv);
+    push(record::kEvalExpertCvMean, e.expert_cv_mean);
+    push(record::kEvalRouterEntropy, e.router_entropy);
+    push(record::kEvalLoad, load);
   }
 }
 
 void RunRecord::set_final(const std::string& name, double value) { finals_[name] = value; }
 
-int64_t RunRecord::steps() const { return int64_t(columns_.at("/train/step").rows()); }
+int64_t RunRecord::steps() const { return int64_t(columns_.at(record::kTrainStep).rows()); }
 
 double RunRecord::eval_seconds() const {
   double total = 0;
-  for (double s : columns_.at("/eval/seconds").real) total += s;
+  for (double s : columns_.at(record::kEvalSeconds).real) total += s;
   return total;
 }
 
 std::optional<EvalRow> RunRecord::last_eval() const {
-  const auto& steps = columns_.at("/eval/step").whole;
+  const auto& steps = columns_.at(record::kEvalStep).whole;
   if (steps.empty()) return std::nullopt;
   const size_t last = steps.size() - 1;
   EvalRow row;
   row.step = steps[last];
-  row.val_loss = columns_.at("/eval/val_loss").real[last];
-  row.val_accuracy = columns_.at("/eval/val_accuracy").real[last];
-  row.val_ppl = columns_.at("/eval/val_ppl").real[last];
-  if (config_.moe) row.expert_cv_mean = columns_.at("/eval/expert_cv_mean").real[last];
+  row.val_loss = columns_.at(record::kEvalValLoss).real[last];
+  row.val_accuracy = columns_.at(record::kEvalValAccuracy).real[last];
+  row.val_ppl = columns_.at(record::kEvalValPpl).real[last];
+  if (config_.moe) row.expert_cv_mean = columns_.at(record::kEvalExpertCvMean).real[last];
   return row;
 }
 

@@ -24,6 +24,7 @@
 #include "train/memory_check.hpp"
 #include "train/output_guard.hpp"
 #include "train/progress_reporter.hpp"
+#include "train/record_datasets.hpp"
 #include "train/resume_compatibility.hpp"
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
@@ -282,12 +283,11 @@ void Run::resume_from_checkpoint() {
   const std::string data_changed = changed_data(ckpt.data_identity, data_identity_);
   require(data_changed.empty(), paths_.checkpoint + ": cannot resume: the token data changed since the checkpoint" +
                                     data_changed);
-  require(ckpt.tensors.size() == 5, paths_.checkpoint + ": unexpected checkpoint layout");
-  restore(model_->params().values(), ckpt.tensors[0], "parameters");
-  restore(optimizer_->adamw().first_moment(), ckpt.tensors[1], "AdamW m");
-  restore(optimizer_->adamw().second_moment(), ckpt.tensors[2], "AdamW v");
-  restore(optimizer_->muon().momentum(), ckpt.tensors[3], "Muon momentum");
-  model_->set_routing_bias(std::vector<double>(ckpt.tensors[4].begin(), ckpt.tensors[4].end()));
+  restore(model_->params().values(), ckpt.parameters, "parameters");
+  restore(optimizer_->adamw().first_moment(), ckpt.adamw_m, "AdamW m");
+  restore(optimizer_->adamw().second_moment(), ckpt.adamw_v, "AdamW v");
+  restore(optimizer_->muon().momentum(), ckpt.muon_momentum, "Muon momentum");
+  model_->set_routing_bias(std::vector<double>(ckpt.routing_bias.begin(), ckpt.routing_bias.end()));
   record_->restore(ckpt.record_state, paths_.checkpoint);
   require(record_->steps() == ckpt.update, paths_.checkpoint + ": its record rows do not end at its step");
   optimizer_->set_updates(ckpt.update);
@@ -309,10 +309,12 @@ void Run::save_checkpoint() {
   d.tokens_seen = tokens_seen_;
   d.best_val_ppl = best_val_ppl_;
   d.train_seconds = train_seconds_;
-  d.tensors = {host_copy(model_->params().values()), host_copy(optimizer_->adamw().first_moment()),
-               host_copy(optimizer_->adamw().second_moment()), host_copy(optimizer_->muon().momentum())};
+  d.parameters = host_copy(model_->params().values());
+  d.adamw_m = host_copy(optimizer_->adamw().first_moment());
+  d.adamw_v = host_copy(optimizer_->adamw().second_moment());
+  d.muon_momentum = host_copy(optimizer_->muon().momentum());
   const auto bias = model_->routing_bias();
-  d.tensors.emplace_back(bias.begin(), bias.end());
+  d.routing_bias.assign(bias.begin(), bias.end());
   d.record_state = record_->serialize();
   write_checkpoint(paths_.checkpoint, d);
 }
@@ -402,11 +404,11 @@ bool Run::run_evaluation() {
 
 std::string Run::early_stop_reason_now() const {
   StopEvidence e;
-  e.val_loss = record_->row_means("/eval/val_loss");
-  for (double step : record_->row_means("/eval/step")) e.eval_steps.push_back(int64_t(step));
-  e.train_loss = record_->row_means("/train/ce_loss");
-  e.router_entropy = record_->row_means("/router/entropy");
-  e.max_load_frac = record_->row_means("/router/max_load_frac");
+  e.val_loss = record_->row_means(record::kEvalValLoss);
+  for (double step : record_->row_means(record::kEvalStep)) e.eval_steps.push_back(int64_t(step));
+  e.train_loss = record_->row_means(record::kTrainCeLoss);
+  e.router_entropy = record_->row_means(record::kRouterEntropy);
+  e.max_load_frac = record_->row_means(record::kRouterMaxLoadFrac);
   return early_stop_reason(deck_.early_stop, e);
 }
 
@@ -416,7 +418,7 @@ std::string Run::early_stop_reason_now() const {
 double Run::eta_seconds(double tokens_per_s) const {
   const int64_t every = deck_.eval.every;
   const int64_t evals_left = (every > 0 ? last_update_ / every - update_ / every : 0) + 1;
-  const int64_t evals_done = int64_t(record_->row_means("/eval/step").size());
+  const int64_t evals_done = int64_t(record_->row_means(record::kEvalStep).size());
   double per_eval = evals_done > 0 ? record_->eval_seconds() / double(evals_done) : 0;
   if (evals_done == 0 && tokens_per_s > 0) {
     const int64_t window = deck_.model.seq_len + 1, windows = shards_.val->size() / window;
