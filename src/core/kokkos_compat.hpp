@@ -22,14 +22,10 @@ namespace kmoe::math {
 template <class T> KOKKOS_INLINE_FUNCTION T exp(T x) { return KMOE_KOKKOS_MATH_NS::exp(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T log(T x) { return KMOE_KOKKOS_MATH_NS::log(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T sqrt(T x) { return KMOE_KOKKOS_MATH_NS::sqrt(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T tanh(T x) { return KMOE_KOKKOS_MATH_NS::tanh(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T cos(T x) { return KMOE_KOKKOS_MATH_NS::cos(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T sin(T x) { return KMOE_KOKKOS_MATH_NS::sin(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T pow(T x, T y) { return KMOE_KOKKOS_MATH_NS::pow(x, y); }
-template <class T> KOKKOS_INLINE_FUNCTION T fabs(T x) { return KMOE_KOKKOS_MATH_NS::fabs(x); }
 template <class T> KOKKOS_INLINE_FUNCTION T fmax(T x, T y) { return KMOE_KOKKOS_MATH_NS::fmax(x, y); }
-template <class T> KOKKOS_INLINE_FUNCTION T fmin(T x, T y) { return KMOE_KOKKOS_MATH_NS::fmin(x, y); }
-template <class T> KOKKOS_INLINE_FUNCTION T log1p(T x) { return KMOE_KOKKOS_MATH_NS::log1p(x); }
 template <class T> KOKKOS_INLINE_FUNCTION bool isfinite(T x) { return KMOE_KOKKOS_MATH_NS::isfinite(x); }
 
 template <class T> KOKKOS_INLINE_FUNCTION T rsqrt(T x) {

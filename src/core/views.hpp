@@ -23,7 +23,6 @@ using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSp
 
 template <class T> using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>;
 template <class T> using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
-template <class T> using View3 = Kokkos::View<T***, Kokkos::LayoutRight, MemSpace>;
 template <class T> using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
 
 using Range = Kokkos::RangePolicy<ExecSpace>;

@@ -11,18 +11,6 @@ void pack_heads(const AttentionShape& shape, const View2<T>& tokens_layout, cons
 template <class T>
 void unpack_heads(const AttentionShape& shape, const View2<T>& packed, const View2<T>& tokens_layout);
 
-// Rows [first_head·T, (first_head + count)·T) of a packed buffer.
-template <class T>
-View2<T> head_rows(const View2<T>& packed, int seq_len, int first_head, int count) {
-  return Kokkos::subview(packed, Kokkos::make_pair(first_head * seq_len, (first_head + count) * seq_len), Kokkos::ALL());
-}
-
-// The T×T block of head `index` within a group scratch.
-template <class T>
-View2<T> score_block(const View1<T>& scratch, int seq_len, int index) {
-  return View2<T>(scratch.data() + size_t(index) * seq_len * seq_len, seq_len, seq_len);
-}
-
 // Attention-probability dropout draws four masks per Philox block: row r, column j uses
 // block r·blocks + j/4, word j mod 4.
 KOKKOS_INLINE_FUNCTION int dropout_blocks_per_row(int seq_len) { return (seq_len + 3) / 4; }
