@@ -1,12 +1,12 @@
 // kmoe-deck: inspect run decks.
 //   kmoe-deck schema                      every key, its default, type and allowed values
 //   kmoe-deck resolve DECK [--set k=v]    the validated deck with defaults filled in
+#include <cstring>
+#include <iostream>
+
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "io/run_deck.hpp"
-
-#include <cstring>
-#include <iostream>
 
 namespace {
 

@@ -2,14 +2,14 @@
 // Raw text → SentencePiece tokenizer + train / validation / test token shards, as the deck's
 // [data] section says. Prints the tokens per split and the unigram entropy of the training
 // tokens (a model must beat it to have learnt more than token frequencies).
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+
 #include "core/error.hpp"
 #include "core/exit_codes.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/run_deck.hpp"
-
-#include <cstring>
-#include <iomanip>
-#include <iostream>
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {

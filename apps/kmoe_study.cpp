@@ -5,19 +5,9 @@
 // the same command continues. status: one row per cell from its record. slurm [--submit]: the
 // preparation job and one job array per stage. prepare and cell --stage K --index I: what
 // those jobs run (cell execs kmoe-train for one cell and stage).
-#include "core/error.hpp"
-#include "core/exit_codes.hpp"
-#include "model/model_config.hpp"
-#include "model/parameter_registry.hpp"
-#include "study/cell_status.hpp"
-#include "study/slurm_scripts.hpp"
-#include "study/stage_gate.hpp"
-#include "study/study_runner.hpp"
-
-#include <Kokkos_Core.hpp>
-
 #include <unistd.h>
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -28,6 +18,15 @@
 #include <iostream>
 #include <map>
 #include <set>
+
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "model/model_config.hpp"
+#include "model/parameter_registry.hpp"
+#include "study/cell_status.hpp"
+#include "study/slurm_scripts.hpp"
+#include "study/stage_gate.hpp"
+#include "study/study_runner.hpp"
 
 namespace {
 
@@ -48,19 +47,20 @@ std::string varied_text(const StudyCell& cell) {
 
 void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   const int width = name_width(cells);
-  std::cout << "study " << study.name << " (" << study.source << "): " << cells.size() << " cells, base "
-            << study.base << ", output " << study.output_dir << "\n";
+  std::cout << "study " << study.name << " (" << study.source << "): " << cells.size() << " cells, base " << study.base
+            << ", output " << study.output_dir << "\n";
   std::cout << std::left << std::setw(width) << "cell" << std::right << std::setw(8) << "steps" << std::setw(14)
-            << "tokens" << std::setw(12) << "params" << std::setw(12) << "active" << "  varied\n";
+            << "tokens" << std::setw(12) << "params" << std::setw(12) << "active"
+            << "  varied\n";
   int64_t total_tokens = 0;
   for (const auto& cell : cells) {
     const auto& t = cell.deck.train;
     const int64_t tokens = t.max_steps * t.grad_accum * t.batch_size * cell.deck.model.seq_len;
     const auto counts = count_parameters(build_parameter_specs(model_config_from_deck(cell.deck)));
     total_tokens += tokens;
-    std::cout << std::left << std::setw(width) << cell.name << std::right << std::setw(8) << t.max_steps << std::setw(14)
-              << tokens << std::setw(12) << counts.total << std::setw(12) << counts.active << "  " << varied_text(cell)
-              << "\n";
+    std::cout << std::left << std::setw(width) << cell.name << std::right << std::setw(8) << t.max_steps
+              << std::setw(14) << tokens << std::setw(12) << counts.total << std::setw(12) << counts.active << "  "
+              << varied_text(cell) << "\n";
   }
   std::cout << "total: " << cells.size() << " cells, " << total_tokens << " training tokens\n";
 }
@@ -68,8 +68,9 @@ void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells) {
 int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   const int width = name_width(cells);
   std::cout << std::left << std::setw(width) << "cell" << std::setw(10) << "state" << std::right << std::setw(12)
-            << "step" << std::setw(10) << "val ppl" << std::setw(10) << "best" << std::setw(10) << "CV"
-            << std::setw(10) << "tok/s" << "\n";
+            << "step" << std::setw(10) << "val ppl" << std::setw(10) << "best" << std::setw(10) << "CV" << std::setw(10)
+            << "tok/s"
+            << "\n";
   std::map<std::string, int> totals;
   for (const auto& cell : cells) {
     const auto s = read_cell_status(cell);
@@ -81,7 +82,8 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells) {
               << std::setw(10) << s.expert_cv << std::setprecision(0) << std::setw(10) << s.tokens_per_s << "\n";
     if (!s.error.empty()) std::cout << "    error: " << s.error << "\n";
     if (s.pid != 0) std::cout << "    kmoe-train pid " << s.pid << "\n";
-    if (state == to_string(RunState::pruned)) std::cout << "    pruned at the gate into stage " << pruned_at(study, cell) << "\n";
+    if (state == to_string(RunState::pruned))
+      std::cout << "    pruned at the gate into stage " << pruned_at(study, cell) << "\n";
   }
   std::cout << "total: " << cells.size() << " cells";
   for (const auto& [state, n] : totals) std::cout << ", " << n << " " << state;

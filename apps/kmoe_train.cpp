@@ -2,14 +2,13 @@
 // Trains one run described by the deck and writes its HDF5 record. Exit codes: 0 complete
 // (or stopped as asked at --until-step), 1 failed (bad input, non-finite values, a full
 // disk), 75 stopped by SIGTERM/SIGINT after checkpointing (continue with --resume), 2 usage.
-#include "core/error.hpp"
-#include "train/trainer.hpp"
-
 #include <Kokkos_Core.hpp>
-
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+
+#include "core/error.hpp"
+#include "train/trainer.hpp"
 
 int main(int argc, char** argv) {
   setenv("OMP_PROC_BIND", "false", 0);  // OpenBLAS + Kokkos threads share the cores unpinned
@@ -37,11 +36,12 @@ int main(int argc, char** argv) {
       }
     }
     if (usage_error || deck_path.empty() || (request.resume && request.overwrite)) {
-      std::cerr << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite] [--until-step N]\n"
-                   "  --resume        continue from the run's checkpoint (starts at step 0 when there is none)\n"
-                   "  --overwrite     start over, deleting the run's earlier record, checkpoint and weights\n"
-                   "  --until-step N  stop cleanly after update N (evaluated and checkpointed; the schedule\n"
-                   "                  stays that of train.max_steps), continue later with --resume\n";
+      std::cerr
+          << "usage: kmoe-train DECK.toml [--set section.key=value ...] [--resume | --overwrite] [--until-step N]\n"
+             "  --resume        continue from the run's checkpoint (starts at step 0 when there is none)\n"
+             "  --overwrite     start over, deleting the run's earlier record, checkpoint and weights\n"
+             "  --until-step N  stop cleanly after update N (evaluated and checkpointed; the schedule\n"
+             "                  stays that of train.max_steps), continue later with --resume\n";
       status = 2;
     } else {
       try {

@@ -3,14 +3,14 @@
 // step of the reference model (8 × 512 tokens, d_model 384, experts of 1536, vocab 8192) and of
 // Newton–Schulz on its matrices. Reports GFLOP/s; the ratio of each pair is what kmoe's
 // thread-count-independent tiling costs or gains.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
 #include "core/views.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/host_blas.hpp"
 #include "kernels/symmetric_gram.hpp"
-
-#include <benchmark/benchmark.h>
-
-#include <string>
 
 namespace {
 

@@ -1,5 +1,7 @@
 // Each kernel's forward + backward at the reference shapes: batch 8 × 512 tokens, d_model 384,
 // 8 heads, 8 experts of width 1536, top-2, vocab 8192. Reported as tokens/s.
+#include <benchmark/benchmark.h>
+
 #include "core/views.hpp"
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
@@ -13,15 +15,13 @@
 #include "kernels/router_losses.hpp"
 #include "kernels/token_grouping.hpp"
 
-#include <benchmark/benchmark.h>
-
 using namespace kmoe;
 using namespace kmoe::kernels;
 
 namespace {
 
-constexpr int kBatch = 8, kSeq = 512, kTokens = kBatch * kSeq, kDim = 384, kHeads = 8, kExperts = 8,
-              kTopK = 2, kFfn = 1536, kVocab = 8192;
+constexpr int kBatch = 8, kSeq = 512, kTokens = kBatch * kSeq, kDim = 384, kHeads = 8, kExperts = 8, kTopK = 2,
+              kFfn = 1536, kVocab = 8192;
 
 void fill(const View2<float>& v, float scale) {
   Kokkos::parallel_for(
@@ -110,7 +110,7 @@ struct RouterSetup {
   View2<float> x{"x", kTokens, kDim}, w{"w", kExperts, kDim}, dgates{"dg", kTokens, kTopK},
       dlogits{"dl", kTokens, kExperts};
   RouterState<float> state{kTokens, kExperts, kTopK};
-  View1<int> offsets{"offsets", kExperts + 1}, order{"order", kTokens * kTopK}, slot_of{"slot", kTokens * kTopK};
+  View1<int> offsets{"offsets", kExperts + 1}, order{"order", kTokens*kTopK}, slot_of{"slot", kTokens*kTopK};
   View1<float> fractions{"f", kExperts}, mean_probs{"p", kExperts}, bias{"bias", kExperts};
   RouterSetup() {
     fill(x, 1);
@@ -168,7 +168,8 @@ void BM_TiedHeadCrossEntropy(benchmark::State& state) {
 void BM_Embedding(benchmark::State& state) {
   View2<float> table("table", kVocab, kDim), out("out", kTokens, kDim), dtable("dtable", kVocab, kDim);
   View1<int> tokens("tokens", kTokens), offsets("offsets", kVocab + 1), order("order", kTokens);
-  Kokkos::parallel_for("tokens", Range(0, kTokens), KOKKOS_LAMBDA(int i) { tokens(i) = (i * 7919) % kVocab; });
+  Kokkos::parallel_for(
+      "tokens", Range(0, kTokens), KOKKOS_LAMBDA(int i) { tokens(i) = (i * 7919) % kVocab; });
   for (auto _ : state) {
     embedding_forward(tokens, table, 19.6f, out);
     group_by_key(tokens, kVocab, offsets, order);

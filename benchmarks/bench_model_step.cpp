@@ -4,17 +4,17 @@
 // shapes in the same run) and the fraction of that limit reached. `moe_without_dropout` turns
 // dropout and router noise off, which is the work torch_moe.py does. The dense baseline at
 // matched active FFN width runs alongside for comparison.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <vector>
+
 #include "core/wall_timer.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/host_blas.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "synthetic_batch.hpp"
-
-#include <benchmark/benchmark.h>
-
-#include <algorithm>
-#include <vector>
 
 using namespace kmoe;
 
@@ -41,10 +41,10 @@ struct ForwardProduct {
 std::vector<ForwardProduct> forward_products(const ModelConfig& c) {
   const int tokens = kBatch * c.seq_len, d = c.d_model, layers = c.n_layers;
   std::vector<ForwardProduct> products = {
-      {tokens, d, d, 4 * layers},                                     // q, k, v, o
+      {tokens, d, d, 4 * layers},                                         // q, k, v, o
       {c.seq_len, c.seq_len, c.head_dim(), kBatch * c.n_heads * layers},  // Q·Kᵀ per head
       {c.seq_len, c.head_dim(), c.seq_len, kBatch * c.n_heads * layers},  // P·V per head
-      {tokens, c.vocab_size, d, 1},                                   // tied head
+      {tokens, c.vocab_size, d, 1},                                       // tied head
   };
   if (c.moe) {
     const int per_expert = tokens * c.top_k / c.num_experts;
@@ -158,5 +158,11 @@ void BM_OptimizerStep(benchmark::State& state) {
 
 BENCHMARK(BM_OptimizerStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 BENCHMARK_CAPTURE(BM_TrainStep, moe, true, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-BENCHMARK_CAPTURE(BM_TrainStep, moe_without_dropout, true, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-BENCHMARK_CAPTURE(BM_TrainStep, dense_matched_active, false, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(BM_TrainStep, moe_without_dropout, true, false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(BM_TrainStep, dense_matched_active, false, true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);

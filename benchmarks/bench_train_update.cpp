@@ -5,12 +5,12 @@
 // and the model FLOPs per token for MFU (benchmarks/gpu_speed_table.py divides by the peak):
 //   6 · (matrix-product parameters a token meets: q, k, v, o, router, its top-k experts, the
 //   tied head) + 12 · layers · d_model · seq_len (attention scores and values, PaLM's count).
+#include <benchmark/benchmark.h>
+
 #include "core/wall_timer.hpp"
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "synthetic_batch.hpp"
-
-#include <benchmark/benchmark.h>
 
 using namespace kmoe;
 

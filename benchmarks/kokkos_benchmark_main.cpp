@@ -1,6 +1,7 @@
 // main() of every benchmark program: Kokkos around Google Benchmark.
-#include <Kokkos_Core.hpp>
 #include <benchmark/benchmark.h>
+
+#include <Kokkos_Core.hpp>
 
 int main(int argc, char** argv) {
   Kokkos::initialize(argc, argv);

@@ -1,11 +1,11 @@
 // The message of the error a deck raises ("" when it parses): shared by the deck test suites.
 #pragma once
 
-#include "core/error.hpp"
-#include "io/run_deck.hpp"
-
 #include <string>
 #include <vector>
+
+#include "core/error.hpp"
+#include "io/run_deck.hpp"
 
 namespace kmoe::testing {
 

@@ -1,13 +1,13 @@
 // Finite-difference gradient checks for the kernel and model tests (double precision).
 #pragma once
 
-#include "core/counter_rng.hpp"
-#include "core/views.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
+
+#include "core/counter_rng.hpp"
+#include "core/views.hpp"
 
 namespace kmoe::testing {
 

@@ -1,6 +1,6 @@
-#include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
 
+#include <Kokkos_Core.hpp>
 #include <cstdlib>
 
 int main(int argc, char** argv) {

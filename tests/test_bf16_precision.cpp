@@ -1,14 +1,14 @@
 // train.precision = "bf16": rounding, the products' operands, and what stays fp32.
-#include "kernels/batched_gemm.hpp"
-#include "kernels/dense_gemm.hpp"
-#include "kernels/matmul_precision.hpp"
-#include "tiny_model.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
+
+#include "kernels/batched_gemm.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/matmul_precision.hpp"
+#include "tiny_model.hpp"
 
 using namespace kmoe;
 using kernels::Matmul;
@@ -18,7 +18,7 @@ namespace {
 TEST(Bf16Rounding, NearestWithTiesToEven) {
   using kernels::round_to_bf16;
   EXPECT_EQ(round_to_bf16(1.0f), 1.0f);
-  EXPECT_EQ(round_to_bf16(1.0f + std::ldexp(1.0f, -8)), 1.0f);  // halfway, 1.0 is even
+  EXPECT_EQ(round_to_bf16(1.0f + std::ldexp(1.0f, -8)), 1.0f);                             // halfway, 1.0 is even
   EXPECT_EQ(round_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -6));  // halfway, up to even
   EXPECT_EQ(round_to_bf16(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -20)), 1.0f + std::ldexp(1.0f, -7));
   EXPECT_EQ(round_to_bf16(-3.0f), -3.0f);
@@ -31,9 +31,8 @@ TEST(Bf16Rounding, NearestWithTiesToEven) {
 View2<float> filled(const std::string& name, int rows, int cols, int salt) {
   View2<float> v(name, rows, cols);
   Kokkos::parallel_for(
-      "fill", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}), KOKKOS_LAMBDA(int i, int j) {
-        v(i, j) = float(std::sin(0.37 * (i * cols + j) + salt) * 1.3);
-      });
+      "fill", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}),
+      KOKKOS_LAMBDA(int i, int j) { v(i, j) = float(std::sin(0.37 * (i * cols + j) + salt) * 1.3); });
   return v;
 }
 

@@ -1,7 +1,4 @@
 // Checkpoint files: round trip, corruption detection, and kill -9 in the middle of writes.
-#include "core/error.hpp"
-#include "train/checkpoint.hpp"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +6,9 @@
 
 #include <cstdio>
 #include <fstream>
+
+#include "core/error.hpp"
+#include "train/checkpoint.hpp"
 
 using namespace kmoe;
 

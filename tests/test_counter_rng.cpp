@@ -1,9 +1,9 @@
-#include "core/counter_rng.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
+
+#include "core/counter_rng.hpp"
 
 using namespace kmoe::rng;
 

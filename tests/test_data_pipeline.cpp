@@ -1,4 +1,10 @@
 // Text → shards → tokens → text, splits, shard validation, corpus formats, batch sampling.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
 #include "data/batch_sampler.hpp"
@@ -9,12 +15,6 @@
 #include "data/token_shard.hpp"
 #include "data/tokenizer.hpp"
 #include "gradient_check.hpp"
-
-#include <gtest/gtest.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 using namespace kmoe;
 namespace fs = std::filesystem;
@@ -34,8 +34,8 @@ void write_file(const std::string& path, const std::string& content) {
 
 // A small synthetic corpus: n documents of pseudo-random words.
 std::vector<std::string> synthetic_documents(int n) {
-  const char* words[] = {"the", "union", "state", "of", "congress", "people", "nation", "law", "peace",
-                         "war", "trade", "money", "year", "great", "public", "shall", "federal", "duty"};
+  const char* words[] = {"the", "union", "state", "of",   "congress", "people", "nation", "law",     "peace",
+                         "war", "trade", "money", "year", "great",    "public", "shall",  "federal", "duty"};
   std::vector<std::string> docs;
   for (int d = 0; d < n; ++d) {
     std::string doc;

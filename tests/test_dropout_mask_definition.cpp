@@ -4,12 +4,12 @@
 // the attention forward records it bit by bit for the backward. The
 // chunked, side-by-side draws must not change which word an element reads (a consistent but
 // different mapping would still pass the gradient checks).
+#include <gtest/gtest.h>
+
 #include "core/counter_rng.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/causal_attention.hpp"
 #include "kernels/elementwise.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 
@@ -78,7 +78,8 @@ TEST(DropoutMaskDefinition, AttentionMaskKeepsOneBlockRowPerQuery) {
               << "batch " << b << " head " << h << " row " << i << " column " << j;
           if (j <= i) {  // the record the backward reads
             const uint32_t word = bits((size_t(bh) * s.seq_len + i) * groups_per_row + j / kernels::kColumnGroup);
-            EXPECT_EQ(bool(word >> (j % kernels::kColumnGroup) & 1), keep) << "recorded bit, row " << i << " column " << j;
+            EXPECT_EQ(bool(word >> (j % kernels::kColumnGroup) & 1), keep)
+                << "recorded bit, row " << i << " column " << j;
           }
         }
       }

@@ -1,7 +1,7 @@
 // The stop rule on synthetic trajectories whose outcome is worked out by hand.
-#include "train/early_stop.hpp"
-
 #include <gtest/gtest.h>
+
+#include "train/early_stop.hpp"
 
 using namespace kmoe;
 
@@ -48,9 +48,7 @@ TEST(EarlyStop, GoesOnWhileTheValidationLossStillImprovesByMoreThanDelta) {
   EXPECT_EQ(early_stop_reason(rule(), plateau({2.9, 2.50, 2.495, 2.48})), "");  // 0.02 better than 2.50
 }
 
-TEST(EarlyStop, NeedsMoreThanPatienceEvaluations) {
-  EXPECT_EQ(early_stop_reason(rule(), plateau({2.5, 2.5})), "");
-}
+TEST(EarlyStop, NeedsMoreThanPatienceEvaluations) { EXPECT_EQ(early_stop_reason(rule(), plateau({2.5, 2.5})), ""); }
 
 TEST(EarlyStop, OffWithZeroPatience) {
   auto r = rule();

@@ -1,13 +1,13 @@
-#include "core/fast_exp.hpp"
-#include "core/views.hpp"
-#include "kernels/dropout_mask.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+
+#include "core/fast_exp.hpp"
+#include "core/views.hpp"
+#include "kernels/dropout_mask.hpp"
 
 using namespace kmoe;
 

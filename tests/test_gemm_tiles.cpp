@@ -2,15 +2,15 @@
 // the tiled products equal a plain double-precision product, at shapes that split into many
 // tiles with ragged edges. (That the bits do not depend on the thread count is checked across
 // processes by tests/python/test_determinism.py.)
-#include "kernels/batched_gemm.hpp"
-#include "kernels/dense_gemm.hpp"
-#include "kernels/gemm_tiles.hpp"
-#include "kernels/symmetric_gram.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
+
+#include "kernels/batched_gemm.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/gemm_tiles.hpp"
+#include "kernels/symmetric_gram.hpp"
 
 using namespace kmoe;
 
@@ -21,9 +21,8 @@ using HostMatrix = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace
 View2<double> filled(int rows, int cols, int salt) {
   View2<double> v("filled", rows, cols);
   Kokkos::parallel_for(
-      "fill", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}), KOKKOS_LAMBDA(int i, int j) {
-        v(i, j) = std::sin(0.37 * (i * cols + j) + salt);
-      });
+      "fill", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {rows, cols}),
+      KOKKOS_LAMBDA(int i, int j) { v(i, j) = std::sin(0.37 * (i * cols + j) + salt); });
   return v;
 }
 

@@ -1,10 +1,10 @@
 // Two half-size micro-batches with grad_scale 1/2 give the gradients and (averaged)
 // statistics of the full batch.
+#include <gtest/gtest.h>
+
 #include "gradient_check.hpp"
 #include "tiny_model.hpp"
 #include "train/step_accumulator.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 using namespace kmoe::testing;

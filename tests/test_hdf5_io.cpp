@@ -1,12 +1,12 @@
 // The C++ HDF5 reader reads back what the writer wrote (attributes, arrays, empty arrays).
-#include "core/error.hpp"
-#include "io/hdf5_reader.hpp"
-#include "io/hdf5_writer.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
+
+#include "core/error.hpp"
+#include "io/hdf5_reader.hpp"
+#include "io/hdf5_writer.hpp"
 
 using namespace kmoe;
 

@@ -1,8 +1,8 @@
 // Finite-difference checks of causal attention, and its forward against a naive T×T version.
+#include <gtest/gtest.h>
+
 #include "gradient_check.hpp"
 #include "kernels/causal_attention.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 using namespace kmoe::kernels;

@@ -1,4 +1,6 @@
 // Finite-difference checks of the element-wise, norm, RoPE, linear and embedding backwards.
+#include <gtest/gtest.h>
+
 #include "gradient_check.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/elementwise.hpp"
@@ -6,8 +8,6 @@
 #include "kernels/rmsnorm.hpp"
 #include "kernels/rope.hpp"
 #include "kernels/token_grouping.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 using namespace kmoe::kernels;
@@ -134,7 +134,7 @@ TEST(KernelGradients, DropoutMaskIsReusedByTheBackward) {
   EXPECT_LT(fd_relative_error(x, to_vector(dy), loss), kTolerance);
   const auto dropped = to_vector(dy);
   const long zeros = std::count(dropped.begin(), dropped.end(), 0.0);
-  EXPECT_GT(zeros, 5);   // about 0.3 · 48 = 14 of 48 dropped
+  EXPECT_GT(zeros, 5);  // about 0.3 · 48 = 14 of 48 dropped
   EXPECT_LT(zeros, 25);
 }
 

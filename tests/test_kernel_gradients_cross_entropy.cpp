@@ -1,9 +1,9 @@
 // Chunked tied-head cross-entropy: value against a direct computation, gradients against
 // finite differences, and independence from the chunk size.
+#include <gtest/gtest.h>
+
 #include "gradient_check.hpp"
 #include "kernels/cross_entropy.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 using namespace kmoe::kernels;

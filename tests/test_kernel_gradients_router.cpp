@@ -1,14 +1,14 @@
 // Finite-difference checks of the router (gates, load balancing, z-loss) and expert dispatch.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
 #include "gradient_check.hpp"
 #include "kernels/expert_dispatch.hpp"
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
 #include "kernels/token_grouping.hpp"
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
 
 using namespace kmoe;
 using namespace kmoe::kernels;
@@ -49,7 +49,9 @@ void check_router_gradient(double noise_std, int top_k = kTopK, GateNorm gate_no
   View2<double> dgates("dgates", kTokens, top_k), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
   router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits, gate_norm);
-  EXPECT_LT(fd_relative_error(fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7), 1e-6);
+  EXPECT_LT(fd_relative_error(
+                fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7),
+            1e-6);
 }
 
 TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }

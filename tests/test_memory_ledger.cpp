@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include "core/memory_ledger.hpp"
 #include "core/views.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 

@@ -1,11 +1,11 @@
 // Whole-model finite-difference gradient checks (double precision) on a tiny configuration.
-#include "gradient_check.hpp"
-#include "tiny_model.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "gradient_check.hpp"
+#include "tiny_model.hpp"
 
 using namespace kmoe;
 using namespace kmoe::testing;
@@ -41,9 +41,7 @@ void check_model(const ModelConfig& config, const StepOptions& options) {
   }
 }
 
-TEST(ModelGradients, MoeWithLoadBalancingAndZLoss) {
-  check_model(tiny_config(), training_options(0.3, 0.05));
-}
+TEST(ModelGradients, MoeWithLoadBalancingAndZLoss) { check_model(tiny_config(), training_options(0.3, 0.05)); }
 
 TEST(ModelGradients, MoeWithRouterNoise) {
   auto c = tiny_config();
@@ -114,7 +112,7 @@ TEST(ModelGradients, LoadBalancingWeightActs) {
   const auto [without, grad_without] = router_grad(0.0);
   const auto [with, grad_with] = router_grad(0.5);
   EXPECT_DOUBLE_EQ(without.total_loss, without.cross_entropy);  // weight 0: no aux in the loss
-  EXPECT_GT(without.load_balancing, 0.0);                      // ... though it is still measured
+  EXPECT_GT(without.load_balancing, 0.0);                       // ... though it is still measured
   EXPECT_NEAR(with.total_loss, with.cross_entropy + 0.5 * with.load_balancing, 1e-12);
   EXPECT_NE(grad_with, grad_without);  // the deck's weight reaches the router gradient
 }

@@ -1,15 +1,15 @@
 // AdamW, Muon, Newton–Schulz and gradient clipping against independent host computations.
-#include "gradient_check.hpp"
-#include "optim/adamw.hpp"
-#include "optim/grad_clip.hpp"
-#include "optim/muon.hpp"
-#include "kernels/dense_gemm.hpp"
-#include "kernels/symmetric_gram.hpp"
-#include "optim/newton_schulz.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "gradient_check.hpp"
+#include "kernels/dense_gemm.hpp"
+#include "kernels/symmetric_gram.hpp"
+#include "optim/adamw.hpp"
+#include "optim/grad_clip.hpp"
+#include "optim/muon.hpp"
+#include "optim/newton_schulz.hpp"
 
 using namespace kmoe;
 using namespace kmoe::testing;

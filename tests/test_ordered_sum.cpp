@@ -1,11 +1,11 @@
 // OrderedSum adds its terms in a fixed order (blocks of kBlock in order, then the block sums in
 // order), so its bits are those of the same loop on the host, whatever the backend and thread
 // count. The terms are chosen so that a different order would change the last bits.
-#include "core/ordered_sum.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "core/ordered_sum.hpp"
 
 using namespace kmoe;
 

@@ -1,10 +1,10 @@
 // Parameter counts, optimizer groups and the seed-stable initialisation.
+#include <gtest/gtest.h>
+
 #include "core/counter_rng.hpp"
 #include "gradient_check.hpp"
 #include "model/parameter_registry.hpp"
 #include "tiny_model.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace kmoe;
 

@@ -1,14 +1,14 @@
 // Router, load-balancing, z-loss, entropy and capacity checked against hand-computed values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
 #include "gradient_check.hpp"
 #include "kernels/expert_dispatch.hpp"
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
 #include "kernels/token_grouping.hpp"
 #include "tiny_model.hpp"
-
-#include <gtest/gtest.h>
-
-#include <cmath>
 
 using namespace kmoe;
 using namespace kmoe::kernels;
@@ -26,7 +26,7 @@ struct Routed {
 Routed route(const std::vector<std::vector<double>>& logits, int k, GateNorm gate_norm = GateNorm::selected) {
   const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
   Routed r{RouterState<double>(n, E, k), View1<int>("offsets", E + 1), View1<int>("order", n * k),
-           View1<double>("f", E), View1<double>("p", E), {}};
+           View1<double>("f", E),        View1<double>("p", E),        {}};
   auto h = Kokkos::create_mirror_view(r.state.logits);
   for (int i = 0; i < n; ++i)
     for (int e = 0; e < E; ++e) h(i, e) = logits[i][e];

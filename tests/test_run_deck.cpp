@@ -1,11 +1,11 @@
-#include "core/error.hpp"
-#include "io/deck_schema.hpp"
-#include "io/run_deck.hpp"
-#include "deck_error.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "core/error.hpp"
+#include "deck_error.hpp"
+#include "io/deck_schema.hpp"
+#include "io/run_deck.hpp"
 
 using kmoe::parse_run_deck_string;
 
@@ -72,8 +72,7 @@ TEST(RunDeck, StringsWithQuotesAndLineBreaksRoundTrip) {
 }
 
 TEST(RunDeck, ResolvedDeckRoundTrips) {
-  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[data]\ncorpus = \"a\\\"b\"\n",
-                                          "ok.toml");
+  const auto deck = parse_run_deck_string("[moe]\nnoise_std = 0.25\n[data]\ncorpus = \"a\\\"b\"\n", "ok.toml");
   const auto again = parse_run_deck_string(kmoe::to_toml(deck), "resolved.toml");
   EXPECT_EQ(kmoe::to_toml(again), kmoe::to_toml(deck));
   EXPECT_DOUBLE_EQ(again.moe.noise_std, 0.25);
@@ -89,9 +88,7 @@ TEST(RunDeckErrors, KeyInTheWrongSectionPointsToTheRightOne) {
 TEST(RunDeckErrors, UnknownSectionSuggestsTheNearestSection) {
   expect_error_mentions("[optimizer]\nmuon_lr = 0.1\n", {"optimizer", "did you mean 'optim'"});
 }
-TEST(RunDeckErrors, TopLevelKeyOutsideASection) {
-  expect_error_mentions("seed = 42\n", {"seed"});
-}
+TEST(RunDeckErrors, TopLevelKeyOutsideASection) { expect_error_mentions("seed = 42\n", {"seed"}); }
 TEST(RunDeckErrors, IntegerKeyGivenAString) {
   expect_error_mentions("[model]\nd_model = \"384\"\n", {"model.d_model", "integer"});
 }
@@ -107,9 +104,7 @@ TEST(RunDeckErrors, BooleanKeyGivenAString) {
 TEST(RunDeckErrors, NegativeNoise) {
   expect_error_mentions("[moe]\nnoise_std = -0.1\n", {"moe.noise_std", "[0, 100]"});
 }
-TEST(RunDeckErrors, DropoutOfOne) {
-  expect_error_mentions("[model]\ndropout = 1.0\n", {"model.dropout", "[0, 1)"});
-}
+TEST(RunDeckErrors, DropoutOfOne) { expect_error_mentions("[model]\ndropout = 1.0\n", {"model.dropout", "[0, 1)"}); }
 TEST(RunDeckErrors, ZeroExperts) {
   expect_error_mentions("[moe]\nnum_experts = 0\n", {"moe.num_experts", "[1, 1024]"});
 }
@@ -157,18 +152,12 @@ TEST(RunDeckErrors, ScheduleDecayEndsBeforeWarmup) {
 TEST(RunDeckErrors, MinLrRatioAboveOne) {
   expect_error_mentions("[optim]\nmin_lr_ratio = 1.5\n", {"optim.min_lr_ratio", "[0, 1]"});
 }
-TEST(RunDeckErrors, ZeroMaxSteps) {
-  expect_error_mentions("[train]\nmax_steps = 0\n", {"train.max_steps"});
-}
+TEST(RunDeckErrors, ZeroMaxSteps) { expect_error_mentions("[train]\nmax_steps = 0\n", {"train.max_steps"}); }
 TEST(RunDeckErrors, ValidationShardMissing) {
   expect_error_mentions("[data]\ntrain_shard = \"t.bin\"\n", {"data.val_shard"});
 }
-TEST(RunDeckErrors, SectionGivenAsAValue) {
-  expect_error_mentions("moe = 3\n", {"moe"});
-}
-TEST(RunDeckErrors, SyntaxErrorGivesTheLine) {
-  expect_error_mentions("[moe]\ntop_k = = 2\n", {"bad.toml:2"});
-}
+TEST(RunDeckErrors, SectionGivenAsAValue) { expect_error_mentions("moe = 3\n", {"moe"}); }
+TEST(RunDeckErrors, SyntaxErrorGivesTheLine) { expect_error_mentions("[moe]\ntop_k = = 2\n", {"bad.toml:2"}); }
 TEST(RunDeckErrors, ErrorsGiveTheLineOfTheKey) {
   expect_error_mentions("[run]\nname = \"x\"\n\n[moe]\ntop_k = -1\n", {"bad.toml:5", "moe.top_k"});
 }

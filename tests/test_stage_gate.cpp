@@ -1,11 +1,11 @@
 // The promote rule on synthetic condition results with hand-worked outcomes, and the gate
 // file round trip.
-#include "core/error.hpp"
-#include "study/stage_gate.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
+
+#include "core/error.hpp"
+#include "study/stage_gate.hpp"
 
 using namespace kmoe;
 
@@ -83,7 +83,8 @@ TEST(PromoteRule, AScreenAgainstOneReferenceCellUsesThatCellAndNumericEquality) 
   rule.reference = "moe.load_balancing_weight=0";  // "0" names the same value as "0.0"
   rule.better_by = 0.02;
   std::vector<ConditionResult> results;
-  for (const auto& [lb, loss] : std::vector<std::pair<std::string, double>>{{"0.0", 3.0}, {"0.005", 2.97}, {"0.01", 2.99}}) {
+  for (const auto& [lb, loss] :
+       std::vector<std::pair<std::string, double>>{{"0.0", 3.0}, {"0.005", 2.97}, {"0.01", 2.99}}) {
     ConditionResult c;
     c.condition = "load_balancing_weight=" + lb;
     c.varied = {{"moe.load_balancing_weight", lb}};
@@ -92,8 +93,8 @@ TEST(PromoteRule, AScreenAgainstOneReferenceCellUsesThatCellAndNumericEquality) 
     results.push_back(c);
   }
   const auto d = decide_promotions(rule, results);
-  EXPECT_TRUE(find(d, "load_balancing_weight=0.005").promoted);   // 0.03 better
-  EXPECT_FALSE(find(d, "load_balancing_weight=0.01").promoted);   // 0.01 better
+  EXPECT_TRUE(find(d, "load_balancing_weight=0.005").promoted);  // 0.03 better
+  EXPECT_FALSE(find(d, "load_balancing_weight=0.01").promoted);  // 0.01 better
   EXPECT_EQ(find(d, "load_balancing_weight=0.01").reference, "load_balancing_weight=0.0");
 }
 
@@ -119,7 +120,8 @@ TEST(PromoteRule, AnUnknownReferenceIsAnError) {
   PromoteRule rule;
   rule.reference = "load_balancing_weight=0.3";
   rule.better_by = 0.05;
-  EXPECT_THROW(decide_promotions(rule, {condition("0.0", "0.01", 3.0, 0.3), condition("0.1", "0.01", 3.0, 0.3)}), Error);
+  EXPECT_THROW(decide_promotions(rule, {condition("0.0", "0.01", 3.0, 0.3), condition("0.1", "0.01", 3.0, 0.3)}),
+               Error);
 }
 
 TEST(GateFile, DecisionsSurviveTheRoundTrip) {

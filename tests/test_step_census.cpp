@@ -1,12 +1,12 @@
 // A training step's work, counted through Kokkos Tools: its kernel launches and deep copies do
 // not grow with the batch, the heads or the experts (no host loops over them), and a step after
 // the first allocates nothing.
-#include "core/kernel_census.hpp"
-#include "tiny_model.hpp"
-
 #include <gtest/gtest.h>
 
 #include <sstream>
+
+#include "core/kernel_census.hpp"
+#include "tiny_model.hpp"
 
 namespace kmoe {
 namespace {

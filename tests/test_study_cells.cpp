@@ -1,16 +1,16 @@
 // What `kmoe-study run` and an array task do with each cell, from records written here:
 // complete and failed cells are left alone, a cell at the stage's end waits for the next
 // stage, a stopped or new one resumes (with --until-step inside a stage), a pruned one stops.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "model/model_from_deck.hpp"
 #include "study/stage_gate.hpp"
 #include "study/study_runner.hpp"
 #include "train/run_paths.hpp"
 #include "train/run_record.hpp"
-
-#include <gtest/gtest.h>
-
-#include <filesystem>
-#include <fstream>
 
 using namespace kmoe;
 
@@ -26,9 +26,9 @@ Fixture staged_study(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "base.toml") << "[model]\nffn = \"dense\"\nd_model = 16\nn_heads = 2\n[train]\nmax_steps = 12\n";
-  std::ofstream(dir / "study.toml")
-      << "[study]\nname = \"s\"\nbase = \"base.toml\"\noutput_dir = \"out\"\n[grid.model]\ndropout = [0.0, 0.1, 0.2, 0.3, 0.4]\n"
-         "[[stages]]\nname = \"screen\"\nuntil_step = 6\n[[stages]]\nname = \"rest\"\n";
+  std::ofstream(dir / "study.toml") << "[study]\nname = \"s\"\nbase = \"base.toml\"\noutput_dir = "
+                                       "\"out\"\n[grid.model]\ndropout = [0.0, 0.1, 0.2, 0.3, 0.4]\n"
+                                       "[[stages]]\nname = \"screen\"\nuntil_step = 6\n[[stages]]\nname = \"rest\"\n";
   Fixture f;
   f.study = load_study_deck((dir / "study.toml").string());
   f.cells = expand_study(f.study);
@@ -68,10 +68,10 @@ TEST(StudyCells, EachStateGetsItsOwnNextStep) {
   EXPECT_EQ(why, "failed");
   EXPECT_TRUE(arguments(f, 2, 0, why).empty());
   EXPECT_NE(why.find("at the end of stage screen"), std::string::npos) << why;
-  const std::vector<std::string> resume_in_stage = {f.study.output_dir + "/decks/" + f.cells[3].name + ".toml", "--resume",
-                                                    "--until-step", "6"};
+  const std::vector<std::string> resume_in_stage = {f.study.output_dir + "/decks/" + f.cells[3].name + ".toml",
+                                                    "--resume", "--until-step", "6"};
   EXPECT_EQ(arguments(f, 3, 0, why), resume_in_stage);
-  EXPECT_EQ(arguments(f, 4, 0, why).size(), 4u);  // no record yet: starts, cut at 6
+  EXPECT_EQ(arguments(f, 4, 0, why).size(), 4u);    // no record yet: starts, cut at 6
   const auto last_stage = arguments(f, 2, 1, why);  // the next stage runs to max_steps
   ASSERT_EQ(last_stage.size(), 2u);
   EXPECT_EQ(last_stage[1], "--resume");

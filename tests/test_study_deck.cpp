@@ -1,13 +1,13 @@
 // Study decks: expansion (count, names, values, explicit cells, seeds) and validation errors
 // that name the study file, the cell and the key.
-#include "core/error.hpp"
-#include "study/slurm_scripts.hpp"
-#include "study/study_deck.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "core/error.hpp"
+#include "study/slurm_scripts.hpp"
+#include "study/study_deck.hpp"
 
 using namespace kmoe;
 
@@ -34,7 +34,8 @@ std::string expansion_error(const std::string& name, const std::string& text) {
 }
 
 TEST(StudyDeck, GridTimesSeedsGivesEveryCellOnceWithReadableNames) {
-  const auto study = load_study_deck(write_study("grid",
+  const auto study = load_study_deck(write_study(
+      "grid",
       "[study]\nname = \"noise-lb\"\nbase = \"decks/base.toml\"\noutput_dir = \"out\"\nseeds = [42, 43, 44]\n"
       "[grid.moe]\nnoise_std = [0.0, 0.1, 0.5]\nload_balancing_weight = [0.01, 0.0]\n"
       "[set.train]\nmax_steps = 400\n"));
@@ -47,8 +48,8 @@ TEST(StudyDeck, GridTimesSeedsGivesEveryCellOnceWithReadableNames) {
   EXPECT_DOUBLE_EQ(cells[17].deck.moe.load_balancing_weight, 0.0);
   EXPECT_EQ(cells[17].deck.run.seed, 44);
   EXPECT_EQ(cells[17].deck.run.name, cells[17].name);
-  EXPECT_EQ(cells[5].deck.train.max_steps, 400);  // [set.*] applies to every cell
-  EXPECT_EQ(cells[5].deck.model.d_model, 32);     // the base deck underneath
+  EXPECT_EQ(cells[5].deck.train.max_steps, 400);                             // [set.*] applies to every cell
+  EXPECT_EQ(cells[5].deck.model.d_model, 32);                                // the base deck underneath
   EXPECT_EQ(cells[0].deck.data.split_seed, cells[17].deck.data.split_seed);  // identical data
   EXPECT_EQ(std::filesystem::path(study.output_dir).filename(), "out");
   EXPECT_EQ(cells[0].deck.run.output_dir, study.output_dir + "/runs");
@@ -57,7 +58,8 @@ TEST(StudyDeck, GridTimesSeedsGivesEveryCellOnceWithReadableNames) {
 }
 
 TEST(StudyDeck, ExplicitCellsComeAfterTheGridOncePerSeed) {
-  const auto cells = expand_study(load_study_deck(write_study("explicit",
+  const auto cells = expand_study(load_study_deck(write_study(
+      "explicit",
       "[study]\nname = \"z\"\nbase = \"decks/base.toml\"\noutput_dir = \"out\"\nseeds = [1, 2]\n"
       "[grid.moe]\nz_loss_weight = [0.0]\n"
       "[[cells]]\nname = \"zloss-1e-3\"\nset = { \"moe.z_loss_weight\" = 0.001, \"moe.noise_std\" = 0.0 }\n")));
@@ -69,7 +71,8 @@ TEST(StudyDeck, ExplicitCellsComeAfterTheGridOncePerSeed) {
 }
 
 TEST(StudyDeckErrors, AGridKeyTypoNamesTheFileTheCellAndTheKey) {
-  const std::string message = expansion_error("typo",
+  const std::string message = expansion_error(
+      "typo",
       "[study]\nname = \"t\"\nbase = \"decks/base.toml\"\noutput_dir = \"out\"\n[grid.moe]\nnoise_stdd = [0.1, 0.2]\n");
   EXPECT_NE(message.find("study.toml"), std::string::npos) << message;
   EXPECT_NE(message.find("cell 'noise_stdd=0.1'"), std::string::npos) << message;
@@ -83,13 +86,15 @@ TEST(StudyDeckErrors, WrongTypesAndInvalidCombinationsAreRejected) {
   const std::string combination = expansion_error("topk", head + "[grid.moe]\ntop_k = [2, 9]\n");
   EXPECT_NE(combination.find("cell 'top_k=9'"), std::string::npos) << combination;
   EXPECT_NE(combination.find("moe.num_experts"), std::string::npos) << combination;
-  EXPECT_NE(expansion_error("unknown", head + "[grid.moe]\nnoise_std = [0.1]\n[studies]\nx = 1\n").find("unknown key 'studies'"),
+  EXPECT_NE(expansion_error("unknown", head + "[grid.moe]\nnoise_std = [0.1]\n[studies]\nx = 1\n")
+                .find("unknown key 'studies'"),
             std::string::npos);
   EXPECT_NE(expansion_error("empty", head + "[grid.moe]\nnoise_std = []\n").find("non-empty list"), std::string::npos);
   EXPECT_NE(expansion_error("one", head).find("one cell"), std::string::npos);
-  EXPECT_NE(expansion_error("base", "[study]\nname = \"t\"\nbase = \"missing.toml\"\noutput_dir = \"o\"\nseeds = [1, 2]\n")
-                .find("missing.toml"),
-            std::string::npos);
+  EXPECT_NE(
+      expansion_error("base", "[study]\nname = \"t\"\nbase = \"missing.toml\"\noutput_dir = \"o\"\nseeds = [1, 2]\n")
+          .find("missing.toml"),
+      std::string::npos);
 }
 
 const std::string kStaged =
@@ -97,11 +102,14 @@ const std::string kStaged =
     "[grid.moe]\nload_balancing_weight = [0.01, 0.0]\n[set.train]\nmax_steps = 50\n";
 
 TEST(StudyStages, StagesAndTheirPromoteRulesAreRead) {
-  const auto study = load_study_deck(write_study("stages", kStaged +
-      "[[stages]]\nname = \"screen\"\nuntil_step = 20\n"
-      "[[stages]]\nname = \"confirm\"\npromote = { reference = \"load_balancing_weight=0.01\", better_by = 0.05, "
-      "or_balance_within = 0.01 }\n"
-      "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = 8\n"));
+  const auto study = load_study_deck(write_study(
+      "stages",
+      kStaged +
+          "[[stages]]\nname = \"screen\"\nuntil_step = 20\n"
+          "[[stages]]\nname = \"confirm\"\npromote = { reference = \"load_balancing_weight=0.01\", better_by = 0.05, "
+          "or_balance_within = 0.01 }\n"
+          "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = "
+          "8\n"));
   ASSERT_EQ(study.stages.size(), 2u);
   EXPECT_EQ(study.stages[0].until_step, 20);
   EXPECT_FALSE(study.stages[0].has_promote);
@@ -116,7 +124,9 @@ TEST(StudyStages, StagesAndTheirPromoteRulesAreRead) {
 }
 
 TEST(StudyStages, BadStagesAreRefusedWithTheStageNamed) {
-  const auto error = [](const std::string& name, const std::string& stages) { return expansion_error(name, kStaged + stages); };
+  const auto error = [](const std::string& name, const std::string& stages) {
+    return expansion_error(name, kStaged + stages);
+  };
   EXPECT_NE(error("first", "[[stages]]\nname = \"a\"\nuntil_step = 10\npromote = { top = 1 }\n")
                 .find("the first stage has nothing before it"),
             std::string::npos);
@@ -125,11 +135,15 @@ TEST(StudyStages, BadStagesAreRefusedWithTheStageNamed) {
             std::string::npos);
   EXPECT_NE(error("late", "[[stages]]\nname = \"a\"\nuntil_step = 60\n").find("after the cell's train.max_steps 50"),
             std::string::npos);
-  EXPECT_NE(error("both", "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
-                          "promote = { top = 1, better_by = 0.1 }\n").find("go with reference"),
+  EXPECT_NE(error("both",
+                  "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
+                  "promote = { top = 1, better_by = 0.1 }\n")
+                .find("go with reference"),
             std::string::npos);
-  EXPECT_NE(error("neither", "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
-                             "promote = { better_by = 0.1 }\n").find("either reference"),
+  EXPECT_NE(error("neither",
+                  "[[stages]]\nname = \"a\"\nuntil_step = 10\n[[stages]]\nname = \"b\"\n"
+                  "promote = { better_by = 0.1 }\n")
+                .find("either reference"),
             std::string::npos);
   EXPECT_NE(error("typo", "[[stages]]\nname = \"a\"\nuntil_stepp = 10\n").find("unknown key 'until_stepp'"),
             std::string::npos);
@@ -137,9 +151,12 @@ TEST(StudyStages, BadStagesAreRefusedWithTheStageNamed) {
 }
 
 TEST(SlurmScripts, APreparationJobThenOneArrayPerStageThatRequeuesStoppedCells) {
-  const auto study = load_study_deck(write_study("slurm", kStaged +
-      "[[stages]]\nname = \"screen\"\nuntil_step = 20\n[[stages]]\nname = \"confirm\"\npromote = { top = 1 }\n"
-      "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = 3\n"));
+  const auto study = load_study_deck(write_study(
+      "slurm",
+      kStaged +
+          "[[stages]]\nname = \"screen\"\nuntil_step = 20\n[[stages]]\nname = \"confirm\"\npromote = { top = 1 }\n"
+          "[slurm]\npartition = \"gpu\"\ntime = \"02:00:00\"\ngpus_per_task = 1\ncpus_per_task = 8\nmax_parallel = "
+          "3\n"));
   const auto scripts = slurm_scripts(study, 4, "/opt/kmoe/kmoe-study", "/home/u/study.toml");
   ASSERT_EQ(scripts.size(), 3u);
   EXPECT_EQ(std::filesystem::path(scripts[0].path).filename(), "prepare.sbatch");
@@ -149,12 +166,12 @@ TEST(SlurmScripts, APreparationJobThenOneArrayPerStageThatRequeuesStoppedCells) 
   EXPECT_EQ(scripts[2].depends, "afterany");
   const std::string& confirm = scripts[2].text;
   EXPECT_EQ(std::filesystem::path(scripts[2].path).filename(), "stage-1-confirm.sbatch");
-  for (const char* line : {"#SBATCH --array=0-3%3\n", "#SBATCH --requeue\n", "#SBATCH --signal=TERM@120\n",
-                           "#SBATCH --partition=gpu\n", "#SBATCH --time=02:00:00\n", "#SBATCH --gpus-per-task=1\n",
-                           "#SBATCH --cpus-per-task=8\n",
-                           "srun --ntasks=1 '/opt/kmoe/kmoe-study' cell '/home/u/study.toml' --stage 1 --index \"$SLURM_ARRAY_TASK_ID\"\n",
-                           "if [ \"$code\" -eq 75 ]; then\n", "scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n",
-                           "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}"}) {
+  for (const char* line :
+       {"#SBATCH --array=0-3%3\n", "#SBATCH --requeue\n", "#SBATCH --signal=TERM@120\n", "#SBATCH --partition=gpu\n",
+        "#SBATCH --time=02:00:00\n", "#SBATCH --gpus-per-task=1\n", "#SBATCH --cpus-per-task=8\n",
+        "srun --ntasks=1 '/opt/kmoe/kmoe-study' cell '/home/u/study.toml' --stage 1 --index \"$SLURM_ARRAY_TASK_ID\"\n",
+        "if [ \"$code\" -eq 75 ]; then\n", "scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n",
+        "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}"}) {
     EXPECT_NE(confirm.find(line), std::string::npos) << line;
   }
   EXPECT_EQ(confirm.rfind("#!/bin/bash\n", 0), 0u);

@@ -1,13 +1,13 @@
 // Weights interchange round trip and errors.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
 #include "core/error.hpp"
 #include "gradient_check.hpp"
 #include "model/model_from_deck.hpp"
 #include "model/weights_io.hpp"
 #include "tiny_model.hpp"
-
-#include <gtest/gtest.h>
-
-#include <cstdio>
 
 using namespace kmoe;
 
@@ -61,7 +61,8 @@ TEST(WeightsIo, DeckKeyInitWeightsStartsFromTheFile) {
   save_weights(source->params(), path);
   const auto fresh = make_model<float>(deck);
   EXPECT_NE(kmoe::testing::to_vector(fresh->params().values()), kmoe::testing::to_vector(source->params().values()));
-  const auto loaded = make_model<float>(parse_run_deck_string(deck_text, "c.toml", {"model.init_weights=\"" + path + "\""}));
+  const auto loaded =
+      make_model<float>(parse_run_deck_string(deck_text, "c.toml", {"model.init_weights=\"" + path + "\""}));
   EXPECT_EQ(kmoe::testing::to_vector(loaded->params().values()), kmoe::testing::to_vector(source->params().values()));
   try {
     make_model<float>(parse_run_deck_string(deck_text, "d.toml", {"model.init_weights=\"/missing.h5\""}));

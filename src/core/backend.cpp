@@ -1,6 +1,6 @@
-#include "core/views.hpp"
-
 #include <string>
+
+#include "core/views.hpp"
 
 namespace kmoe {
 

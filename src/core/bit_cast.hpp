@@ -2,7 +2,6 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
-
 #include <cstring>
 
 namespace kmoe {

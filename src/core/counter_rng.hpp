@@ -4,10 +4,10 @@
 // and step, dropout masks, data order) so that changing one never shifts another.
 #pragma once
 
+#include <cstdint>
+
 #include "core/kokkos_compat.hpp"
 #include "core/simd_loop.hpp"
-
-#include <cstdint>
 
 namespace kmoe::rng {
 

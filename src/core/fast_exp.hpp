@@ -5,11 +5,11 @@
 // Pure arithmetic on every backend: a vectorised and a scalar lane give the same bits.
 #pragma once
 
-#include "core/bit_cast.hpp"
-#include "core/kokkos_compat.hpp"
-
 #include <cmath>
 #include <cstdint>
+
+#include "core/bit_cast.hpp"
+#include "core/kokkos_compat.hpp"
 
 namespace kmoe::math {
 
@@ -32,7 +32,8 @@ KOKKOS_INLINE_FUNCTION float fast_exp(float x) {
   // 2ⁿ in two halves so that n = 128 (x near kMax) and n = −126 stay representable
   const int32_t ni = int32_t(n);
   const int32_t half = ni / 2;
-  const float result = e_r * bit_cast<float>(uint32_t(half + 127) << 23) * bit_cast<float>(uint32_t(ni - half + 127) << 23);
+  const float result =
+      e_r * bit_cast<float>(uint32_t(half + 127) << 23) * bit_cast<float>(uint32_t(ni - half + 127) << 23);
   return x < kMin ? 0.0f : (x > kMax ? HUGE_VALF : result);
 }
 

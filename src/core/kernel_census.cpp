@@ -1,8 +1,8 @@
 #include "core/kernel_census.hpp"
 
-#include "core/memory_ledger.hpp"
-
 #include <Kokkos_Core.hpp>
+
+#include "core/memory_ledger.hpp"
 
 namespace kmoe {
 

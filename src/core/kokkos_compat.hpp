@@ -1,8 +1,9 @@
 // The one place that papers over API differences between Kokkos / Kokkos Kernels 3.4 and 4.x.
 #pragma once
 
-#include <Kokkos_Core.hpp>
 #include <KokkosKernels_config.h>
+
+#include <Kokkos_Core.hpp>
 
 #if KOKKOS_VERSION >= 30700
 #define KMOE_KOKKOS_MATH_NS Kokkos
@@ -19,16 +20,41 @@
 
 namespace kmoe::math {
 
-template <class T> KOKKOS_INLINE_FUNCTION T exp(T x) { return KMOE_KOKKOS_MATH_NS::exp(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T log(T x) { return KMOE_KOKKOS_MATH_NS::log(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T sqrt(T x) { return KMOE_KOKKOS_MATH_NS::sqrt(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T cos(T x) { return KMOE_KOKKOS_MATH_NS::cos(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T sin(T x) { return KMOE_KOKKOS_MATH_NS::sin(x); }
-template <class T> KOKKOS_INLINE_FUNCTION T pow(T x, T y) { return KMOE_KOKKOS_MATH_NS::pow(x, y); }
-template <class T> KOKKOS_INLINE_FUNCTION T fmax(T x, T y) { return KMOE_KOKKOS_MATH_NS::fmax(x, y); }
-template <class T> KOKKOS_INLINE_FUNCTION bool isfinite(T x) { return KMOE_KOKKOS_MATH_NS::isfinite(x); }
+template <class T>
+KOKKOS_INLINE_FUNCTION T exp(T x) {
+  return KMOE_KOKKOS_MATH_NS::exp(x);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T log(T x) {
+  return KMOE_KOKKOS_MATH_NS::log(x);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T sqrt(T x) {
+  return KMOE_KOKKOS_MATH_NS::sqrt(x);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T cos(T x) {
+  return KMOE_KOKKOS_MATH_NS::cos(x);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T sin(T x) {
+  return KMOE_KOKKOS_MATH_NS::sin(x);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T pow(T x, T y) {
+  return KMOE_KOKKOS_MATH_NS::pow(x, y);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T fmax(T x, T y) {
+  return KMOE_KOKKOS_MATH_NS::fmax(x, y);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION bool isfinite(T x) {
+  return KMOE_KOKKOS_MATH_NS::isfinite(x);
+}
 
-template <class T> KOKKOS_INLINE_FUNCTION T rsqrt(T x) {
+template <class T>
+KOKKOS_INLINE_FUNCTION T rsqrt(T x) {
 #if KOKKOS_VERSION >= 40100
   return Kokkos::rsqrt(x);
 #else
@@ -37,8 +63,15 @@ template <class T> KOKKOS_INLINE_FUNCTION T rsqrt(T x) {
 }
 
 // Most negative finite value (a -inf stand-in that keeps exp() differences finite).
-template <class T> KOKKOS_INLINE_FUNCTION T lowest();
-template <> KOKKOS_INLINE_FUNCTION float lowest<float>() { return -3.402823466e+38f; }
-template <> KOKKOS_INLINE_FUNCTION double lowest<double>() { return -1.7976931348623157e+308; }
+template <class T>
+KOKKOS_INLINE_FUNCTION T lowest();
+template <>
+KOKKOS_INLINE_FUNCTION float lowest<float>() {
+  return -3.402823466e+38f;
+}
+template <>
+KOKKOS_INLINE_FUNCTION double lowest<double>() {
+  return -1.7976931348623157e+308;
+}
 
 }  // namespace kmoe::math

@@ -1,8 +1,8 @@
 #include "core/memory_ledger.hpp"
 
-#include "core/views.hpp"
-
 #include <cstring>
+
+#include "core/views.hpp"
 
 namespace kmoe {
 

@@ -5,9 +5,9 @@
 // weights.
 #pragma once
 
-#include "core/views.hpp"
-
 #include <cstddef>
+
+#include "core/views.hpp"
 
 namespace kmoe {
 

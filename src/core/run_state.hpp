@@ -8,9 +8,9 @@
 namespace kmoe {
 
 enum class RunState {
-  pending,     // a cell with no output yet
-  running,     // a kmoe-train holds the run's lock
-  stopped,     // checkpointed (a signal, a stage's end) or killed: --resume continues it
+  pending,  // a cell with no output yet
+  running,  // a kmoe-train holds the run's lock
+  stopped,  // checkpointed (a signal, a stage's end) or killed: --resume continues it
   complete,
   failed,
   pruned,      // a cell whose condition a stage gate did not promote
@@ -19,13 +19,20 @@ enum class RunState {
 
 inline const char* to_string(RunState state) {
   switch (state) {
-    case RunState::pending: return "pending";
-    case RunState::running: return "running";
-    case RunState::stopped: return "stopped";
-    case RunState::complete: return "complete";
-    case RunState::failed: return "failed";
-    case RunState::pruned: return "pruned";
-    case RunState::unreadable: return "unreadable";
+    case RunState::pending:
+      return "pending";
+    case RunState::running:
+      return "running";
+    case RunState::stopped:
+      return "stopped";
+    case RunState::complete:
+      return "complete";
+    case RunState::failed:
+      return "failed";
+    case RunState::pruned:
+      return "pruned";
+    case RunState::unreadable:
+      return "unreadable";
   }
   return "unreadable";
 }

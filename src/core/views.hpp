@@ -2,7 +2,6 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
-
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -21,9 +20,12 @@ using HostSpace = Kokkos::HostSpace;
 using HostExec = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, HostSpace>::accessible, ExecSpace,
                                     Kokkos::DefaultHostExecutionSpace>;
 
-template <class T> using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>;
-template <class T> using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
-template <class T> using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
+template <class T>
+using View1 = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace>;
+template <class T>
+using View2 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
+template <class T>
+using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
 
 using Range = Kokkos::RangePolicy<ExecSpace>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;

@@ -1,9 +1,9 @@
 #include "data/batch_sampler.hpp"
 
+#include <algorithm>
+
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
-
-#include <algorithm>
 
 namespace kmoe {
 
@@ -29,8 +29,8 @@ TokenBatch make_batch(int batch, int seq_len) {
 TrainBatchSampler::TrainBatchSampler(const TokenShard& shard, int seq_len, uint64_t seed)
     : shard_(shard), seq_len_(seq_len), seed_(seed) {
   if (shard.size() < seq_len + 1) {
-    throw Error(shard.path() + ": " + std::to_string(shard.size()) + " tokens, fewer than model.seq_len + 1 = " +
-                std::to_string(seq_len + 1));
+    throw Error(shard.path() + ": " + std::to_string(shard.size()) +
+                " tokens, fewer than model.seq_len + 1 = " + std::to_string(seq_len + 1));
   }
 }
 
@@ -51,8 +51,8 @@ void TrainBatchSampler::fill(int64_t index, TokenBatch& batch) const {
 EvalWindows::EvalWindows(const TokenShard& shard, int seq_len)
     : shard_(shard), seq_len_(seq_len), count_((shard.size() - 1) / seq_len) {
   if (count_ < 1) {
-    throw Error(shard.path() + ": " + std::to_string(shard.size()) + " tokens, fewer than model.seq_len + 1 = " +
-                std::to_string(seq_len + 1));
+    throw Error(shard.path() + ": " + std::to_string(shard.size()) +
+                " tokens, fewer than model.seq_len + 1 = " + std::to_string(seq_len + 1));
   }
 }
 

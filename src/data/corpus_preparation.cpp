@@ -1,14 +1,5 @@
 #include "data/corpus_preparation.hpp"
 
-#include "core/error.hpp"
-#include "core/fnv_hash.hpp"
-#include "core/wall_timer.hpp"
-#include "data/document_split.hpp"
-#include "data/text_corpus.hpp"
-#include "data/token_shard.hpp"
-#include "data/tokenizer.hpp"
-#include "io/deck_schema.hpp"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -18,6 +9,15 @@
 #include <iomanip>
 #include <sstream>
 #include <thread>
+
+#include "core/error.hpp"
+#include "core/fnv_hash.hpp"
+#include "core/wall_timer.hpp"
+#include "data/document_split.hpp"
+#include "data/text_corpus.hpp"
+#include "data/token_shard.hpp"
+#include "data/tokenizer.hpp"
+#include "io/deck_schema.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -61,8 +61,8 @@ bool read_meta(const std::string& dir, const std::string& key, const std::string
   try {
     table = toml::parse_file(meta);
   } catch (const toml::parse_error& err) {
-    throw Error(meta + ": corrupt preparation record (" + std::string(err.description()) +
-                "); delete the directory " + dir + " to prepare the data again");
+    throw Error(meta + ": corrupt preparation record (" + std::string(err.description()) + "); delete the directory " +
+                dir + " to prepare the data again");
   }
   if (table["settings"].value_or(std::string()) != key) return false;
   const auto* sources = table["sources"].as_table();
@@ -99,7 +99,8 @@ void write_meta(const RunDeck& deck, const std::string& key, const Corpus& corpu
   meta.insert("test_fraction", deck.eval.test_fraction);
   meta.insert("unigram_entropy_nats", p.unigram_entropy);
   toml::table sources;
-  for (size_t i = 0; i < corpus.files.size(); ++i) sources.insert(corpus.files[i], "fnv1a64:" + hex64(corpus.file_checksums[i]));
+  for (size_t i = 0; i < corpus.files.size(); ++i)
+    sources.insert(corpus.files[i], "fnv1a64:" + hex64(corpus.file_checksums[i]));
   meta.insert("sources", sources);
   for (int s = 0; s < 3; ++s) {
     meta.insert(kSplitNames[s], toml::table{{"documents", p.documents[s]}, {"tokens", p.tokens[s]}});
@@ -130,8 +131,8 @@ std::string prepared_data_directory(const RunDeck& deck) {
   const std::string file = fs::path(deck.data.corpus).filename().string();
   // At most 64 characters of the name: the settings' hash keeps the directory unique.
   const std::string stem = file.empty() ? "corpus" : fs::path(file).stem().string().substr(0, 64);
-  return deck.data.data_dir + "/prepared/" + stem + "-v" +
-         std::to_string(deck.model.vocab_size) + "-" + hex64(fnv1a64(settings_key(deck))).substr(0, 8);
+  return deck.data.data_dir + "/prepared/" + stem + "-v" + std::to_string(deck.model.vocab_size) + "-" +
+         hex64(fnv1a64(settings_key(deck))).substr(0, 8);
 }
 
 PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
@@ -154,14 +155,14 @@ PreparedData prepare_corpus(const RunDeck& deck, std::ostream& log) {
   if (made) throw Error(dir + ": cannot create the prepared-data directory (" + made.message() + ")");
   fs::remove(dir + "/meta.toml");  // stale or absent; written again only when every shard is in place
   const Corpus corpus = read_corpus(d.corpus, CorpusLimits{d.max_documents, d.max_doc_chars});
-  const auto split = split_documents(corpus.documents.size(), uint64_t(d.split_seed), d.holdout_fraction,
-                                     deck.eval.test_fraction);
+  const auto split =
+      split_documents(corpus.documents.size(), uint64_t(d.split_seed), d.holdout_fraction, deck.eval.test_fraction);
   std::vector<std::string> train_docs;
   for (size_t i = 0; i < split.size(); ++i) {
     if (split[i] == Split::Train) train_docs.push_back(corpus.documents[i]);
   }
-  log << "data: " << corpus.documents.size() << " documents from " << corpus.files.size() << " file(s) in "
-      << d.corpus << "\n";
+  log << "data: " << corpus.documents.size() << " documents from " << corpus.files.size() << " file(s) in " << d.corpus
+      << "\n";
   // Every split needs a document before the tokenizer is trained (minutes on a large corpus).
   for (const Split s : {Split::Train, Split::Validation, Split::Test}) {
     if (std::find(split.begin(), split.end(), s) == split.end()) {
@@ -216,8 +217,8 @@ std::string preparation_identity(const PreparedData& p) {
   const auto meta = toml::parse_file(p.directory + "/meta.toml");
   if (const auto* sources = meta["sources"].as_table()) {
     for (const auto& [file, checksum] : *sources) {
-      out << "source = { path = " << toml_string(std::string(file.str())) << ", checksum = "
-          << toml_string(checksum.value_or(std::string())) << " }\n";
+      out << "source = { path = " << toml_string(std::string(file.str()))
+          << ", checksum = " << toml_string(checksum.value_or(std::string())) << " }\n";
     }
   }
   return out.str();

@@ -4,12 +4,12 @@
 // study (identical data); a finished directory is recognised by its meta.toml.
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 

@@ -1,13 +1,13 @@
 #include "data/text_corpus.hpp"
 
-#include "core/error.hpp"
-#include "core/fnv_hash.hpp"
-#include "data/jsonl_text.hpp"
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/error.hpp"
+#include "core/fnv_hash.hpp"
+#include "data/jsonl_text.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;

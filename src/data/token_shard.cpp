@@ -1,8 +1,5 @@
 #include "data/token_shard.hpp"
 
-#include "core/error.hpp"
-#include "core/fnv_hash.hpp"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+
+#include "core/error.hpp"
+#include "core/fnv_hash.hpp"
 
 namespace kmoe {
 
@@ -65,8 +65,8 @@ TokenShard::TokenShard(const std::string& path, int64_t vocab_size) : path_(path
     count_ = header[2];
     const size_t expected = 1024 + size_t(count_) * (wide_ ? 4 : 2);
     if (count_ < 0 || mapped_bytes_ < expected) {
-      throw Error(path + ": truncated token shard (header says " + std::to_string(count_) + " tokens = " +
-                  std::to_string(expected) + " bytes, file has " + std::to_string(mapped_bytes_) + ")");
+      throw Error(path + ": truncated token shard (header says " + std::to_string(count_) +
+                  " tokens = " + std::to_string(expected) + " bytes, file has " + std::to_string(mapped_bytes_) + ")");
     }
     tokens_ = static_cast<const char*>(mapping_) + 1024;
     if (vocab_size > 0) {

@@ -1,11 +1,11 @@
 #include "data/tokenizer.hpp"
 
-#include "core/error.hpp"
-
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+
+#include "core/error.hpp"
 
 namespace kmoe {
 namespace {

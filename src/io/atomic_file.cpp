@@ -1,8 +1,5 @@
 #include "io/atomic_file.hpp"
 
-#include "core/crash_point.hpp"
-#include "core/error.hpp"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+
+#include "core/crash_point.hpp"
+#include "core/error.hpp"
 
 namespace kmoe {
 namespace {

@@ -2,13 +2,13 @@
 // byte strings, and a reader that throws kmoe::Error naming the file when the data run out.
 #pragma once
 
-#include "core/error.hpp"
-
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "core/error.hpp"
 
 namespace kmoe {
 

@@ -1,8 +1,5 @@
 // TOML → RunDeck: unknown keys, wrong types and out-of-range values are rejected with
 // messages that name the file, the key and what is allowed.
-#include "core/error.hpp"
-#include "io/deck_schema.hpp"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -14,6 +11,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "core/error.hpp"
+#include "io/deck_schema.hpp"
 
 namespace kmoe {
 namespace {
@@ -61,8 +61,7 @@ void assign(const DeckField& f, const toml::node& node, const std::string& locat
     default: {
       const auto v = node.value_exact<std::string>();
       if (!v) throw key_error(location, f, "must be a string");
-      if (!f.choices.empty() &&
-          std::find(f.choices.begin(), f.choices.end(), *v) == f.choices.end()) {
+      if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), *v) == f.choices.end()) {
         throw key_error(location, f, "has unknown value \"" + *v + "\"");
       }
       *std::get<3>(f.target) = *v;
@@ -70,12 +69,10 @@ void assign(const DeckField& f, const toml::node& node, const std::string& locat
   }
 }
 
-std::string did_you_mean(const std::string& guess) {
-  return guess.empty() ? "" : " (did you mean '" + guess + "'?)";
-}
+std::string did_you_mean(const std::string& guess) { return guess.empty() ? "" : " (did you mean '" + guess + "'?)"; }
 
-void reject_unknown_key(const std::string& location, const std::string& section,
-                        const std::string& key, const std::vector<DeckField>& fields) {
+void reject_unknown_key(const std::string& location, const std::string& section, const std::string& key,
+                        const std::vector<DeckField>& fields) {
   std::vector<std::string> same_section, everywhere;
   for (const auto& f : fields) {
     if (f.section == section) same_section.push_back(f.key);
@@ -91,8 +88,8 @@ void reject_unknown_key(const std::string& location, const std::string& section,
   if (guess.empty()) guess = closest_match(section + "." + key, everywhere);
   std::string known;
   for (const auto& k : same_section) known += (known.empty() ? "" : ", ") + k;
-  throw Error(location + ": unknown key '" + section + "." + key + "'" + did_you_mean(guess) +
-              "; keys of [" + section + "]: " + known);
+  throw Error(location + ": unknown key '" + section + "." + key + "'" + did_you_mean(guess) + "; keys of [" + section +
+              "]: " + known);
 }
 
 void reject_unknown_section(const std::string& location, const std::string& section) {
@@ -102,8 +99,8 @@ void reject_unknown_section(const std::string& location, const std::string& sect
               did_you_mean(closest_match(section, deck_sections())) + "; sections: " + known);
 }
 
-void fill_from_table(const toml::table& root, const std::string& source,
-                     const std::vector<DeckField>& fields, std::set<std::string>& given) {
+void fill_from_table(const toml::table& root, const std::string& source, const std::vector<DeckField>& fields,
+                     std::set<std::string>& given) {
   const auto sections = deck_sections();
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
@@ -113,8 +110,8 @@ void fill_from_table(const toml::table& root, const std::string& source,
       for (const auto& f : fields) {
         if (f.key == section) guess = f.full_name();
       }
-      throw Error(location + ": key '" + section + "' is outside any section" +
-                  did_you_mean(guess) + "; keys belong to a [section]");
+      throw Error(location + ": key '" + section + "' is outside any section" + did_you_mean(guess) +
+                  "; keys belong to a [section]");
     }
     if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
       reject_unknown_section(location, section);
@@ -122,9 +119,8 @@ void fill_from_table(const toml::table& root, const std::string& source,
     const auto* table = section_node.as_table();
     for (const auto& [key_name, node] : *table) {
       const std::string key(key_name.str());
-      const auto it = std::find_if(fields.begin(), fields.end(), [&](const DeckField& f) {
-        return f.section == section && f.key == key;
-      });
+      const auto it = std::find_if(fields.begin(), fields.end(),
+                                   [&](const DeckField& f) { return f.section == section && f.key == key; });
       if (it == fields.end()) reject_unknown_key(where(source, node), section, key, fields);
       assign(*it, node, where(source, node));
       given.insert(it->full_name());
@@ -172,13 +168,13 @@ void validate_relations(const RunDeck& d, const std::string& src) {
                          return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("._-=,+@", ch);
                        });
   check(name_ok, src, "run.name",
-        "is \"" + printable(name) + "\"; allowed: 1-200 letters, digits and . _ - = , + @ (not \".\" or \"..\", "
-        "not starting with '-'): it names files");
+        "is \"" + printable(name) +
+            "\"; allowed: 1-200 letters, digits and . _ - = , + @ (not \".\" or \"..\", "
+            "not starting with '-'): it names files");
   const bool has_shards = !d.data.train_shard.empty();
   check(has_shards || !d.data.corpus.empty(), src, "data.corpus",
         "must be set when data.train_shard is empty (where does the training text come from?)");
-  check(!has_shards || !d.data.val_shard.empty(), src, "data.val_shard",
-        "must be set when data.train_shard is set");
+  check(!has_shards || !d.data.val_shard.empty(), src, "data.val_shard", "must be set when data.train_shard is set");
 }
 
 }  // namespace

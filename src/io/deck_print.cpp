@@ -1,9 +1,9 @@
 // RunDeck → TOML: the resolved deck (every key, defaults filled in) and the schema reference.
-#include "io/deck_schema.hpp"
-
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
+
+#include "io/deck_schema.hpp"
 
 namespace kmoe {
 std::string float_text(double v) {
@@ -40,10 +40,17 @@ std::string toml_string(const std::string& text) {
 std::string value_text(const DeckField& f) {
   std::ostringstream out;
   switch (f.target.index()) {
-    case 0: out << *std::get<0>(f.target); break;
-    case 1: out << float_text(*std::get<1>(f.target)); break;
-    case 2: out << (*std::get<2>(f.target) ? "true" : "false"); break;
-    default: out << toml_string(*std::get<3>(f.target));
+    case 0:
+      out << *std::get<0>(f.target);
+      break;
+    case 1:
+      out << float_text(*std::get<1>(f.target));
+      break;
+    case 2:
+      out << (*std::get<2>(f.target) ? "true" : "false");
+      break;
+    default:
+      out << toml_string(*std::get<3>(f.target));
   }
   return out.str();
 }

@@ -3,12 +3,12 @@
 // table, so a key is declared exactly once.
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <limits>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 

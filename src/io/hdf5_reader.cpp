@@ -1,9 +1,9 @@
 #include "io/hdf5_reader.hpp"
 
+#include <hdf5.h>
+
 #include "core/error.hpp"
 #include "io/hdf5_native_type.hpp"
-
-#include <hdf5.h>
 
 namespace kmoe {
 Hdf5Reader::Hdf5Reader(const std::string& path) : path_(path) {
@@ -16,9 +16,7 @@ Hdf5Reader::~Hdf5Reader() {
   if (file_ >= 0) H5Fclose(file_);
 }
 
-bool Hdf5Reader::has(const std::string& dataset) const {
-  return H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) > 0;
-}
+bool Hdf5Reader::has(const std::string& dataset) const { return H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) > 0; }
 
 std::vector<uint64_t> Hdf5Reader::shape(const std::string& dataset) const {
   const hid_t d = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);

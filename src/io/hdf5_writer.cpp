@@ -1,12 +1,12 @@
 #include "io/hdf5_writer.hpp"
 
-#include "core/error.hpp"
-#include "io/atomic_file.hpp"
-#include "io/hdf5_native_type.hpp"
-
 #include <hdf5.h>
 
 #include <atomic>
+
+#include "core/error.hpp"
+#include "io/atomic_file.hpp"
+#include "io/hdf5_native_type.hpp"
 
 namespace kmoe {
 namespace {
@@ -99,8 +99,8 @@ void Hdf5Writer::write_array_impl(const std::string& path, const std::vector<uin
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   hsize_t elements = 1;
   for (auto d : dims) elements *= d;
-  const hid_t space = dims.empty() ? H5Screate(H5S_SCALAR)
-                                   : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  const hid_t space =
+      dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
   const hid_t links = link_creation_with_parents();
   const hid_t dataset = H5Dcreate2(file_, path.c_str(), type, space, links, H5P_DEFAULT, H5P_DEFAULT);
   H5Pclose(links);

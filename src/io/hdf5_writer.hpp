@@ -34,8 +34,7 @@ class Hdf5Writer {
 
  private:
   int64_t ensure_object(const std::string& object);
-  void write_array_impl(const std::string& path, const std::vector<uint64_t>& shape, const void* data,
-                        int64_t type);
+  void write_array_impl(const std::string& path, const std::vector<uint64_t>& shape, const void* data, int64_t type);
 
   int64_t file_ = -1;
 };

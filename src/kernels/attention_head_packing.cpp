@@ -8,7 +8,8 @@ template <class T>
 void AttentionWorkspace<T>::ensure(const AttentionShape& s) {
   const size_t rows = size_t(s.batch) * s.heads * s.seq_len;  // grows only: fewer rows use the first ones
   if (q.extent(0) < rows || q.extent(1) != size_t(s.head_dim)) {
-    for (View2<T>* buffer : {&q, &k, &v, &out, &dout, &dq, &dk, &dv}) *buffer = View2<T>("attention_packed", rows, s.head_dim);
+    for (View2<T>* buffer : {&q, &k, &v, &out, &dout, &dq, &dk, &dv})
+      *buffer = View2<T>("attention_packed", rows, s.head_dim);
     row_dot = View1<T>("attention_row_dot", rows);
   }
   const int heads = s.batch * s.heads;
@@ -44,9 +45,9 @@ void unpack_heads(const AttentionShape& s, const View2<T>& packed, const View2<T
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                       \
-  template struct AttentionWorkspace<T>;                                                          \
-  template void pack_heads<T>(const AttentionShape&, const View2<T>&, const View2<T>&);           \
+#define KMOE_INSTANTIATE(T)                                                             \
+  template struct AttentionWorkspace<T>;                                                \
+  template void pack_heads<T>(const AttentionShape&, const View2<T>&, const View2<T>&); \
   template void unpack_heads<T>(const AttentionShape&, const View2<T>&, const View2<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

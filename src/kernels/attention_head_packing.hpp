@@ -32,8 +32,7 @@ KOKKOS_INLINE_FUNCTION int group_columns(int diagonal, int group) {
 // through this one mapping.
 struct ScoreRow {
   int i, bh;
-  KOKKOS_INLINE_FUNCTION ScoreRow(int r, int first_head, int seq_len)
-      : i(r % seq_len), bh(first_head + r / seq_len) {}
+  KOKKOS_INLINE_FUNCTION ScoreRow(int r, int first_head, int seq_len) : i(r % seq_len), bh(first_head + r / seq_len) {}
   KOKKOS_INLINE_FUNCTION int token(int seq_len, int heads) const { return (bh / heads) * seq_len + i; }
   KOKKOS_INLINE_FUNCTION int head(int heads) const { return bh % heads; }
   KOKKOS_INLINE_FUNCTION uint64_t first_dropout_block(int seq_len) const {

@@ -1,16 +1,16 @@
 #include "kernels/batched_gemm.hpp"
 
+#include <KokkosKernels_config.h>
+
+#include <algorithm>
+#include <type_traits>
+
 #include "core/error.hpp"
 #include "core/kernel_census.hpp"
 #include "core/views.hpp"
 #include "kernels/bf16_operands.hpp"
 #include "kernels/gemm_tiles.hpp"
 #include "kernels/host_blas.hpp"
-
-#include <KokkosKernels_config.h>
-
-#include <algorithm>
-#include <type_traits>
 
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
 #include <KokkosBlas_tpl_spec.hpp>
@@ -25,8 +25,8 @@ constexpr int kCausalRowBlock = 64;  // host task of a causal product: 64 rows o
 
 // Rows [r0, r1) of one entry's causal C.
 template <class T>
-void causal_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-                      T beta, T* c, int ldc, CausalPart part, int r0, int r1) {
+void causal_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
+                      T* c, int ldc, CausalPart part, int r0, int r1) {
   const int rows = r1 - r0;
   switch (part) {
     case CausalPart::all:  // not causal: batched_gemm tiles it whole
@@ -52,8 +52,8 @@ void cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
   require(cublasSgemm(blas.handle, tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc) == CUBLAS_STATUS_SUCCESS,
           "cublasSgemm failed");
 }
-void cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha,
-                 const double* a, int lda, const double* b, int ldb, const double* beta, double* c, int ldc) {
+void cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha, const double* a,
+                 int lda, const double* b, int ldb, const double* beta, double* c, int ldc) {
   auto& blas = KokkosBlas::Impl::CudaBlasSingleton::singleton();
   require(cublasDgemm(blas.handle, tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc) == CUBLAS_STATUS_SUCCESS,
           "cublasDgemm failed");
@@ -135,7 +135,8 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
     const GemmTiles tiles = gemm_tiles(m, n, k, batch.count);
     const int row_tiles = tiles.row_tiles(m), col_tiles = tiles.col_tiles(n), per_entry = row_tiles * col_tiles;
     Kokkos::parallel_for(
-        "batched_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry), [&](int task) {
+        "batched_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry),
+        [&](int task) {
           const int entry = task / per_entry, tile = task % per_entry;
           const int r0 = (tile / col_tiles) * tiles.rows, c0 = (tile % col_tiles) * tiles.cols;
           const T* a_tile = a + entry * batch.stride_a + (trans_a ? r0 : size_t(r0) * lda);
@@ -146,13 +147,11 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
     return;
   }
   const int blocks = (m + kCausalRowBlock - 1) / kCausalRowBlock;
-  Kokkos::parallel_for(
-      "batched_gemm_causal", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
-        const int entry = task / blocks, r0 = (task % blocks) * kCausalRowBlock,
-                  r1 = std::min(m, r0 + kCausalRowBlock);
-        causal_row_block(trans_a, trans_b, m, n, k, alpha, a + entry * batch.stride_a, lda, b + entry * batch.stride_b,
-                         ldb, beta, c + entry * batch.stride_c, ldc, part, r0, r1);
-      });
+  Kokkos::parallel_for("batched_gemm_causal", Kokkos::RangePolicy<HostExec>(0, batch.count * blocks), [&](int task) {
+    const int entry = task / blocks, r0 = (task % blocks) * kCausalRowBlock, r1 = std::min(m, r0 + kCausalRowBlock);
+    causal_row_block(trans_a, trans_b, m, n, k, alpha, a + entry * batch.stride_a, lda, b + entry * batch.stride_b, ldb,
+                     beta, c + entry * batch.stride_c, ldc, part, r0, r1);
+  });
 }
 
 namespace {
@@ -224,8 +223,8 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
     return;
   }
 #endif
-  const auto problems = matmul == Matmul::bf16 ? with_rounded_operands(problems_as_given, trans_a, trans_b, lda, ldb)
-                                               : problems_as_given;
+  const auto problems =
+      matmul == Matmul::bf16 ? with_rounded_operands(problems_as_given, trans_a, trans_b, lda, ldb) : problems_as_given;
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
   use_single_threaded_host_blas();
@@ -236,13 +235,14 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
   for (int i = 0; i < int(problems.size()); ++i) {
     for (int r0 = 0; r0 < problems[i].m; r0 += row_block) tasks.emplace_back(i, r0);
   }
-  Kokkos::parallel_for("grouped_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, tasks.size()), [&](int task) {
-    const auto [i, r0] = tasks[task];
-    const auto& p = problems[i];
-    const int rows = std::min(p.m - r0, row_block);
-    host_gemm(trans_a, trans_b, rows, p.n, p.k, alpha, trans_a ? p.a + r0 : p.a + size_t(r0) * lda, lda, p.b, ldb, beta,
-              p.c + size_t(r0) * ldc, ldc);
-  });
+  Kokkos::parallel_for(
+      "grouped_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, tasks.size()), [&](int task) {
+        const auto [i, r0] = tasks[task];
+        const auto& p = problems[i];
+        const int rows = std::min(p.m - r0, row_block);
+        host_gemm(trans_a, trans_b, rows, p.n, p.k, alpha, trans_a ? p.a + r0 : p.a + size_t(r0) * lda, lda, p.b, ldb,
+                  beta, p.c + size_t(r0) * ldc, ldc);
+      });
 }
 
 template void batched_gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*,
@@ -251,7 +251,7 @@ template void batched_gemm<double>(bool, bool, int, int, int, double, const doub
                                    double*, int, const MatrixBatch&, CausalPart, Matmul);
 template void grouped_gemm<float>(bool, bool, float, int, int, float, int, const std::vector<GemmProblem<float>>&,
                                   Matmul);
-template void grouped_gemm<double>(bool, bool, double, int, int, double, int,
-                                   const std::vector<GemmProblem<double>>&, Matmul);
+template void grouped_gemm<double>(bool, bool, double, int, int, double, int, const std::vector<GemmProblem<double>>&,
+                                   Matmul);
 
 }  // namespace kmoe::kernels

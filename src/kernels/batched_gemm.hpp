@@ -10,10 +10,10 @@
 //   lower_left_transposed  A is lower triangular, C = Aᵀ · op(B) (Pᵀ·dO, dSᵀ·Q).
 #pragma once
 
-#include "kernels/matmul_precision.hpp"
-
 #include <cstddef>
 #include <vector>
+
+#include "kernels/matmul_precision.hpp"
 
 namespace kmoe::kernels {
 
@@ -27,8 +27,8 @@ struct MatrixBatch {
 // Row-major: op(A) is m×k (A is k×m when trans_a), op(B) is k×n, C is m×n; ld* are row strides.
 // `matmul` is the operands' precision (C is accumulated and written in T either way).
 template <class T>
-void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
-                  int ldb, T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all,
+void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
+                  T beta, T* c, int ldc, const MatrixBatch& batch, CausalPart part = CausalPart::all,
                   Matmul matmul = Matmul::fp32);
 
 // One product of a group: C = alpha · op(A) · op(B) + beta · C with its own sizes and operands.

@@ -2,16 +2,16 @@
 // scale 1/√head_dim and dropout on the probabilities. Heads are packed to contiguous
 // [T, head_dim] blocks and the score and value products run as batched GEMMs (batched_gemm:
 // cuBLAS strided-batched, or parallel single-threaded BLAS skipping the causal zeros on the
-// host), a group of heads per call, so the T×T score scratch is bounded by the workspace. The forward keeps each row's log-sum-exp; the
-// backward recomputes the probabilities from it (flash-style) and reads the dropout mask the
-// forward recorded. No atomics: deterministic.
+// host), a group of heads per call, so the T×T score scratch is bounded by the workspace. The forward keeps each row's
+// log-sum-exp; the backward recomputes the probabilities from it (flash-style) and reads the dropout mask the forward
+// recorded. No atomics: deterministic.
 #pragma once
+
+#include <cstdint>
 
 #include "core/views.hpp"
 #include "kernels/dropout_mask.hpp"
 #include "kernels/matmul_precision.hpp"
-
-#include <cstdint>
 
 namespace kmoe::kernels {
 
@@ -53,16 +53,15 @@ struct AttentionWorkspace {
 
 // out [tokens, heads·head_dim], lse [tokens, heads].
 template <class T>
-void causal_attention_forward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
-                              const View2<T>& v, const AttentionDropout& dropout, const View2<T>& out,
-                              const View2<T>& lse, AttentionWorkspace<T>& workspace, Matmul matmul = Matmul::fp32);
+void causal_attention_forward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k, const View2<T>& v,
+                              const AttentionDropout& dropout, const View2<T>& out, const View2<T>& lse,
+                              AttentionWorkspace<T>& workspace, Matmul matmul = Matmul::fp32);
 
 // dq, dk, dv overwritten.
 template <class T>
-void causal_attention_backward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k,
-                               const View2<T>& v, const View2<T>& out, const View2<T>& lse,
-                               const View2<T>& dout, const AttentionDropout& dropout, const View2<T>& dq,
-                               const View2<T>& dk, const View2<T>& dv, AttentionWorkspace<T>& workspace,
-                               Matmul matmul = Matmul::fp32);
+void causal_attention_backward(const AttentionShape& shape, const View2<T>& q, const View2<T>& k, const View2<T>& v,
+                               const View2<T>& out, const View2<T>& lse, const View2<T>& dout,
+                               const AttentionDropout& dropout, const View2<T>& dq, const View2<T>& dk,
+                               const View2<T>& dv, AttentionWorkspace<T>& workspace, Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

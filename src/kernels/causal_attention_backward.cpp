@@ -1,12 +1,12 @@
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
-#include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/batched_gemm.hpp"
 #include "kernels/chunk_loop.hpp"
-
-#include <algorithm>
+#include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
 
@@ -97,21 +97,21 @@ void causal_attention_backward(const AttentionShape& s, const View2<T>& q, const
     attention_score_gradients(s, first, count, ws.scores, ws.grad_scores, lse, ws.row_dot, dropout, scale);
     batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.dout.data() + offset, hd, T(0),
                     ws.dv.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed, matmul);
-    batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.k.data() + offset, hd,
-                    T(0), ws.dq.data() + offset, hd, heads_from_scores, CausalPart::lower_left, matmul);
-    batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.q.data() + offset, hd,
-                    T(0), ws.dk.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed, matmul);
+    batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.k.data() + offset, hd, T(0),
+                    ws.dq.data() + offset, hd, heads_from_scores, CausalPart::lower_left, matmul);
+    batched_gemm<T>(true, false, T_len, hd, T_len, T(1), ws.grad_scores.data(), T_len, ws.q.data() + offset, hd, T(0),
+                    ws.dk.data() + offset, hd, heads_from_scores, CausalPart::lower_left_transposed, matmul);
   }
   unpack_heads(s, ws.dq, dq);
   unpack_heads(s, ws.dk, dk);
   unpack_heads(s, ws.dv, dv);
 }
 
-#define KMOE_INSTANTIATE(T)                                                                                \
-  template void causal_attention_backward<T>(const AttentionShape&, const View2<T>&, const View2<T>&,      \
-                                             const View2<T>&, const View2<T>&, const View2<T>&,            \
-                                             const View2<T>&, const AttentionDropout&, const View2<T>&,    \
-                                             const View2<T>&, const View2<T>&, AttentionWorkspace<T>&, Matmul);
+#define KMOE_INSTANTIATE(T)                                                                                            \
+  template void causal_attention_backward<T>(const AttentionShape&, const View2<T>&, const View2<T>&, const View2<T>&, \
+                                             const View2<T>&, const View2<T>&, const View2<T>&,                        \
+                                             const AttentionDropout&, const View2<T>&, const View2<T>&,                \
+                                             const View2<T>&, AttentionWorkspace<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

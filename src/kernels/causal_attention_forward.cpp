@@ -1,13 +1,13 @@
+#include <algorithm>
+
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
-#include "kernels/dropout_mask.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/batched_gemm.hpp"
 #include "kernels/chunk_loop.hpp"
-
-#include <algorithm>
+#include "kernels/dropout_mask.hpp"
 
 namespace kmoe::kernels {
 
@@ -83,10 +83,12 @@ void causal_attention_forward(const AttentionShape& s, const View2<T>& q, const 
     const size_t offset = first * head_stride;
     // S = scale · Q · Kᵀ, then P = dropout(softmax(S)), then O = P · V, for every head of the group
     batched_gemm<T>(false, true, T_len, T_len, hd, scale, ws.q.data() + offset, hd, ws.k.data() + offset, hd, T(0),
-                    ws.scores.data(), T_len, {count, head_stride, head_stride, block_stride}, CausalPart::lower_output, matmul);
+                    ws.scores.data(), T_len, {count, head_stride, head_stride, block_stride}, CausalPart::lower_output,
+                    matmul);
     causal_softmax_rows(s, first, count, ws.scores, dropout, lse);
     batched_gemm<T>(false, false, T_len, hd, T_len, T(1), ws.scores.data(), T_len, ws.v.data() + offset, hd, T(0),
-                    ws.out.data() + offset, hd, {count, block_stride, head_stride, head_stride}, CausalPart::lower_left, matmul);
+                    ws.out.data() + offset, hd, {count, block_stride, head_stride, head_stride}, CausalPart::lower_left,
+                    matmul);
   }
   unpack_heads(s, ws.out, out);
 }

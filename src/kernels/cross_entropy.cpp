@@ -1,10 +1,10 @@
 #include "kernels/cross_entropy.hpp"
 
+#include <algorithm>
+
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dense_gemm.hpp"
-
-#include <algorithm>
 
 namespace kmoe::kernels {
 
@@ -39,8 +39,8 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
           const int target = targets(begin + r);
           T max_logit = 0;
           Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, vocab),
-              [&](int v, T& m) { m = logits(r, v) > m ? logits(r, v) : m; }, Kokkos::Max<T>(max_logit));
+              Kokkos::TeamThreadRange(team, vocab), [&](int v, T& m) { m = logits(r, v) > m ? logits(r, v) : m; },
+              Kokkos::Max<T>(max_logit));
           int argmax = vocab;
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, vocab),
@@ -74,8 +74,8 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
     Kokkos::parallel_for(
         "cross_entropy_totals", TeamPolicy(1, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
           double loss = 0, correct = 0;
-          Kokkos::parallel_reduce(Kokkos::TeamThreadRange(team, count), [&](int r, double& acc) { acc += row_loss(r); },
-                                  loss);
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, count), [&](int r, double& acc) { acc += row_loss(r); }, loss);
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, count), [&](int r, double& acc) { acc += row_correct(r); }, correct);
           Kokkos::single(Kokkos::PerTeam(team), [&]() {
@@ -97,10 +97,10 @@ CrossEntropySums tied_head_cross_entropy(const View2<T>& h, const View2<T>& embe
   return sums;
 }
 
-#define KMOE_INSTANTIATE(T)                                                                                  \
-  template struct CrossEntropyScratch<T>;                                                                    \
+#define KMOE_INSTANTIATE(T)                                                                                 \
+  template struct CrossEntropyScratch<T>;                                                                   \
   template CrossEntropySums tied_head_cross_entropy<T>(const View2<T>&, const View2<T>&, const View1<int>&, \
-                                                       const CrossEntropyScratch<T>&, T, const View2<T>&,    \
+                                                       const CrossEntropyScratch<T>&, T, const View2<T>&,   \
                                                        const View2<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

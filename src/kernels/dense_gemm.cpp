@@ -1,16 +1,16 @@
 #include "kernels/dense_gemm.hpp"
 
+#include <KokkosBlas3_gemm.hpp>
+
 #include "core/kernel_census.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/batched_gemm.hpp"
 
-#include <KokkosBlas3_gemm.hpp>
-
 namespace kmoe::kernels {
 
 template <class T>
-void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta,
-          const View2<T>& c, Matmul matmul) {
+void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta, const View2<T>& c,
+          Matmul matmul) {
   if (c.extent(0) == 0 || c.extent(1) == 0) return;
   const bool ta = op_a[0] == 'T';
   const size_t k = ta ? a.extent(0) : a.extent(1);
@@ -46,12 +46,10 @@ void linear_backward_weight(const View2<T>& dy, const View2<T>& x, const View2<T
   gemm<T>("T", "N", T(1), dy, x, T(1), dw, matmul);
 }
 
-#define KMOE_INSTANTIATE(T)                                                                       \
-  template void gemm<T>(const char*, const char*, T, const View2<T>&, const View2<T>&, T,          \
-                        const View2<T>&, Matmul);                                                  \
-  template void linear_forward<T>(const View2<T>&, const View2<T>&, const View2<T>&, T, Matmul);   \
-  template void linear_backward_input<T>(const View2<T>&, const View2<T>&, const View2<T>&, T,     \
-                                         Matmul);                                                  \
+#define KMOE_INSTANTIATE(T)                                                                                         \
+  template void gemm<T>(const char*, const char*, T, const View2<T>&, const View2<T>&, T, const View2<T>&, Matmul); \
+  template void linear_forward<T>(const View2<T>&, const View2<T>&, const View2<T>&, T, Matmul);                    \
+  template void linear_backward_input<T>(const View2<T>&, const View2<T>&, const View2<T>&, T, Matmul);             \
   template void linear_backward_weight<T>(const View2<T>&, const View2<T>&, const View2<T>&, Matmul);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -22,7 +22,7 @@ void linear_backward_weight(const View2<T>& dy, const View2<T>& x, const View2<T
 
 // C = alpha · op(A) · op(B) + beta · C, op = "N" or "T".
 template <class T>
-void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta,
-          const View2<T>& c, Matmul matmul = Matmul::fp32);
+void gemm(const char* op_a, const char* op_b, T alpha, const View2<T>& a, const View2<T>& b, T beta, const View2<T>& c,
+          Matmul matmul = Matmul::fp32);
 
 }  // namespace kmoe::kernels

@@ -86,11 +86,11 @@ void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint
   require(h.span_is_contiguous() && act.span_is_contiguous(), "silu_dropout_forward needs contiguous views");
   const T* in = h.data();
   T* out = act.data();
-  for_each_recording_dropout<T>("silu_dropout_forward", h.span(), p, seed, stream, kept,
-                                KOKKOS_LAMBDA(size_t e, T keep) {
-                                  const T v = in[e];
-                                  out[e] = keep * (v / (T(1) + math::fast_exp(-v)));
-                                });
+  for_each_recording_dropout<T>(
+      "silu_dropout_forward", h.span(), p, seed, stream, kept, KOKKOS_LAMBDA(size_t e, T keep) {
+        const T v = in[e];
+        out[e] = keep * (v / (T(1) + math::fast_exp(-v)));
+      });
 }
 
 template <class T>
@@ -101,11 +101,12 @@ void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<
   const T* in = h.data();
   const T* grad = dact.data();
   T* out = dh.data();
-  for_each_with_kept<T>("silu_dropout_backward", h.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) {
-    const T v = in[e];
-    const T s = T(1) / (T(1) + math::fast_exp(-v));
-    out[e] = keep * grad[e] * s * (T(1) + v * (T(1) - s));
-  });
+  for_each_with_kept<T>(
+      "silu_dropout_backward", h.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) {
+        const T v = in[e];
+        const T s = T(1) / (T(1) + math::fast_exp(-v));
+        out[e] = keep * grad[e] * s * (T(1) + v * (T(1) - s));
+      });
 }
 
 template <class T>
@@ -119,8 +120,8 @@ void dropout_forward(const View2<T>& x, double p, uint64_t seed, uint64_t stream
   if (p <= 0.0) return;
   require(x.span_is_contiguous(), "dropout_forward needs a contiguous view");
   T* data = x.data();
-  for_each_recording_dropout<T>("dropout_forward", x.span(), p, seed, stream, kept,
-                                KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
+  for_each_recording_dropout<T>(
+      "dropout_forward", x.span(), p, seed, stream, kept, KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
 }
 
 template <class T>
@@ -128,16 +129,17 @@ void dropout_backward(const View2<T>& x, double p, const View1<uint8_t>& kept) {
   if (p <= 0.0) return;
   require(x.span_is_contiguous(), "dropout_backward needs a contiguous view");
   T* data = x.data();
-  for_each_with_kept<T>("dropout_backward", x.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
+  for_each_with_kept<T>(
+      "dropout_backward", x.span(), p, kept, KOKKOS_LAMBDA(size_t e, T keep) { data[e] *= keep; });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                 \
-  template void silu_dropout_forward<T>(const View2<T>&, const View2<T>&, double, uint64_t, uint64_t,        \
-                                        const View1<uint8_t>&);                                             \
-  template void silu_dropout_backward<T>(const View2<T>&, const View2<T>&, const View2<T>&, double,            \
-                                         const View1<uint8_t>&);                                             \
-  template void add_into<T>(const View2<T>&, const View2<T>&);                              \
-  template void dropout_forward<T>(const View2<T>&, double, uint64_t, uint64_t, const View1<uint8_t>&);          \
+#define KMOE_INSTANTIATE(T)                                                                             \
+  template void silu_dropout_forward<T>(const View2<T>&, const View2<T>&, double, uint64_t, uint64_t,   \
+                                        const View1<uint8_t>&);                                         \
+  template void silu_dropout_backward<T>(const View2<T>&, const View2<T>&, const View2<T>&, double,     \
+                                         const View1<uint8_t>&);                                        \
+  template void add_into<T>(const View2<T>&, const View2<T>&);                                          \
+  template void dropout_forward<T>(const View2<T>&, double, uint64_t, uint64_t, const View1<uint8_t>&); \
   template void dropout_backward<T>(const View2<T>&, double, const View1<uint8_t>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -1,9 +1,9 @@
 // Small element-wise kernels: SiLU, residual adds, counter-based dropout.
 #pragma once
 
-#include "core/views.hpp"
-
 #include <cstdint>
+
+#include "core/views.hpp"
 
 namespace kmoe::kernels {
 

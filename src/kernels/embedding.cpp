@@ -11,8 +11,8 @@ void embedding_forward(const View1<int>& tokens, const View2<T>& table, T scale,
 }
 
 template <class T>
-void embedding_backward(const View1<int>& offsets, const View1<int>& order, const View2<T>& dout,
-                        T scale, const View2<T>& dtable) {
+void embedding_backward(const View1<int>& offsets, const View1<int>& order, const View2<T>& dout, T scale,
+                        const View2<T>& dtable) {
   const int vocab = static_cast<int>(dtable.extent(0)), d = static_cast<int>(dtable.extent(1));
   Kokkos::parallel_for(
       "embedding_backward", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {vocab, d}),

@@ -9,7 +9,8 @@ void assign_slots(const View1<int>& offsets, const View1<int>& order, int capaci
       "assign_slots", TeamPolicy(num_experts, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int e = team.league_rank();
         const int begin = offsets(e), kept_end = begin + kept_rows(offsets(e + 1) - begin, capacity);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, kept_end), [&](int row) { slot_of(order(row)) = row; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, kept_end),
+                             [&](int row) { slot_of(order(row)) = row; });
       });
 }
 
@@ -23,7 +24,7 @@ void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const V
 
 template <class T>
 void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
-                          const View2<T>& out) {
+                     const View2<T>& out) {
   const int k = static_cast<int>(gates.extent(1));
   Kokkos::parallel_for(
       "combine_forward",
@@ -72,12 +73,11 @@ void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int 
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                          \
-  template void dispatch_forward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);       \
-  template void combine_forward<T>(const View2<T>&, const View2<T>&, const View1<int>&,         \
-                                        const View2<T>&);                                            \
-  template void combine_backward<T>(const View2<T>&, const View2<T>&, const View1<int>&,             \
-                                    const View2<T>&, const View2<T>&, const View2<T>&);              \
+#define KMOE_INSTANTIATE(T)                                                                               \
+  template void dispatch_forward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);            \
+  template void combine_forward<T>(const View2<T>&, const View2<T>&, const View1<int>&, const View2<T>&); \
+  template void combine_backward<T>(const View2<T>&, const View2<T>&, const View1<int>&, const View2<T>&, \
+                                    const View2<T>&, const View2<T>&);                                    \
   template void dispatch_backward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

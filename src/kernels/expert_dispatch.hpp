@@ -37,8 +37,7 @@ void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int 
 
 // out[n, :] = Σ_s gates[n, s] · expert_out[slot_of[n·k + s], :]   (overwrites out)
 template <class T>
-void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
-                     const View2<T>& out);
+void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of, const View2<T>& out);
 
 // Backward of combine: dgates[n, s] = dout[n]·expert_out[slot]; dexpert_out[slot] = gates[n, s]·dout[n].
 template <class T>

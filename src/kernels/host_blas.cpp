@@ -1,11 +1,11 @@
 #include "kernels/host_blas.hpp"
 
-#include "core/views.hpp"
+#include <dlfcn.h>
 
 #include <KokkosBlas_Host_tpl.hpp>
-
-#include <dlfcn.h>
 #include <mutex>
+
+#include "core/views.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

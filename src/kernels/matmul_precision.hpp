@@ -9,10 +9,10 @@
 // Master weights, optimizer state, router logits, softmax, losses and norms stay fp32 in both.
 #pragma once
 
-#include "core/bit_cast.hpp"
-
 #include <cstdint>
 #include <string>
+
+#include "core/bit_cast.hpp"
 
 namespace kmoe::kernels {
 

@@ -5,27 +5,23 @@
 namespace kmoe::kernels {
 
 template <class T>
-void rmsnorm_forward(const View2<T>& x, const View1<T>& gain, T eps, const View2<T>& y,
-                     const View1<T>& rstd) {
+void rmsnorm_forward(const View2<T>& x, const View1<T>& gain, T eps, const View2<T>& y, const View1<T>& rstd) {
   const int n = static_cast<int>(x.extent(0)), d = static_cast<int>(x.extent(1));
   Kokkos::parallel_for(
       "rmsnorm_forward", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int row = team.league_rank();
         T sum_sq = 0;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, d), [&](int j, T& acc) { acc += x(row, j) * x(row, j); },
-            sum_sq);
+            Kokkos::TeamThreadRange(team, d), [&](int j, T& acc) { acc += x(row, j) * x(row, j); }, sum_sq);
         const T r = math::rsqrt(sum_sq / T(d) + eps);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, d),
-                             [&](int j) { y(row, j) = x(row, j) * r * gain(j); });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, d), [&](int j) { y(row, j) = x(row, j) * r * gain(j); });
         Kokkos::single(Kokkos::PerTeam(team), [&]() { rstd(row) = r; });
       });
 }
 
 template <class T>
-void rmsnorm_backward(const View2<T>& x, const View1<T>& gain, const View1<T>& rstd,
-                      const View2<T>& dy, const View2<T>& dx, const View1<T>& dgain,
-                      bool accumulate_dx) {
+void rmsnorm_backward(const View2<T>& x, const View1<T>& gain, const View1<T>& rstd, const View2<T>& dy,
+                      const View2<T>& dx, const View1<T>& dgain, bool accumulate_dx) {
   const int n = static_cast<int>(x.extent(0)), d = static_cast<int>(x.extent(1));
   Kokkos::parallel_for(
       "rmsnorm_backward_input", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
@@ -33,8 +29,7 @@ void rmsnorm_backward(const View2<T>& x, const View1<T>& gain, const View1<T>& r
         const T r = rstd(row);
         T dot = 0;  // Σ_j g_j dy_j x_j
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, d),
-            [&](int j, T& acc) { acc += gain(j) * dy(row, j) * x(row, j); }, dot);
+            Kokkos::TeamThreadRange(team, d), [&](int j, T& acc) { acc += gain(j) * dy(row, j) * x(row, j); }, dot);
         const T coef = dot * r * r * r / T(d);
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, d), [&](int j) {
           const T g = r * gain(j) * dy(row, j) - x(row, j) * coef;
@@ -50,11 +45,10 @@ void rmsnorm_backward(const View2<T>& x, const View1<T>& gain, const View1<T>& r
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                      \
-  template void rmsnorm_forward<T>(const View2<T>&, const View1<T>&, T, const View2<T>&,         \
-                                   const View1<T>&);                                             \
-  template void rmsnorm_backward<T>(const View2<T>&, const View1<T>&, const View1<T>&,           \
-                                    const View2<T>&, const View2<T>&, const View1<T>&, bool);
+#define KMOE_INSTANTIATE(T)                                                                                \
+  template void rmsnorm_forward<T>(const View2<T>&, const View1<T>&, T, const View2<T>&, const View1<T>&); \
+  template void rmsnorm_backward<T>(const View2<T>&, const View1<T>&, const View1<T>&, const View2<T>&,    \
+                                    const View2<T>&, const View1<T>&, bool);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

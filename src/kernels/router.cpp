@@ -15,7 +15,7 @@ RouterState<T>::RouterState(int tokens, int experts, int k)
 
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                   GateNorm gate_norm) {
+                    GateNorm gate_norm) {
   const auto logits = state.logits;
   const auto probs = state.probs;
   const auto lse = state.lse;
@@ -71,8 +71,8 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
 }
 
 template <class T>
-void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions,
-                     T lb_coef, T z_coef, const View2<T>& dlogits, GateNorm gate_norm) {
+void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
+                     T z_coef, const View2<T>& dlogits, GateNorm gate_norm) {
   const auto probs = state.probs;
   const auto lse = state.lse;
   const auto top_idx = state.top_idx;
@@ -102,11 +102,11 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                       \
-  template struct RouterState<T>;                                                                 \
-  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm); \
-  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T,        \
-                                   const View2<T>&, GateNorm);
+#define KMOE_INSTANTIATE(T)                                                                                        \
+  template struct RouterState<T>;                                                                                  \
+  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm);           \
+  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, const View2<T>&, \
+                                   GateNorm);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

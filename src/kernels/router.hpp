@@ -5,19 +5,19 @@
 // ∂L/∂logits.
 #pragma once
 
-#include "core/views.hpp"
-
 #include <cstdint>
+
+#include "core/views.hpp"
 
 namespace kmoe::kernels {
 
 template <class T>
 struct RouterState {
-  View2<T> logits;    // [tokens, experts], noise included
-  View2<T> probs;     // [tokens, experts]
-  View1<T> lse;       // [tokens] log-sum-exp of the logits (z-loss)
-  View2<int> top_idx; // [tokens, k]
-  View2<T> gates;     // [tokens, k]
+  View2<T> logits;     // [tokens, experts], noise included
+  View2<T> probs;      // [tokens, experts]
+  View1<T> lse;        // [tokens] log-sum-exp of the logits (z-loss)
+  View2<int> top_idx;  // [tokens, k]
+  View2<T> gates;      // [tokens, k]
   RouterState() = default;
   RouterState(int tokens, int experts, int k);
 };
@@ -37,13 +37,13 @@ struct RouterNoise {
 // balancing); pass zeros for the plain router.
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                   GateNorm gate_norm = GateNorm::selected);
+                    GateNorm gate_norm = GateNorm::selected);
 
 // dlogits = ∂L/∂logits from the gate gradients, the load-balancing term
 // lb_coef · E · Σ f_e P̄_e (f = assignment fractions, no gradient) and the z-loss term
 // z_coef · mean(lse²).
 template <class T>
-void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions,
-                     T lb_coef, T z_coef, const View2<T>& dlogits, GateNorm gate_norm = GateNorm::selected);
+void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
+                     T z_coef, const View2<T>& dlogits, GateNorm gate_norm = GateNorm::selected);
 
 }  // namespace kmoe::kernels

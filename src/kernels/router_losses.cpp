@@ -21,8 +21,8 @@ void router_losses(const RouterState<T>& state, const View1<int>& offsets, const
           return;
         }
         T sum = 0;
-        Kokkos::parallel_reduce(Kokkos::TeamThreadRange(team, tokens), [&](int n, T& acc) { acc += probs(n, e); },
-                                sum);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, tokens), [&](int n, T& acc) { acc += probs(n, e); }, sum);
         Kokkos::single(Kokkos::PerTeam(team), [&]() {
           fractions(e) = T(offsets(e + 1) - offsets(e)) / total;
           mean_probs(e) = sum / T(tokens);
@@ -69,8 +69,8 @@ RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& of
 
 #define KMOE_INSTANTIATE(T)                                                                                  \
   template void router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&, const View1<T>&, \
-                                 const View1<double>&);                                                     \
-  template RouterLossValues router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&,     \
+                                 const View1<double>&);                                                      \
+  template RouterLossValues router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&,      \
                                              const View1<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -36,7 +36,7 @@ void router_losses(const RouterState<T>& state, const View1<int>& offsets, const
                    const View1<T>& mean_probs, const View1<double>& summary);
 // The same, returning the losses to the host (tests, benchmarks).
 template <class T>
-RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets,
-                               const View1<T>& fractions, const View1<T>& mean_probs);
+RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
+                               const View1<T>& mean_probs);
 
 }  // namespace kmoe::kernels

@@ -1,5 +1,9 @@
 #include "kernels/symmetric_gram.hpp"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "core/error.hpp"
 #include "core/kernel_census.hpp"
 #include "kernels/bf16_operands.hpp"
@@ -7,19 +11,15 @@
 #include "kernels/gemm_tiles.hpp"
 #include "kernels/host_blas.hpp"
 
-#include <algorithm>
-#include <utility>
-#include <vector>
-
 namespace kmoe::kernels {
 
 template <class T>
 void symmetric_gram(const View2<T>& x, bool transposed, const View2<T>& gram, Matmul matmul) {
   const int rows = static_cast<int>(x.extent(0)), cols = static_cast<int>(x.extent(1));
   const int n = transposed ? cols : rows, k = transposed ? rows : cols;
-  require(gram.extent(0) == size_t(n) && gram.extent(1) == size_t(n) && x.span_is_contiguous() &&
-              gram.span_is_contiguous(),
-          "symmetric_gram: gram must be a contiguous n×n matrix");
+  require(
+      gram.extent(0) == size_t(n) && gram.extent(1) == size_t(n) && x.span_is_contiguous() && gram.span_is_contiguous(),
+      "symmetric_gram: gram must be a contiguous n×n matrix");
   if constexpr (!Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible) {
     // cuBLAS's syrk ran at under half the speed of its GEMM on an H100 (Muon's update went from
     // 89 to 162 ms), so a device takes the whole product.

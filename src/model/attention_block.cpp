@@ -16,9 +16,9 @@ using namespace kernels;
 template <class T>
 AttentionDropout MoeTransformer<T>::attention_dropout(int layer) const {
   AttentionDropout d;
-  if (options_.training) d = AttentionDropout{config_.dropout, options_.seed,
-                                              dropout_stream(layer, dropout_site::kAttentionProbs),
-                                              blocks_[layer].attn_kept};
+  if (options_.training)
+    d = AttentionDropout{config_.dropout, options_.seed, dropout_stream(layer, dropout_site::kAttentionProbs),
+                         blocks_[layer].attn_kept};
   return d;
 }
 
@@ -34,8 +34,8 @@ void MoeTransformer<T>::attention_forward(int layer, const View2<T>& x) {
   rope_forward(a.q, rope_table_);
   rope_forward(a.k, rope_table_);
   const AttentionShape shape = attention_shape(c, tokens_);
-  causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse,
-                           attention_workspace_, c.matmul);
+  causal_attention_forward(shape, a.q, a.k, a.v, attention_dropout(layer), a.attn_out, a.attn_lse, attention_workspace_,
+                           c.matmul);
   linear_forward(a.attn_out, params_.matrix(p.wo), a.x_mid, T(0), c.matmul);
   apply_dropout(a.x_mid, layer, dropout_site::kAttentionBranch);
   add_into(a.x_mid, x);
@@ -53,8 +53,8 @@ void MoeTransformer<T>::attention_backward(int layer) {
   linear_backward_weight(s.dbranch, a.attn_out, params_.matrix_grad(p.wo), c.matmul);
   linear_backward_input(s.dbranch, params_.matrix(p.wo), s.dattn, T(0), c.matmul);
   const AttentionShape shape = attention_shape(c, tokens_);
-  causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer),
-                            s.dq, s.dk, s.dv, attention_workspace_, c.matmul);
+  causal_attention_backward(shape, a.q, a.k, a.v, a.attn_out, a.attn_lse, s.dattn, attention_dropout(layer), s.dq, s.dk,
+                            s.dv, attention_workspace_, c.matmul);
   rope_backward(s.dq, rope_table_);
   rope_backward(s.dk, rope_table_);
   linear_backward_weight(s.dq, a.normed_attn, params_.matrix_grad(p.wq), c.matmul);
@@ -67,9 +67,9 @@ void MoeTransformer<T>::attention_backward(int layer) {
                    params_.vector_grad(p.attn_norm), true);
 }
 
-#define KMOE_INSTANTIATE(T)                                                        \
-  template AttentionDropout MoeTransformer<T>::attention_dropout(int) const;       \
-  template void MoeTransformer<T>::attention_forward(int, const View2<T>&);        \
+#define KMOE_INSTANTIATE(T)                                                  \
+  template AttentionDropout MoeTransformer<T>::attention_dropout(int) const; \
+  template void MoeTransformer<T>::attention_forward(int, const View2<T>&);  \
   template void MoeTransformer<T>::attention_backward(int);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

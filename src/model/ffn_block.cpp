@@ -1,5 +1,8 @@
 // The feed-forward half of a block: x_next = x_mid + Drop(FFN(RMSNorm(x_mid))), where FFN is
 // the routed mixture of experts or, for the dense baseline, one SiLU MLP.
+#include <algorithm>
+#include <cmath>
+
 #include "core/counter_rng.hpp"
 #include "kernels/batched_gemm.hpp"
 #include "kernels/dense_gemm.hpp"
@@ -11,9 +14,6 @@
 #include "kernels/token_grouping.hpp"
 #include "model/moe_transformer.hpp"
 #include "model/transformer_sites.hpp"
-
-#include <algorithm>
-#include <cmath>
 
 namespace kmoe {
 
@@ -81,8 +81,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
       stats.expert_tokens.push_back(int64_t(summary(at.offset(e + 1)) - summary(at.offset(e))));
       stats.mean_prob.push_back(summary(at.mean_prob(e)));
     }
-    stats.dropped = dropped_assignments([&](int e) { return summary(at.offset(e)); }, c.num_experts,
-                                        expert_capacity());
+    stats.dropped = dropped_assignments([&](int e) { return summary(at.offset(e)); }, c.num_experts, expert_capacity());
   }
   Kokkos::deep_copy(residual_[layer + 1], a.x_mid);
   apply_dropout(ffn_out_, layer, dropout_site::kFfnBranch);
@@ -101,8 +100,8 @@ void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct prod
   std::vector<GemmProblem<T>> problems;
   for (int e = 0; e < config_.num_experts; ++e) {
     const int begin = offsets(e), rows = kept_rows(offsets(e + 1) - begin, capacity);
-    const View2<T> w = product == ExpertProduct::weight_grad ? expert_matrix_grad(layer, e, which)
-                                                             : expert_matrix(layer, e, which);
+    const View2<T> w =
+        product == ExpertProduct::weight_grad ? expert_matrix_grad(layer, e, which) : expert_matrix(layer, e, which);
     switch (product) {
       case ExpertProduct::forward:  // c[rows] = a[rows] · Wᵀ
         problems.push_back({rows, out, in, a.data() + size_t(begin) * in, w.data(), c.data() + size_t(begin) * out});
@@ -157,17 +156,17 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
   }
-  rmsnorm_backward(a.x_mid, params_.vector(p.ffn_norm), a.rstd_ffn, s.dnormed, s.dx,
-                   params_.vector_grad(p.ffn_norm), true);
+  rmsnorm_backward(a.x_mid, params_.vector(p.ffn_norm), a.rstd_ffn, s.dnormed, s.dx, params_.vector_grad(p.ffn_norm),
+                   true);
 }
 
-#define KMOE_INSTANTIATE(T)                                                                 \
-  template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                  \
-  template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;             \
-  template int MoeTransformer<T>::expert_capacity() const;                                  \
-  template void MoeTransformer<T>::expert_activation(int);                                  \
+#define KMOE_INSTANTIATE(T)                                                                                    \
+  template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                                     \
+  template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;                                \
+  template int MoeTransformer<T>::expert_capacity() const;                                                     \
+  template void MoeTransformer<T>::expert_activation(int);                                                     \
   template void MoeTransformer<T>::expert_products(int, int, ExpertProduct, const View2<T>&, const View2<T>&); \
-  template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                     \
+  template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                                        \
   template void MoeTransformer<T>::ffn_backward(int);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -45,8 +45,8 @@ template <class T>
 BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int tokens) const {
   BlockActivations out = *this;
   const size_t rows = ffn_rows(c, tokens);
-  for (View2<T>* v : {&out.normed_attn, &out.q, &out.k, &out.v, &out.attn_out, &out.attn_lse, &out.x_mid,
-                      &out.normed_ffn}) {
+  for (View2<T>* v :
+       {&out.normed_attn, &out.q, &out.k, &out.v, &out.attn_out, &out.attn_lse, &out.x_mid, &out.normed_ffn}) {
     *v = first_rows(*v, tokens);
   }
   out.rstd_attn = first_rows(rstd_attn, tokens);
@@ -54,7 +54,8 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
   for (View2<T>* v : {&out.grouped_in, &out.hidden, &out.activated, &out.expert_out}) {
     if (v->extent(0) > 0) *v = first_rows(*v, rows);
   }
-  if (attn_kept.extent(0) > 0) out.attn_kept = first_rows(attn_kept, kernels::attention_kept_words(attention_shape(c, tokens)));
+  if (attn_kept.extent(0) > 0)
+    out.attn_kept = first_rows(attn_kept, kernels::attention_kept_words(attention_shape(c, tokens)));
   if (activation_kept.extent(0) > 0) {
     out.activation_kept = first_rows(activation_kept, kernels::dropout_bit_bytes(rows * ffn_width(c)));
   }
@@ -73,8 +74,8 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
 template <class T>
 BackwardScratch<T> BackwardScratch<T>::first_tokens(const ModelConfig& c, int tokens) const {
   BackwardScratch out = *this;
-  for (View2<T>* v : {&out.dx, &out.dbranch, &out.dnormed, &out.dq, &out.dk, &out.dv, &out.dattn, &out.dgates,
-                      &out.dlogits}) {
+  for (View2<T>* v :
+       {&out.dx, &out.dbranch, &out.dnormed, &out.dq, &out.dk, &out.dv, &out.dattn, &out.dgates, &out.dlogits}) {
     *v = first_rows(*v, tokens);
   }
   for (View2<T>* v : {&out.dexpert_out, &out.dhidden, &out.dactivated, &out.dgrouped}) {

@@ -18,24 +18,24 @@ template <class T>
 struct BlockActivations {
   View2<T> normed_attn;  // RMSNorm1 output [N, D]
   View1<T> rstd_attn;
-  View2<T> q, k, v;      // after RoPE
-  View2<T> attn_out;     // [N, D] before the output projection
-  View2<T> attn_lse;     // [N, heads]
+  View2<T> q, k, v;           // after RoPE
+  View2<T> attn_out;          // [N, D] before the output projection
+  View2<T> attn_lse;          // [N, heads]
   View1<uint32_t> attn_kept;  // the attention-probability dropout mask (AttentionDropout::kept)
-  View2<T> x_mid;        // residual after the attention branch
-  View2<T> normed_ffn;   // RMSNorm2 output
+  View2<T> x_mid;             // residual after the attention branch
+  View2<T> normed_ffn;        // RMSNorm2 output
   View1<T> rstd_ffn;
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
   View1<int> offsets, order, slot_of;
-  View1<T> fractions, mean_probs;  // [experts] assignment shares f and mean router probability
-  View1<double> router_summary;          // offsets, mean probabilities, losses (RouterSummary)
+  View1<T> fractions, mean_probs;         // [experts] assignment shares f and mean router probability
+  View1<double> router_summary;           // offsets, mean probabilities, losses (RouterSummary)
   HostView1<double> host_router_summary;  // its copy: the layer's one host synchronisation
-  View2<T> grouped_in;   // [rows, D]
-  View2<T> hidden;       // [rows, F] before SiLU
-  View2<T> activated;    // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
-  View1<uint8_t> activation_kept;  // the dropout mask of `activated`, one bit per element
-  View2<T> expert_out;   // [rows, D]
+  View2<T> grouped_in;                    // [rows, D]
+  View2<T> hidden;                        // [rows, F] before SiLU
+  View2<T> activated;                     // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
+  View1<uint8_t> activation_kept;         // the dropout mask of `activated`, one bit per element
+  View2<T> expert_out;                    // [rows, D]
 
   BlockActivations() = default;
   BlockActivations(const ModelConfig& c, int tokens);

@@ -1,12 +1,12 @@
 #include "model/memory_estimate.hpp"
 
+#include <algorithm>
+#include <climits>
+
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/elementwise.hpp"
 #include "model/layer_buffers.hpp"
-
-#include <algorithm>
-#include <climits>
 
 namespace kmoe {
 

@@ -2,10 +2,10 @@
 // directly.
 #pragma once
 
+#include <cstdint>
+
 #include "kernels/matmul_precision.hpp"
 #include "kernels/router.hpp"
-
-#include <cstdint>
 
 namespace kmoe {
 

@@ -2,10 +2,10 @@
 // the counter RNG with run.seed, or from model.init_weights when set.
 #pragma once
 
+#include <memory>
+
 #include "io/run_deck.hpp"
 #include "model/moe_transformer.hpp"
-
-#include <memory>
 
 namespace kmoe {
 

@@ -1,6 +1,8 @@
 // Construction, buffers and the top-level forward/backward of MoeTransformer.
 #include "model/moe_transformer.hpp"
 
+#include <cmath>
+
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
 #include "kernels/cross_entropy.hpp"
@@ -9,8 +11,6 @@
 #include "kernels/rmsnorm.hpp"
 #include "kernels/token_grouping.hpp"
 #include "model/transformer_sites.hpp"
-
-#include <cmath>
 
 namespace kmoe {
 
@@ -22,8 +22,7 @@ using dropout_site::kHead;
 }  // namespace
 
 template <class T>
-MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed)
-    : config_(config), params_(config) {
+MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : config_(config), params_(config) {
   require(config.d_model % config.n_heads == 0 && config.head_dim() % 2 == 0,
           "d_model / n_heads must be an even integer");
   params_.initialize(seed, config.init_std);
@@ -76,7 +75,8 @@ std::vector<double> MoeTransformer<T>::routing_bias() const {
 template <class T>
 void MoeTransformer<T>::set_routing_bias(const std::vector<double>& values) {
   require(values.size() == routing_bias_.span(), "routing bias has " + std::to_string(values.size()) +
-                                                     " values, the model needs " + std::to_string(routing_bias_.span()));
+                                                     " values, the model needs " +
+                                                     std::to_string(routing_bias_.span()));
   auto bias = Kokkos::create_mirror_view(routing_bias_);
   std::copy(values.begin(), values.end(), bias.data());
   Kokkos::deep_copy(routing_bias_, bias);
@@ -103,7 +103,7 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
     token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
     token_order_ = View1<int>("token_order", tokens);
     dropout_kept_ = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
-                                    kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
+                                   kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
   }
   tokens_ = tokens;
   const auto& b = capacity_;
@@ -145,10 +145,9 @@ template <class T>
 ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOptions& options) {
   const auto& c = config_;
   const int tokens = batch.batch * c.seq_len;
-  require(static_cast<int>(batch.inputs.extent(0)) == tokens &&
-              static_cast<int>(batch.targets.extent(0)) == tokens,
-          "batch holds " + std::to_string(batch.inputs.extent(0)) + " tokens, expected batch·seq_len = " +
-              std::to_string(tokens));
+  require(static_cast<int>(batch.inputs.extent(0)) == tokens && static_cast<int>(batch.targets.extent(0)) == tokens,
+          "batch holds " + std::to_string(batch.inputs.extent(0)) +
+              " tokens, expected batch·seq_len = " + std::to_string(tokens));
   ensure_buffers(tokens);
   batch_ = batch;
   options_ = options;
@@ -169,9 +168,8 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   apply_dropout(final_normed_, c.n_layers, kHead);
   const View2<T> no_grad;
   const auto ce = tied_head_cross_entropy(
-      final_normed_, params_.matrix(tok_emb_), batch.targets, cross_entropy_scratch_,
-      T(options.grad_scale / tokens), options.training ? dfinal_ : no_grad,
-      options.training ? params_.matrix_grad(tok_emb_) : no_grad, c.matmul);
+      final_normed_, params_.matrix(tok_emb_), batch.targets, cross_entropy_scratch_, T(options.grad_scale / tokens),
+      options.training ? dfinal_ : no_grad, options.training ? params_.matrix_grad(tok_emb_) : no_grad, c.matmul);
   has_gradient_state_ = options.training;
 
   result.tokens = tokens;

@@ -6,6 +6,9 @@
 // keeps what backward() needs; backward() adds ∂loss/∂θ · grad_scale into params().grads().
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "core/views.hpp"
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
@@ -14,9 +17,6 @@
 #include "model/layer_buffers.hpp"
 #include "model/model_config.hpp"
 #include "model/parameter_registry.hpp"
-
-#include <cstdint>
-#include <vector>
 
 namespace kmoe {
 
@@ -68,7 +68,7 @@ class MoeTransformer {
   // expert selection only (gates still come from the unbiased logits), moves by `rate`
   // toward balance after an update: b_e += rate · sign(mean load − load_e).
   void update_routing_bias(const ForwardResult& update, double rate);
-  std::vector<double> routing_bias() const;            // [layer · expert]
+  std::vector<double> routing_bias() const;  // [layer · expert]
   void set_routing_bias(const std::vector<double>& values);
 
  private:
@@ -91,7 +91,7 @@ class MoeTransformer {
   void attention_backward(int layer);
   void ffn_forward(int layer, LayerRouterStats& stats);
   void ffn_backward(int layer);
-  int expert_capacity() const;     // rows each expert keeps (0 = dropless)
+  int expert_capacity() const;  // rows each expert keeps (0 = dropless)
   // The experts' products of one layer as one grouped call: rows of `a` (or, transposed, its
   // columns) and of `c` follow the layer's expert offsets (capacity applied).
   enum class ExpertProduct { forward, input_grad, weight_grad };

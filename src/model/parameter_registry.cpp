@@ -1,9 +1,9 @@
 #include "model/parameter_registry.hpp"
 
+#include <cmath>
+
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
-
-#include <cmath>
 
 namespace kmoe {
 
@@ -98,9 +98,8 @@ void ParameterSet<T>::initialize(uint64_t seed, double init_std) {
     }
     const uint64_t stream = rng::stream_id(rng::Purpose::Init, static_cast<uint32_t>(i));
     Kokkos::parallel_for(
-        "initialize_parameter", Range(0, tensor.extent(0)), KOKKOS_LAMBDA(size_t j) {
-          tensor(j) = static_cast<T>(init_std * rng::normal(seed, stream, j));
-        });
+        "initialize_parameter", Range(0, tensor.extent(0)),
+        KOKKOS_LAMBDA(size_t j) { tensor(j) = static_cast<T>(init_std * rng::normal(seed, stream, j)); });
   }
   Kokkos::fence();
 }

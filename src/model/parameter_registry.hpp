@@ -3,12 +3,12 @@
 // tensors are views into them, so optimizers, norms, checkpoints and NaN checks see one array.
 #pragma once
 
-#include "core/views.hpp"
-#include "model/model_config.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/views.hpp"
+#include "model/model_config.hpp"
 
 namespace kmoe {
 

@@ -2,7 +2,6 @@
 #pragma once
 
 namespace kmoe::dropout_site {
-constexpr int kEmbedding = 0, kAttentionProbs = 1, kAttentionBranch = 2, kInsideExpert = 3,
-              kFfnBranch = 4, kHead = 5;
+constexpr int kEmbedding = 0, kAttentionProbs = 1, kAttentionBranch = 2, kInsideExpert = 3, kFfnBranch = 4, kHead = 5;
 constexpr int kSites = 6;
 }  // namespace kmoe::dropout_site

@@ -2,9 +2,9 @@
 // the names of shared/reference/torch_moe.py (tok_emb, blocks.{l}.wq, ...).
 #pragma once
 
-#include "model/parameter_registry.hpp"
-
 #include <string>
+
+#include "model/parameter_registry.hpp"
 
 namespace kmoe {
 

@@ -1,8 +1,8 @@
 #include "optim/adamw.hpp"
 
-#include "core/kokkos_compat.hpp"
-
 #include <cmath>
+
+#include "core/kokkos_compat.hpp"
 
 namespace kmoe {
 

@@ -2,10 +2,10 @@
 // the AdamW group, which are scattered segments of the flat parameter buffer.
 #pragma once
 
-#include "core/views.hpp"
-
 #include <cstdint>
 #include <vector>
+
+#include "core/views.hpp"
 
 namespace kmoe {
 

@@ -1,15 +1,15 @@
 #include "optim/grad_clip.hpp"
 
-#include "core/kokkos_compat.hpp"
-
 #include <cmath>
+
+#include "core/kokkos_compat.hpp"
 
 namespace kmoe {
 
 template <class T>
 double gradient_norm(const View1<T>& grads, OrderedSum& sum) {
-  return std::sqrt(sum("gradient_norm", grads.extent(0),
-                       KOKKOS_LAMBDA(size_t i) { return double(grads(i)) * double(grads(i)); }));
+  return std::sqrt(sum(
+      "gradient_norm", grads.extent(0), KOKKOS_LAMBDA(size_t i) { return double(grads(i)) * double(grads(i)); }));
 }
 
 template <class T>
@@ -17,7 +17,8 @@ double clip_gradient_norm(const View1<T>& grads, double max_norm, OrderedSum& su
   const double norm = gradient_norm(grads, sum);
   if (max_norm > 0 && norm > max_norm) {
     const T scale = T(max_norm / (norm + 1e-6));
-    Kokkos::parallel_for("clip_gradients", Range(0, grads.extent(0)), KOKKOS_LAMBDA(size_t i) { grads(i) *= scale; });
+    Kokkos::parallel_for(
+        "clip_gradients", Range(0, grads.extent(0)), KOKKOS_LAMBDA(size_t i) { grads(i) *= scale; });
   }
   return norm;
 }

@@ -4,11 +4,11 @@
 //   W ← W − lr · √max(1, rows/cols) · NewtonSchulz(u)        (no weight decay)
 #pragma once
 
+#include <vector>
+
 #include "core/views.hpp"
 #include "kernels/matmul_precision.hpp"
 #include "optim/newton_schulz.hpp"
-
-#include <vector>
 
 namespace kmoe {
 

@@ -1,12 +1,12 @@
 #include "optim/newton_schulz.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "core/error.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/symmetric_gram.hpp"
-
-#include <algorithm>
-#include <utility>
 
 namespace kmoe {
 
@@ -44,8 +44,8 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, ker
   const size_t n = size_t(rows) * cols;
   const T* g_flat = g.data();
   T* out_flat = out.data();
-  const double sum_sq =
-      frobenius_sum_("ns_frobenius", n, KOKKOS_LAMBDA(size_t i) { return double(g_flat[i]) * double(g_flat[i]); });
+  const double sum_sq = frobenius_sum_(
+      "ns_frobenius", n, KOKKOS_LAMBDA(size_t i) { return double(g_flat[i]) * double(g_flat[i]); });
   const T scale = T(1.0 / (std::sqrt(sum_sq) + 1e-7));
   Kokkos::parallel_for(
       "ns_normalise", Range(0, n), KOKKOS_LAMBDA(size_t i) { out_flat[i] = g_flat[i] * scale; });
@@ -57,7 +57,7 @@ void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, ker
   T* poly_flat = poly.data();
   View2<T> x = out, spare = as_matrix(next_, rows, cols);  // X and X_next swap each iteration
   for (int step = 0; step < steps; ++step) {
-    kernels::symmetric_gram(x, tall, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
+    kernels::symmetric_gram(x, tall, gram, matmul);         // Xᵀ X when tall, else X Xᵀ
     kernels::symmetric_gram(gram, false, gram_sq, matmul);  // A² = A·Aᵀ: A is symmetric
     Kokkos::parallel_for(
         "ns_polynomial", Range(0, small_n),

@@ -1,12 +1,12 @@
 #include "study/cell_status.hpp"
 
+#include <filesystem>
+
 #include "core/error.hpp"
 #include "io/hdf5_reader.hpp"
 #include "train/record_datasets.hpp"
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
-
-#include <filesystem>
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -36,7 +36,8 @@ std::optional<CellValidation> validation_at(const StudyCell& cell, int64_t step)
     const Hdf5Reader in(record);
     const auto steps = in.read<int64_t>(record::kEvalStep);
     const auto loss = in.read<double>(record::kEvalValLoss);
-    const auto cv = in.has(record::kEvalExpertCvMean) ? in.read<double>(record::kEvalExpertCvMean) : std::vector<double>();
+    const auto cv =
+        in.has(record::kEvalExpertCvMean) ? in.read<double>(record::kEvalExpertCvMean) : std::vector<double>();
     std::optional<CellValidation> found;
     for (size_t i = 0; i < steps.size() && steps[i] <= step; ++i) {
       found = CellValidation{steps[i], loss[i], cv.empty() ? 0.0 : cv[i]};

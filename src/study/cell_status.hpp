@@ -3,11 +3,11 @@
 // or failed (a study adds pruned, from its gates).
 #pragma once
 
-#include "core/run_state.hpp"
-#include "study/study_deck.hpp"
-
 #include <optional>
 #include <string>
+
+#include "core/run_state.hpp"
+#include "study/study_deck.hpp"
 
 namespace kmoe {
 

@@ -1,14 +1,14 @@
 #include "study/slurm_scripts.hpp"
 
-#include "core/error.hpp"
-#include "io/atomic_file.hpp"
-#include "study/study_runner.hpp"
-
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+
+#include "core/error.hpp"
+#include "io/atomic_file.hpp"
+#include "study/study_runner.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -65,7 +65,8 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
          << "#SBATCH --ntasks=1\n#SBATCH --requeue\n#SBATCH --signal=TERM@" << kSlurmSignalSeconds << "\n"
          << resources(study.slurm, true)
          << "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1} OMP_WAIT_POLICY=PASSIVE OMP_PROC_BIND=false\n"
-         << "srun --ntasks=1 " << program << "cell " << deck << " --stage " << k << " --index \"$SLURM_ARRAY_TASK_ID\"\n"
+         << "srun --ntasks=1 " << program << "cell " << deck << " --stage " << k
+         << " --index \"$SLURM_ARRAY_TASK_ID\"\n"
          << "code=$?\n"
          << "if [ \"$code\" -eq 75 ]; then\n"
          << "  echo \"cell stopped with a checkpoint: requeueing ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"

@@ -6,15 +6,15 @@
 // stage 0's after the preparation job (afterok).
 #pragma once
 
-#include "study/study_deck.hpp"
-
 #include <string>
 #include <vector>
+
+#include "study/study_deck.hpp"
 
 namespace kmoe {
 
 struct SlurmJobScript {
-  std::string path;     // <output_dir>/slurm/<file>.sbatch
+  std::string path;  // <output_dir>/slurm/<file>.sbatch
   std::string text;
   std::string depends;  // "afterok" / "afterany" on the previous script's job ("" for the first)
 };

@@ -1,10 +1,5 @@
 #include "study/stage_gate.hpp"
 
-#include "core/error.hpp"
-#include "io/atomic_file.hpp"
-#include "io/deck_schema.hpp"
-#include "study/cell_status.hpp"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -13,6 +8,11 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+
+#include "core/error.hpp"
+#include "io/atomic_file.hpp"
+#include "io/deck_schema.hpp"
+#include "study/cell_status.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -35,7 +35,8 @@ bool key_matches(const std::string& full, const std::string& given) {
 
 bool has_values(const Varied& varied, const Varied& wanted) {
   for (const auto& [key, value] : wanted) {
-    const auto it = std::find_if(varied.begin(), varied.end(), [&](const auto& kv) { return key_matches(kv.first, key); });
+    const auto it =
+        std::find_if(varied.begin(), varied.end(), [&](const auto& kv) { return key_matches(kv.first, key); });
     if (it == varied.end() || !same_value(it->second, value)) return false;
   }
   return true;
@@ -122,7 +123,8 @@ std::vector<GateDecision> decide_promotions(const PromoteRule& rule, const std::
         d.promoted = true;
         d.reason = "val loss " + number(c.val_loss) + " beats the reference's " + number(ref.val_loss) + " by " +
                    number(gain) + " >= " + number(rule.better_by);
-      } else if (rule.or_balance_within >= 0 && std::abs(gain) <= rule.or_balance_within && c.expert_cv < ref.expert_cv) {
+      } else if (rule.or_balance_within >= 0 && std::abs(gain) <= rule.or_balance_within &&
+                 c.expert_cv < ref.expert_cv) {
         d.promoted = true;
         d.reason = "val loss " + number(c.val_loss) + " within " + number(rule.or_balance_within) +
                    " of the reference's " + number(ref.val_loss) + " with better balance (expert CV " +
@@ -130,10 +132,10 @@ std::vector<GateDecision> decide_promotions(const PromoteRule& rule, const std::
       } else {
         d.reason = "val loss " + number(c.val_loss) + " vs the reference's " + number(ref.val_loss) + ": gain " +
                    number(gain) + " < " + number(rule.better_by) +
-                   (rule.or_balance_within >= 0 ? ", and not within " + number(rule.or_balance_within) +
-                                                      " with a lower expert CV (" + number(c.expert_cv) + " vs " +
-                                                      number(ref.expert_cv) + ")"
-                                                : "");
+                   (rule.or_balance_within >= 0
+                        ? ", and not within " + number(rule.or_balance_within) + " with a lower expert CV (" +
+                              number(c.expert_cv) + " vs " + number(ref.expert_cv) + ")"
+                        : "");
       }
     }
     decisions.push_back(d);
@@ -148,11 +150,13 @@ std::string gate_file(const StudyDeck& study, const Stage& stage) {
 void write_gate_file(const std::string& path, const GateRecord& gate) {
   std::ostringstream out;
   out.precision(17);
-  out << "# Gate into stage " << toml_string(gate.stage) << ": conditions (seeds averaged) judged on the validation loss at step "
-      << gate.at_step << "\nstage = " << toml_string(gate.stage) << "\nat_step = " << gate.at_step << "\n";
+  out << "# Gate into stage " << toml_string(gate.stage)
+      << ": conditions (seeds averaged) judged on the validation loss at step " << gate.at_step
+      << "\nstage = " << toml_string(gate.stage) << "\nat_step = " << gate.at_step << "\n";
   for (const auto& d : gate.decisions) {
-    out << "\n[[decisions]]\ncondition = " << toml_string(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
-        << "\nreason = " << toml_string(d.reason) << "\nruns = " << d.runs << "\nval_loss = " << float_text(d.val_loss)
+    out << "\n[[decisions]]\ncondition = " << toml_string(d.condition)
+        << "\npromoted = " << (d.promoted ? "true" : "false") << "\nreason = " << toml_string(d.reason)
+        << "\nruns = " << d.runs << "\nval_loss = " << float_text(d.val_loss)
         << "\nexpert_cv = " << float_text(d.expert_cv) << "\n";
     if (!d.reference.empty()) {
       out << "reference = " << toml_string(d.reference) << "\nreference_val_loss = " << float_text(d.reference_val_loss)
@@ -195,7 +199,8 @@ GateRecord read_gate_file(const std::string& path) {
 void check_promote_rules(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   std::vector<ConditionResult> conditions;
   for (const auto& cell : cells) {
-    if (std::any_of(conditions.begin(), conditions.end(), [&](const auto& c) { return c.condition == cell.condition; })) {
+    if (std::any_of(conditions.begin(), conditions.end(),
+                    [&](const auto& c) { return c.condition == cell.condition; })) {
       continue;
     }
     ConditionResult c;

@@ -4,20 +4,20 @@
 // task reads the same decision instead of judging again.
 #pragma once
 
-#include "study/study_deck.hpp"
-
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "study/study_deck.hpp"
 
 namespace kmoe {
 
 struct ConditionResult {
   std::string condition;
   std::vector<std::pair<std::string, std::string>> varied;  // without the seed
-  int runs = 0;                         // cells with a validation loss at the gate's step
-  double val_loss = 0, expert_cv = 0;   // means over those cells
+  int runs = 0;                                             // cells with a validation loss at the gate's step
+  double val_loss = 0, expert_cv = 0;                       // means over those cells
 };
 
 struct GateDecision {
@@ -31,8 +31,8 @@ struct GateDecision {
 };
 
 struct GateRecord {
-  std::string stage;      // the stage the promoted conditions enter
-  int64_t at_step = 0;    // the previous stage's until_step
+  std::string stage;    // the stage the promoted conditions enter
+  int64_t at_step = 0;  // the previous stage's until_step
   std::vector<GateDecision> decisions;
 };
 

@@ -1,8 +1,5 @@
 #include "study/study_deck.hpp"
 
-#include "core/error.hpp"
-#include "io/deck_schema.hpp"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -11,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/error.hpp"
+#include "io/deck_schema.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -91,7 +91,9 @@ T typed(const toml::table& table, const char* key, T fallback, const std::string
 
 PromoteRule read_promote(const toml::node& node, const std::string& source) {
   const auto* t = node.as_table();
-  if (!t) throw Error(where(source, node) + ": 'promote' must be a table, e.g. { reference = \"lb=0.01\", better_by = 0.05 }");
+  if (!t)
+    throw Error(where(source, node) +
+                ": 'promote' must be a table, e.g. { reference = \"lb=0.01\", better_by = 0.05 }");
   reject_unknown(*t, {"reference", "better_by", "or_balance_within", "top"}, source, "promote");
   PromoteRule r;
   r.reference = typed<std::string>(*t, "reference", "", source, "promote");
@@ -204,8 +206,8 @@ StudyDeck load_study_deck(const std::string& path) {
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& err) {
-    throw Error(path + ":" + std::to_string(err.source().begin.line) + ": TOML syntax error: " +
-                std::string(err.description()));
+    throw Error(path + ":" + std::to_string(err.source().begin.line) +
+                ": TOML syntax error: " + std::string(err.description()));
   }
   reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm"}, path, "a study deck");
   StudyDeck s;
@@ -235,7 +237,8 @@ StudyDeck load_study_deck(const std::string& path) {
   }
   for_each_section_key(root.get("grid"), path, "grid", [&](const std::string& key, const toml::node& values) {
     const auto* list = values.as_array();
-    if (!list || list->empty()) throw Error(where(path, values) + ": grid key '" + key + "' must be a non-empty list of values");
+    if (!list || list->empty())
+      throw Error(where(path, values) + ": grid key '" + key + "' must be a non-empty list of values");
     std::vector<std::string> texts;
     for (const auto& v : *list) texts.push_back(toml_text(v));
     s.grid.emplace_back(key, texts);

@@ -4,12 +4,12 @@
 // naming the study file, the cell and the key, before anything runs.
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 

@@ -1,18 +1,5 @@
 #include "study/study_runner.hpp"
 
-#include "core/error.hpp"
-#include "core/exit_codes.hpp"
-#include "data/corpus_preparation.hpp"
-#include "io/atomic_file.hpp"
-#include "io/deck_schema.hpp"
-#include "io/hdf5_reader.hpp"
-#include "study/cell_status.hpp"
-#include "study/stage_gate.hpp"
-#include "train/resume_compatibility.hpp"
-#include "train/run_paths.hpp"
-#include "train/run_lock.hpp"
-#include "train/stop_signal.hpp"
-
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +12,19 @@
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "core/error.hpp"
+#include "core/exit_codes.hpp"
+#include "data/corpus_preparation.hpp"
+#include "io/atomic_file.hpp"
+#include "io/deck_schema.hpp"
+#include "io/hdf5_reader.hpp"
+#include "study/cell_status.hpp"
+#include "study/stage_gate.hpp"
+#include "train/resume_compatibility.hpp"
+#include "train/run_lock.hpp"
+#include "train/run_paths.hpp"
+#include "train/stop_signal.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -118,8 +118,9 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     steps_left -= q.steps_to_go;
     const bool complete = code == kExitComplete && read_cell_status(*q.cell).state == RunState::complete;
     log << "study: " << q.cell->name
-        << (code == kExitComplete ? (complete ? " complete" : " reached the stage's end")
-                                  : code == kExitStopped ? " stopped" : " failed (exit " + std::to_string(code) + ")")
+        << (code == kExitComplete  ? (complete ? " complete" : " reached the stage's end")
+            : code == kExitStopped ? " stopped"
+                                   : " failed (exit " + std::to_string(code) + ")")
         << std::endl;
     const size_t pending = queue.size() - std::min(next, queue.size());
     const double eta = steps_finished > 0 ? elapsed() * double(steps_left) / double(steps_finished) : -1;
@@ -173,7 +174,7 @@ CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
 }
 
 std::vector<std::pair<const StudyCell*, std::string>> changed_cells(const StudyDeck& study,
-                                                                   const std::vector<StudyCell>& cells) {
+                                                                    const std::vector<StudyCell>& cells) {
   std::vector<std::pair<const StudyCell*, std::string>> changed;
   for (const auto& cell : cells) {
     // The deck the run itself recorded; a run killed before its first record, the cell's deck file.
@@ -221,8 +222,8 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
   fs::create_directories(study.output_dir + "/decks");
   std::ostringstream manifest;
   manifest << "# kmoe study manifest: every cell, its deck and state, and every gate decision\n"
-           << "# (rewritten as the study runs)\nstudy = " << toml_string(study.name) << "\nsource = " << toml_string(study.source)
-           << "\n";
+           << "# (rewritten as the study runs)\nstudy = " << toml_string(study.name)
+           << "\nsource = " << toml_string(study.source) << "\n";
   for (const auto& cell : cells) {
     write_file_atomically(cell_deck_path(study, cell), to_toml(cell.deck), "cell deck");
     const auto status = read_cell_status(cell);
@@ -239,8 +240,8 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
     for (const auto& d : gate.decisions) {
       manifest << "\n[[gates]]\nstage = " << toml_string(gate.stage) << "\nat_step = " << gate.at_step
                << "\ncondition = " << toml_string(d.condition) << "\npromoted = " << (d.promoted ? "true" : "false")
-               << "\nreason = " << toml_string(d.reason) << "\nval_loss = " << d.val_loss << "\nexpert_cv = " << d.expert_cv
-               << "\nruns = " << d.runs << "\n";
+               << "\nreason = " << toml_string(d.reason) << "\nval_loss = " << d.val_loss
+               << "\nexpert_cv = " << d.expert_cv << "\nruns = " << d.runs << "\n";
       if (!d.reference.empty()) manifest << "reference = " << toml_string(d.reference) << "\n";
     }
   }

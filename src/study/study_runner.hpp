@@ -8,18 +8,18 @@
 // checkpoint; the same command continues.
 #pragma once
 
-#include "study/cell_status.hpp"
-#include "study/study_deck.hpp"
-
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "study/cell_status.hpp"
+#include "study/study_deck.hpp"
 
 namespace kmoe {
 
 struct StudyRunOptions {
   int jobs = 1;
-  std::string kmoe_train;     // path of the kmoe-train binary
+  std::string kmoe_train;      // path of the kmoe-train binary
   bool rerun_changed = false;  // retrain cells whose deck changed since they started (else refuse)
 };
 
@@ -27,7 +27,7 @@ struct StudyRunOptions {
 // study now resolves for them, each with the keys that changed ("" when none differ). Location
 // keys and what a resume may change are not differences.
 std::vector<std::pair<const StudyCell*, std::string>> changed_cells(const StudyDeck& study,
-                                                                   const std::vector<StudyCell>& cells);
+                                                                    const std::vector<StudyCell>& cells);
 // The refusal naming each changed cell and key, and what to do.
 std::string changed_cells_message(const StudyDeck& study,
                                   const std::vector<std::pair<const StudyCell*, std::string>>& changed);

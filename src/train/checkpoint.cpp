@@ -1,12 +1,12 @@
 #include "train/checkpoint.hpp"
 
+#include <cstring>
+#include <fstream>
+
 #include "core/error.hpp"
 #include "core/fnv_hash.hpp"
 #include "io/atomic_file.hpp"
 #include "io/byte_buffer.hpp"
-
-#include <cstring>
-#include <fstream>
 
 namespace kmoe {
 namespace {
@@ -30,7 +30,7 @@ void write_checkpoint(const std::string& path, const CheckpointData& d) {
   p.put(d.best_val_ppl);
   p.put(d.train_seconds);
   const std::vector<const std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
-                                                         &d.routing_bias};
+                                                          &d.routing_bias};
   p.put(uint64_t(tensors.size()));
   for (const auto* t : tensors) p.put_vector(*t);
   p.put_string(d.record_state);
@@ -67,7 +67,7 @@ CheckpointData read_checkpoint(const std::string& path) {
   d.best_val_ppl = r.get<double>();
   d.train_seconds = r.get<double>();
   const std::vector<std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
-                                                   &d.routing_bias};
+                                                    &d.routing_bias};
   if (r.get<uint64_t>() != tensors.size()) throw Error(path + ": unexpected checkpoint layout");
   for (auto* t : tensors) *t = r.get_vector<float>();
   d.record_state = r.get_string();

@@ -12,16 +12,16 @@
 namespace kmoe {
 
 struct CheckpointData {
-  std::string deck_toml;          // resolved deck the run was started with
-  std::string data_identity;      // checksums of the token shards (see train/data_identity.hpp)
-  int64_t update = 0;             // optimizer updates done
-  int64_t micro_batches = 0;      // micro-batches consumed (data position, noise/dropout counter)
+  std::string deck_toml;      // resolved deck the run was started with
+  std::string data_identity;  // checksums of the token shards (see train/data_identity.hpp)
+  int64_t update = 0;         // optimizer updates done
+  int64_t micro_batches = 0;  // micro-batches consumed (data position, noise/dropout counter)
   int64_t tokens_seen = 0;
-  double best_val_ppl = 0;        // 0 = no evaluation yet
+  double best_val_ppl = 0;  // 0 = no evaluation yet
   double train_seconds = 0;
   std::vector<float> parameters, adamw_m, adamw_v, muon_momentum;
   std::vector<float> routing_bias;  // aux-loss-free balancing, [layers × experts]
-  std::string record_state;       // RunRecord::serialize() at this step
+  std::string record_state;         // RunRecord::serialize() at this step
 };
 
 void write_checkpoint(const std::string& path, const CheckpointData& data);

@@ -45,14 +45,16 @@ std::string early_stop_reason(const EarlyStopSection& rule, const StopEvidence& 
   if (slope < -rule.max_slope) return "";
   // 3. Plateaued routing.
   const double span = double(rule.slope_window - 1);
-  const double entropy_change = e.router_entropy.empty() ? 0 : least_squares_slope(tail(e.router_entropy, rule.slope_window)) * span;
-  const double load_change = e.max_load_frac.empty() ? 0 : least_squares_slope(tail(e.max_load_frac, rule.slope_window)) * span;
+  const double entropy_change =
+      e.router_entropy.empty() ? 0 : least_squares_slope(tail(e.router_entropy, rule.slope_window)) * span;
+  const double load_change =
+      e.max_load_frac.empty() ? 0 : least_squares_slope(tail(e.max_load_frac, rule.slope_window)) * span;
   if (std::abs(entropy_change) > rule.routing_tolerance || std::abs(load_change) > rule.routing_tolerance) return "";
   std::ostringstream why;
   why << "early stop at step " << e.eval_steps.back() << ": val loss not below " << best_before << " (best, step "
       << e.eval_steps[best_index] << ") by more than " << rule.min_delta << " for " << k
-      << " evaluations; train-loss slope " << slope << " per step over " << rule.slope_window
-      << " steps (threshold -" << rule.max_slope << ")";
+      << " evaluations; train-loss slope " << slope << " per step over " << rule.slope_window << " steps (threshold -"
+      << rule.max_slope << ")";
   if (!e.router_entropy.empty()) {
     why << "; router entropy changed " << entropy_change << ", max-load fraction " << load_change
         << " over the window (tolerance " << rule.routing_tolerance << ")";

@@ -8,17 +8,17 @@
 //     ±routing_tolerance (dense models: no routing, the condition holds).
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <string>
 #include <vector>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 
 struct StopEvidence {
   std::vector<int64_t> eval_steps;
-  std::vector<double> val_loss;       // one per evaluation
-  std::vector<double> train_loss;     // one per step
+  std::vector<double> val_loss;        // one per evaluation
+  std::vector<double> train_loss;      // one per step
   std::vector<double> router_entropy;  // one per step (empty for dense models)
   std::vector<double> max_load_frac;   // one per step (empty for dense models)
 };

@@ -1,9 +1,9 @@
 #include "train/evaluation.hpp"
 
-#include "data/batch_sampler.hpp"
-
 #include <algorithm>
 #include <cmath>
+
+#include "data/batch_sampler.hpp"
 
 namespace kmoe {
 

@@ -2,10 +2,10 @@
 // and per-layer expert loads, their coefficient of variation and router entropy.
 #pragma once
 
+#include <vector>
+
 #include "data/token_shard.hpp"
 #include "model/moe_transformer.hpp"
-
-#include <vector>
 
 namespace kmoe {
 
@@ -15,7 +15,7 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> load;  // [layer][expert] (token, slot) assignments
   std::vector<double> expert_cv;           // per layer: std / mean of the loads
   double expert_cv_mean = 0;
-  std::vector<double> router_entropy;      // per layer, token-weighted
+  std::vector<double> router_entropy;  // per layer, token-weighted
 };
 
 // max_batches = 0: the whole split.

@@ -1,5 +1,8 @@
 #include "train/memory_check.hpp"
 
+#include <iomanip>
+#include <sstream>
+
 #include "core/error.hpp"
 #include "core/memory_ledger.hpp"
 #include "core/peak_memory.hpp"
@@ -7,9 +10,6 @@
 #include "model/memory_estimate.hpp"
 #include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
-
-#include <iomanip>
-#include <sstream>
 
 namespace kmoe {
 
@@ -32,10 +32,9 @@ void check_memory_fits(const RunDeck& deck) {
   const double available = (kModelOnDevice ? available_device_memory_mib() : available_host_memory_mib()) * kMiB;
   if (available > 0 && needed > available) {
     std::ostringstream msg;
-    msg << std::fixed << std::setprecision(2) << deck.source << ": this run needs about " << needed / kGiB
-        << " GiB of " << (kModelOnDevice ? "GPU" : "host") << " memory (parameters and optimizer state "
-        << need.state_bytes / kGiB << " GiB, activations for " << tokens << " tokens per micro-batch "
-        << need.activation_bytes / kGiB << " GiB";
+    msg << std::fixed << std::setprecision(2) << deck.source << ": this run needs about " << needed / kGiB << " GiB of "
+        << (kModelOnDevice ? "GPU" : "host") << " memory (parameters and optimizer state " << need.state_bytes / kGiB
+        << " GiB, activations for " << tokens << " tokens per micro-batch " << need.activation_bytes / kGiB << " GiB";
     if (!kModelOnDevice) msg << ", checkpoint copies " << need.checkpoint_bytes / kGiB << " GiB";
     msg << ") but " << available / kGiB
         << " GiB are available; reduce train.batch_size, model.seq_len or the model's size";
@@ -56,8 +55,8 @@ void allocate_before_first_step(MoeTransformer<float>& model, const RunDeck& dec
   } catch (const std::exception& e) {
     std::ostringstream msg;
     msg << std::fixed << std::setprecision(2) << deck.source << ": allocating the buffers for " << batch_size
-        << " sequences of " << deck.model.seq_len << " tokens failed with "
-        << memory_ledger().current_bytes / kGiB << " GiB already held in " << MemSpace::name()
+        << " sequences of " << deck.model.seq_len << " tokens failed with " << memory_ledger().current_bytes / kGiB
+        << " GiB already held in " << MemSpace::name()
         << "; reduce train.batch_size, model.seq_len or the model's size (" << e.what() << ")";
     throw Error(msg.str());
   }

@@ -1,12 +1,12 @@
 #include "train/output_guard.hpp"
 
-#include "core/error.hpp"
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <utility>
 #include <vector>
+
+#include "core/error.hpp"
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -58,8 +58,9 @@ void check_outputs(const RunDeck& deck, const RunPaths& paths) {
     require(!fs::is_directory(path), path + " is a directory, but it would be " + outputs[i].first + " of run '" +
                                          deck.run.name + "'" + keys + ": move it, or choose another run.name");
     require(!fs::is_regular_file(path) || written_by_kmoe(path),
-            path + " exists and is not a file kmoe wrote (neither HDF5 nor a kmoe checkpoint); kmoe replaces and "
-                   "removes only its own files: move it, or choose another output.hdf5 or run.name");
+            path +
+                " exists and is not a file kmoe wrote (neither HDF5 nor a kmoe checkpoint); kmoe replaces and "
+                "removes only its own files: move it, or choose another output.hdf5 or run.name");
   }
 }
 

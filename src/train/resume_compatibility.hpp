@@ -6,9 +6,9 @@
 // (constant schedules do; cosine, linear or a warm-up depend on the total).
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <string>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 

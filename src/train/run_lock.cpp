@@ -1,7 +1,5 @@
 #include "train/run_lock.hpp"
 
-#include "core/error.hpp"
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,6 +12,8 @@
 #include <iomanip>
 #include <sstream>
 #include <string>
+
+#include "core/error.hpp"
 
 namespace kmoe {
 

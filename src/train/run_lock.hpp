@@ -16,8 +16,9 @@ class RunLock {
  public:
   // Throws kmoe::Error naming the lock and the process holding it; `busy` says what that means.
   explicit RunLock(const std::vector<std::string>& files,
-                   const std::string& busy = "another kmoe-train is running with the same output files; wait for it "
-                                             "or give this run another run.name");
+                   const std::string& busy =
+                       "another kmoe-train is running with the same output files; wait for it "
+                       "or give this run another run.name");
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;

@@ -2,10 +2,10 @@
 // is "<record>.partial" while the run is in progress, and each file is guarded by a lock.
 #pragma once
 
-#include "io/run_deck.hpp"
-
 #include <string>
 #include <vector>
+
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 

@@ -1,11 +1,11 @@
 #include "train/run_record.hpp"
 
+#include <algorithm>
+#include <ctime>
+
 #include "io/byte_buffer.hpp"
 #include "io/hdf5_writer.hpp"
 #include "train/record_datasets.hpp"
-
-#include <algorithm>
-#include <ctime>
 
 namespace kmoe {
 
@@ -24,15 +24,15 @@ uint64_t RunRecord::Column::width() const {
 
 RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
   for (const char* name : {record::kTrainStep, record::kTrainTokens}) add(name, Kind::I64);
-  for (const char* name : {record::kTrainLrMuon, record::kTrainLrAdamw, record::kTrainCeLoss, record::kTrainLbLoss, record::kTrainZLoss,
-                           record::kTrainTotalLoss, record::kTrainAccuracy, record::kTrainAuxCoef, record::kTrainGradNorm,
-                           record::kTrainMsPerStep, record::kTrainTokensPerS}) {
+  for (const char* name : {record::kTrainLrMuon, record::kTrainLrAdamw, record::kTrainCeLoss, record::kTrainLbLoss,
+                           record::kTrainZLoss, record::kTrainTotalLoss, record::kTrainAccuracy, record::kTrainAuxCoef,
+                           record::kTrainGradNorm, record::kTrainMsPerStep, record::kTrainTokensPerS}) {
     add(name, Kind::F64);
   }
   add(record::kTrainNonfinite, Kind::U8);
   add(record::kEvalStep, Kind::I64);
-  for (const char* name :
-       {record::kEvalValLoss, record::kEvalValAccuracy, record::kEvalValPpl, record::kEvalBestValPpl, record::kEvalSeconds}) {
+  for (const char* name : {record::kEvalValLoss, record::kEvalValAccuracy, record::kEvalValPpl, record::kEvalBestValPpl,
+                           record::kEvalSeconds}) {
     add(name, Kind::F64);
   }
   if (c.moe) {

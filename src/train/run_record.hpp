@@ -6,14 +6,14 @@
 // from the checkpoint, never from a file a crash may have left behind.
 #pragma once
 
-#include "model/moe_transformer.hpp"
-#include "train/evaluation.hpp"
-
 #include <map>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "model/moe_transformer.hpp"
+#include "train/evaluation.hpp"
 
 namespace kmoe {
 
@@ -43,8 +43,8 @@ class RunRecord {
   void append_eval(int64_t step, const EvalResult& eval, double best_val_ppl, double seconds);
   void set_final(const std::string& name, double value);
 
-  int64_t steps() const;                  // /train rows
-  double eval_seconds() const;            // wall time of every evaluation so far
+  int64_t steps() const;        // /train rows
+  double eval_seconds() const;  // wall time of every evaluation so far
   std::optional<EvalRow> last_eval() const;
   // A column as one number per row: the value, or the mean over a row of several (layers,
   // experts); empty when the record has no such column (dense models have no /router).

@@ -1,18 +1,29 @@
 #include "train/trainer.hpp"
 
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <sstream>
+
 #include "core/build_info.hpp"
 #include "core/crash_point.hpp"
 #include "core/error.hpp"
 #include "core/memory_ledger.hpp"
-#include "core/run_state.hpp"
 #include "core/peak_memory.hpp"
+#include "core/run_state.hpp"
 #include "core/views.hpp"
 #include "core/wall_timer.hpp"
 #include "data/batch_sampler.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/deck_schema.hpp"
-#include "kernels/host_blas.hpp"
 #include "io/hdf5_reader.hpp"
+#include "kernels/host_blas.hpp"
 #include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
 #include "model/weights_io.hpp"
@@ -31,17 +42,6 @@
 #include "train/run_record.hpp"
 #include "train/step_accumulator.hpp"
 #include "train/stop_signal.hpp"
-
-#include <unistd.h>
-
-#include <cmath>
-#include <csignal>
-#include <filesystem>
-#include <iomanip>
-#include <iostream>
-#include <limits>
-#include <optional>
-#include <sstream>
 
 namespace kmoe {
 namespace fs = std::filesystem;
@@ -83,8 +83,8 @@ Shards open_shards(const RunDeck& deck, std::ostream& log) {
 // The shards' identity: checkpoints compare it on resume, records keep it as provenance.
 std::string data_identity(const Shards& s) {
   std::ostringstream out;
-  const std::pair<const char*, const TokenShard*> splits[] = {{"train", s.train.get()}, {"val", s.val.get()},
-                                                             {"test", s.test.get()}};
+  const std::pair<const char*, const TokenShard*> splits[] = {
+      {"train", s.train.get()}, {"val", s.val.get()}, {"test", s.test.get()}};
   for (const auto& [name, shard] : splits) {
     if (!shard) continue;
     out << name << " = { path = " << toml_string(shard->path()) << ", tokens = " << shard->size() << ", fnv1a64 = \""
@@ -212,17 +212,21 @@ bool Run::handle_earlier_outputs() {
       return true;
     }
     require(status != RunState::complete, paths_.record + " is complete but its checkpoint " + paths_.checkpoint +
-                                      " is missing: nothing to resume (--overwrite starts over)");
+                                              " is missing: nothing to resume (--overwrite starts over)");
     log_ << "--resume: no checkpoint " << paths_.checkpoint << " yet; starting from step 0\n";
     return true;
   }
   if (has_record && status == RunState::complete) {
-    throw Error(paths_.record + " holds a complete run; it is not replaced unless you ask: --overwrite starts "
+    throw Error(paths_.record +
+                " holds a complete run; it is not replaced unless you ask: --overwrite starts "
                 "over, or change run.name");
   }
   if (has_record || has_partial || has_checkpoint || has_weights) {
     throw Error("run '" + deck_.run.name + "' has earlier outputs (" +
-                (has_checkpoint ? paths_.checkpoint : has_partial ? paths_.partial : has_record ? paths_.record : paths_.weights) +
+                (has_checkpoint ? paths_.checkpoint
+                 : has_partial  ? paths_.partial
+                 : has_record   ? paths_.record
+                                : paths_.weights) +
                 (has_record ? ", status " + std::string(to_string(*status)) : "") +
                 "): continue it with --resume, or start over with --overwrite");
   }
@@ -240,11 +244,14 @@ void Run::set_up() {
   const auto counts = count_parameters(model_->params().specs());
   std::ostringstream info;
   info << "kmoe " << kmoe_version() << " (" << git_commit() << "), Kokkos " << kokkos_version() << ", backend "
-       << backend_description() << "\nmatrix products: " << kernels::matrix_product_library() << "\nparameters: " << counts.total << " total, " << counts.active
+       << backend_description() << "\nmatrix products: " << kernels::matrix_product_library()
+       << "\nparameters: " << counts.total << " total, " << counts.active
        << " active per token\nprecision: " << deck_.train.precision
-       << (deck_.train.precision == "bf16" ? " matrix-product operands, fp32 accumulation, master weights and optimizer state"
-                                           : "");
-  if (!std::isnan(shards_.unigram_entropy)) info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
+       << (deck_.train.precision == "bf16"
+               ? " matrix-product operands, fp32 accumulation, master weights and optimizer state"
+               : "");
+  if (!std::isnan(shards_.unigram_entropy))
+    info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
   log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
   batch_ = make_batch(int(deck_.train.batch_size), int(deck_.model.seq_len));
@@ -281,8 +288,8 @@ void Run::resume_from_checkpoint() {
   const std::string why = resume_incompatibility(then, deck_, ckpt.update);
   require(why.empty(), paths_.checkpoint + ": cannot resume: " + why);
   const std::string data_changed = changed_data(ckpt.data_identity, data_identity_);
-  require(data_changed.empty(), paths_.checkpoint + ": cannot resume: the token data changed since the checkpoint" +
-                                    data_changed);
+  require(data_changed.empty(),
+          paths_.checkpoint + ": cannot resume: the token data changed since the checkpoint" + data_changed);
   restore(model_->params().values(), ckpt.parameters, "parameters");
   restore(optimizer_->adamw().first_moment(), ckpt.adamw_m, "AdamW m");
   restore(optimizer_->adamw().second_moment(), ckpt.adamw_v, "AdamW v");
@@ -326,9 +333,9 @@ bool Run::train_one_update() {
   const LrScheduleSettings lr_settings{o.warmup_frac, o.decay, o.min_lr_ratio, o.legacy_schedule, t.grad_accum};
   const double lr = lr_multiplier(lr_settings, update_, t.max_steps);
   const auto& m = deck_.moe;
-  const double aux = aux_coefficient(AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end,
-                                                         m.lb_warmup_frac, m.lb_decay_end_frac},
-                                     update_, t.max_steps);
+  const double aux = aux_coefficient(
+      AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end, m.lb_warmup_frac, m.lb_decay_end_frac},
+      update_, t.max_steps);
   auto& params = model_->params();
   params.zero_grads();
   StepAccumulator accumulator;

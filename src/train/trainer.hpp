@@ -5,20 +5,20 @@
 // file is replaced atomically, and everything that can be checked is checked before step 1.
 #pragma once
 
-#include "core/exit_codes.hpp"
-#include "io/run_deck.hpp"
-
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "core/exit_codes.hpp"
+#include "io/run_deck.hpp"
 
 namespace kmoe {
 
 struct TrainerRequest {
   RunDeck deck;
   std::vector<std::string> overrides;  // recorded in the output
-  bool resume = false;     // continue from the checkpoint (a complete run: nothing to do)
-  bool overwrite = false;  // start over, deleting this run's earlier outputs
+  bool resume = false;                 // continue from the checkpoint (a complete run: nothing to do)
+  bool overwrite = false;              // start over, deleting this run's earlier outputs
   // Stop cleanly at this update (0 = run to train.max_steps): evaluate there, checkpoint and
   // end with status stopped and exit code 0; --resume continues later on the same schedule
   // (the stages of a study).

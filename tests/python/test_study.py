@@ -32,6 +32,18 @@ max_steps = {max_steps}
     return path
 
 
+# Every cell to step 6, then only the best condition goes on to max_steps.
+SCREEN_THEN_BEST = """
+[[stages]]
+name = "screen"
+until_step = 6
+
+[[stages]]
+name = "finish"
+promote = { top = 1 }
+"""
+
+
 def study(*args, **kwargs):
     return subprocess.run([KMOE_STUDY, *args], capture_output=True, text=True, timeout=600, **kwargs)
 
@@ -86,15 +98,7 @@ class StudyTest(unittest.TestCase):
 class StagedStudyTest(unittest.TestCase):
     def test_stages_cut_every_cell_then_the_gate_prunes_and_the_rest_finish(self):
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_study(tmp, 12, """
-[[stages]]
-name = "screen"
-until_step = 6
-
-[[stages]]
-name = "finish"
-promote = { top = 1 }
-""")
+            path = write_study(tmp, 12, SCREEN_THEN_BEST)
             r = study("run", path, "--jobs", "2")
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("gate into stage finish at step 6: 1 of 2 conditions go on", r.stdout)

@@ -15,7 +15,7 @@ import unittest
 import h5py
 
 from kmoe_run import assert_same_run
-from test_study import KMOE_STUDY, study, write_study
+from test_study import KMOE_STUDY, SCREEN_THEN_BEST, study, write_study
 
 STEPS = 1500  # long enough to interrupt the cells while they run
 CELLS = ["noise_std=0.0,seed=1", "noise_std=0.0,seed=2", "noise_std=0.5,seed=1", "noise_std=0.5,seed=2"]
@@ -271,15 +271,7 @@ class StudyFaultTest(unittest.TestCase):
 
     def test_a_gate_is_never_decided_on_missing_results(self):
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_study(tmp, 12, """
-[[stages]]
-name = "screen"
-until_step = 6
-
-[[stages]]
-name = "finish"
-promote = { top = 1 }
-""")
+            path = write_study(tmp, 12, SCREEN_THEN_BEST)
             self.assertEqual(study("prepare", path).returncode, 0)
             early = study("cell", path, "--stage", "1", "--index", "0")
             self.assertEqual(early.returncode, 1, early.stdout)

@@ -1,10 +1,10 @@
 // Prints a bitwise hash of the initial weights and the training losses of a small model, so
 // tests/python/test_determinism.py can compare runs across thread counts.
-#include "core/fnv_hash.hpp"
-#include "model/moe_transformer.hpp"
-
 #include <cstdio>
 #include <cstring>
+
+#include "core/fnv_hash.hpp"
+#include "model/moe_transformer.hpp"
 
 using namespace kmoe;
 

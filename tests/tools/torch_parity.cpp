@@ -2,13 +2,13 @@
 // shared/reference/torch_moe.py from the same weights (scripts/check-torch-parity.sh).
 //   torch_parity init OUT.h5            write kmoe's initial weights for the parity config
 //   torch_parity compare INIT.h5 REF.h5 load weights and tokens, compare losses and gradients
-#include "io/hdf5_reader.hpp"
-#include "model/moe_transformer.hpp"
-#include "model/weights_io.hpp"
-
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+
+#include "io/hdf5_reader.hpp"
+#include "model/moe_transformer.hpp"
+#include "model/weights_io.hpp"
 
 using namespace kmoe;
 

@@ -1,8 +1,8 @@
 // Writes a small HDF5 record with known contents; tests/python/test_hdf5_writer.py reads it.
-#include "io/hdf5_writer.hpp"
-
 #include <iostream>
 #include <vector>
+
+#include "io/hdf5_writer.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
