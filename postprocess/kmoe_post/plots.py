@@ -1,11 +1,14 @@
-"""The report's figures (PNG), one colour per condition throughout."""
+"""The report's figures, one colour per condition throughout. As in seaborn, each plot draws on
+the axes it is given (`axes=None`: a new figure of its own) and returns them, so a notebook can
+compose plots; `save` writes a plot's figure as the report's PNG."""
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .tables import LABELS, conditions  # noqa: E402
+from .metrics import LABELS
+from .tables import conditions  # noqa: E402
 
 DPI = 110
 
@@ -15,12 +18,23 @@ def condition_colours(runs):
     return {c: cycle[i % len(cycle)] for i, c in enumerate(conditions(runs))}
 
 
-def _save(fig, path, legend_from=None):
-    """Saves the figure, with the legend of one axes' lines below the panels when given."""
-    fig.tight_layout()
+def _axes(axes, rows, cols, figsize, **kwargs):
+    """The given axes, or a new figure's (rows × cols, as a 2-D array either way)."""
+    if axes is None:
+        _, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False, **kwargs)
+    return np.asarray(axes, dtype=object).reshape(rows, cols)
+
+
+def save(axes, path, legend=True, tight=True):
+    """Writes the figure the axes belong to (then closes it), with the first panel's legend below
+    the panels when `legend`; returns the path."""
+    first = np.ravel(axes)[0]
+    fig = first.figure
+    if tight:
+        fig.tight_layout()
     extra = []
-    if legend_from is not None:
-        handles, labels = legend_from.get_legend_handles_labels()
+    if legend:
+        handles, labels = first.get_legend_handles_labels()
         if handles:
             extra.append(fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                                     ncol=min(3, len(labels)), fontsize=8, frameon=False))
@@ -43,11 +57,12 @@ def _band(ax, frame, runs, column, colours, label=True):
             ax.fill_between(mean.index, low.values, high.values, color=colours[condition], alpha=0.18, lw=0)
 
 
-def loss_curves(study, path):
+def loss_curves(study, axes=None):
     """Validation and training loss per condition (mean over seeds, band from min to max), with the
-    corpus's unigram entropy: a model at that line has learnt only token frequencies."""
+    corpus's unigram entropy: a model at that line has learnt only token frequencies. Two panels."""
     colours = condition_colours(study.runs)
-    fig, (val, train) = plt.subplots(1, 2, figsize=(11, 4.6))
+    axes = _axes(axes, 1, 2, (11, 4.6))
+    val, train = axes[0]
     _band(val, study.evals, study.runs, "val_loss", colours)
     _band(train, study.trajectory, study.runs, "ce_loss", colours, label=False)
     entropy = study.runs["unigram_entropy"].dropna()
@@ -56,14 +71,15 @@ def loss_curves(study, path):
             ax.axhline(entropy.mean(), color="grey", ls="--", lw=1, label="unigram entropy" if ax is val else None)
         ax.set(title=title, xlabel="step", ylabel="nats / token")
         ax.grid(alpha=0.3)
-    return _save(fig, path, legend_from=val)
+    return axes
 
 
-def schedules(study, path):
-    """Learning rates and the load-balancing coefficient per condition (its first run)."""
+def schedules(study, axes=None):
+    """Learning rates and the load-balancing coefficient per condition (its first run): a panel per
+    schedule the records hold."""
     colours = condition_colours(study.runs)
     columns = [c for c in ("lr_muon", "lr_adamw", "aux_coef") if c in study.trajectory]
-    fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.4), squeeze=False)
+    axes = _axes(axes, 1, len(columns), (4 * len(columns), 3.4))
     first = study.runs.groupby("condition", sort=False)["run"].first()
     for ax, column in zip(axes[0], columns):
         for condition, run in first.items():
@@ -71,47 +87,47 @@ def schedules(study, path):
             ax.plot(rows["step"], rows[column], color=colours[condition], lw=1.2, label=condition)
         ax.set(title=column, xlabel="step")
         ax.grid(alpha=0.3)
-    return _save(fig, path, legend_from=axes[0][0])
+    return axes
 
 
-def routing_over_steps(study, path):
-    """Largest and smallest expert share and router entropy per step (mean over layers and seeds)."""
+def routing_over_steps(study, axes=None):
+    """Largest and smallest expert share and router entropy per step (mean over layers and seeds).
+    Three panels."""
     colours = condition_colours(study.runs)
     per_step = study.router_layers.groupby(["run", "step"], as_index=False).mean(numeric_only=True)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, column, title in zip(axes, ("max_load_frac", "min_load_frac", "entropy"),
-                                 ("largest expert share", "smallest expert share", "router entropy (nats)")):
-        _band(ax, per_step, study.runs, column, colours, label=ax is axes[0])
+    axes = _axes(axes, 1, 3, (13, 3.8))
+    for i, (column, title) in enumerate(zip(("max_load_frac", "min_load_frac", "entropy"),
+                                            ("largest expert share", "smallest expert share",
+                                             "router entropy (nats)"))):
+        ax = axes[0, i]
+        _band(ax, per_step, study.runs, column, colours, label=i == 0)
         ax.set(title=title, xlabel="step")
         ax.grid(alpha=0.3)
-    return _save(fig, path, legend_from=axes[0])
+    return axes
 
 
-def load_heat_map(study, run, path):
-    """One run's expert load share, layer by layer: experts down, steps across."""
+def load_heat_map(study, run, axes=None):
+    """One run's expert load share, layer by layer: experts down, steps across. A panel per layer."""
     rows = study.router[study.router["run"] == run]
     steps = np.sort(rows["step"].unique())
     layers, experts = rows["layer"].max() + 1, rows["expert"].max() + 1
     load = rows.sort_values(["step", "layer", "expert"])["load"].to_numpy(float).reshape(len(steps), layers, experts)
     share = load / np.maximum(load.sum(axis=2, keepdims=True), 1)
-    fig, axes = plt.subplots(layers, 1, figsize=(9, 0.5 + 1.0 * layers * max(1, experts / 8)), squeeze=False,
-                             sharex=True)
+    axes = _axes(axes, layers, 1, (9, 0.5 + 1.0 * layers * max(1, experts / 8)), sharex=True)
     for layer, ax in enumerate(axes[:, 0]):
         image = ax.imshow(share[:, layer, :].T, aspect="auto", cmap="viridis", vmin=0, vmax=share.max(),
                           extent=(steps[0] - 0.5, steps[-1] + 0.5, experts - 0.5, -0.5), interpolation="nearest")
         ax.set_ylabel(f"layer {layer}\nexpert", fontsize=8)
     axes[-1, 0].set_xlabel("step")
     axes[0, 0].set_title(f"expert load share: {run}", fontsize=9)
-    fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.01, label="share of assignments")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    axes[0, 0].figure.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.01, label="share of assignments")
+    return axes
 
 
-def condition_bars(study, summary, columns, path):
-    """Mean ± std per condition with each run as a dot."""
+def condition_bars(study, summary, columns, axes=None):
+    """Mean ± std per condition with each run as a dot: a panel per column."""
     colours = condition_colours(study.runs)
-    fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.2), squeeze=False)
+    axes = _axes(axes, 1, len(columns), (5.5 * len(columns), 4.2))
     names = list(summary["condition"])
     for ax, column in zip(axes[0], columns):
         x = np.arange(len(names))
@@ -127,4 +143,4 @@ def condition_bars(study, summary, columns, path):
         if len(finite) and column.endswith("ppl"):
             low = (summary[column + "_mean"] - summary[column + "_std"].fillna(0)).min()
             ax.set_ylim(bottom=max(0, low - 0.1 * (finite.max() - low + 1)))
-    return _save(fig, path)
+    return axes

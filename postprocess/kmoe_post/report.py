@@ -10,10 +10,8 @@ import sys
 import pandas as pd
 
 from . import html_page, plots, statistics, tables
+from .metrics import BARS, FORMATS, LABELS, TESTED
 from .records import load, study_output_dir
-
-TESTED_METRICS = ("best_val_ppl", "val_loss", "expert_cv")  # each its own family for Holm
-BAR_METRICS = ("best_val_ppl", "expert_cv")
 MAX_HEAT_MAPS = 6
 
 
@@ -66,7 +64,7 @@ def build(source, out=None, reference=None, heat_map_runs=None):
     for metric, frame in seeds.items():
         frame.to_csv(path(f"per_seed_{metric}.csv"), index=False)
 
-    comparisons = [statistics.compare(runs, m, reference, tables.FORMATS[m]) for m in TESTED_METRICS]
+    comparisons = [statistics.compare(runs, m, reference, FORMATS[m]) for m in TESTED]
     comparisons = pd.concat([c for c in comparisons if not c.empty] or [pd.DataFrame()], ignore_index=True)
     comparisons.to_csv(path("statistics.csv"), index=False)
     sentences = list(comparisons["sentence"]) if not comparisons.empty else ["One condition: nothing to compare."]
@@ -75,31 +73,32 @@ def build(source, out=None, reference=None, heat_map_runs=None):
     factors = _factors(study)
     if len(factors) == 2:
         frames = []
-        for metric in BAR_METRICS:
+        for metric in BARS:
             table, warning = statistics.two_way_anova(runs, metric, *factors)
             anova_lines += statistics.anova_sentences(table, metric) + ([warning] if warning else [])
             frames.append(table.reset_index(names="term").assign(metric=metric))
             blocked = "seed (block)" in table.index
-            anova_parts += [("text", f"{tables.LABELS[metric]} ~ {factors[0]} × {factors[1]}"
+            anova_parts += [("text", f"{LABELS[metric]} ~ {factors[0]} × {factors[1]}"
                                      + (" + seed as a block" if blocked else "") + " (type II sums of squares)"),
                             ("table", tables.format_frame(frames[-1]))]
         pd.concat(frames).to_csv(path("anova.csv"), index=False)
 
-    figures = [plots.loss_curves(study, path("loss_curves.png")),
-               plots.schedules(study, path("schedules.png"))]
+    figures = [plots.save(plots.loss_curves(study), path("loss_curves.png")),
+               plots.save(plots.schedules(study), path("schedules.png"))]
     if not study.router_layers.empty:
-        figures.append(plots.routing_over_steps(study, path("routing.png")))
-    figures.append(plots.condition_bars(study, summary, BAR_METRICS, path("conditions.png")))
+        figures.append(plots.save(plots.routing_over_steps(study), path("routing.png")))
+    figures.append(plots.save(plots.condition_bars(study, summary, BARS), path("conditions.png"), legend=False))
     if not study.router.empty:
         chosen = heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]
-        figures += [plots.load_heat_map(study, run, path(f"load_{i}.png")) for i, run in enumerate(chosen)]
+        figures += [plots.save(plots.load_heat_map(study, run), path(f"load_{i}.png"), legend=False, tight=False)
+                    for i, run in enumerate(chosen)]
 
     reference_name = statistics.reference_condition(runs, reference)
     warning = _state_warning(runs)
     markdown = [f"# {study.name}", "", tables.markdown(display), ""]
     for metric, frame in seeds.items():
-        markdown += [f"## {tables.LABELS[metric]} per seed", "",
-                     tables.markdown(tables.format_frame(frame, dict.fromkeys(frame.columns, tables.FORMATS[metric]))), ""]
+        markdown += [f"## {LABELS[metric]} per seed", "",
+                     tables.markdown(tables.format_frame(frame, dict.fromkeys(frame.columns, FORMATS[metric]))), ""]
     markdown += [f"## Against {reference_name}", ""] + [f"- {s}" for s in sentences] + [""]
     if anova_lines:
         markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in anova_lines] + [""]
@@ -117,7 +116,7 @@ def build(source, out=None, reference=None, heat_map_runs=None):
             deck_text = f.read()
     sections = [("Conditions (mean ± std over seeds)",
                  ([("warning", warning)] if warning else []) + [("table", display)])]
-    sections += [(f"{tables.LABELS[m]} per seed", [("table", tables.format_frame(f, dict.fromkeys(f.columns, tables.FORMATS[m])))])
+    sections += [(f"{LABELS[m]} per seed", [("table", tables.format_frame(f, dict.fromkeys(f.columns, FORMATS[m])))])
                  for m, f in seeds.items()]
     sections.append((f"Statistics against {reference_name}",
                      [("text", s) for s in sentences]

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .tables import LABELS, conditions
+from .metrics import LABELS
+from .tables import conditions
 
 FEW_SEEDS = 3  # below this many runs per condition a t-test says little
 

@@ -3,23 +3,7 @@ research's CSV columns."""
 import numpy as np
 import pandas as pd
 
-# (runs column, heading, format) in the order the summary table shows them
-METRICS = (
-    ("best_val_ppl", "best val PPL", ".2f"),
-    ("val_loss", "val loss", ".4f"),
-    ("val_accuracy", "val accuracy", ".4f"),
-    ("val_ppl", "val PPL", ".2f"),
-    ("test_ppl", "test PPL", ".2f"),
-    ("expert_cv", "expert CV", ".3f"),
-    ("router_entropy", "router entropy", ".3f"),
-    ("max_load_frac", "max-load fraction", ".3f"),
-    ("dropped_tokens", "dropped tokens", ".0f"),
-    ("tokens_per_s", "tokens/s", ".0f"),
-    ("training_time_minutes", "training time (min)", ".2f"),
-    ("peak_memory_gb", "peak memory (GB)", ".3f"),
-)
-LABELS = {column: label for column, label, _ in METRICS}
-FORMATS = {column: fmt for column, _, fmt in METRICS}
+from .metrics import FORMATS, LABELS, METRICS
 
 # The research's results CSV, its names on the left, kmoe's run columns on the right
 RESEARCH_COLUMNS = (
@@ -50,7 +34,7 @@ def condition_summary(runs):
     for condition in conditions(runs):
         group = runs[runs["condition"] == condition]
         row = {"condition": condition, "runs": _states(group)}
-        for column, _, _ in METRICS:
+        for column in (m.column for m in METRICS):
             values = group[column].dropna() if column in group else pd.Series(dtype=float)
             row[column + "_mean"] = values.mean() if len(values) else np.nan
             row[column + "_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -67,7 +51,7 @@ def _mean_std(mean, std, fmt):
 
 def summary_display(summary, columns=None):
     """The summary as text cells, "mean ± std", with n of the first metric."""
-    columns = columns or [c for c, _, _ in METRICS]
+    columns = columns or [m.column for m in METRICS]
     out = pd.DataFrame({"condition": summary["condition"], "n": summary[columns[0] + "_n"]})
     for column in columns:
         out[LABELS[column]] = [_mean_std(m, s, FORMATS[column])

@@ -154,6 +154,27 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(summary.loc["noise_std=0.5,load_balancing_weight=0.01", "val_loss_n"], 2)
 
 
+class PlotsTest(unittest.TestCase):
+    def test_plots_draw_on_given_axes_and_return_them(self):
+        import matplotlib.pyplot as plt
+        from kmoe_post import plots
+        with tempfile.TemporaryDirectory() as tmp:
+            study = kmoe_post.load(write_study(tmp, {**REFERENCE, **NOISY}))
+            fig, axes = plt.subplots(1, 3)  # a notebook's own figure: two loss panels and one bar panel
+            drawn = plots.loss_curves(study, axes=axes[:2])
+            self.assertIs(drawn[0, 0], axes[0])
+            self.assertEqual(len(axes[0].lines), 2 + 1)  # a curve per condition and the unigram entropy
+            bars = plots.condition_bars(study, tables.condition_summary(study.runs), ["expert_cv"],
+                                        axes=axes[2:])
+            self.assertIs(bars[0, 0], axes[2])
+            self.assertEqual(len(axes[2].patches), 2)  # a bar per condition
+            own = plots.loss_curves(study)  # without axes: a figure of its own
+            self.assertIsNot(own[0, 0].figure, fig)
+            path = plots.save(own, os.path.join(tmp, "loss.png"))
+            self.assertGreater(os.path.getsize(path), 1000)
+            plt.close(fig)
+
+
 class LeftOutTest(unittest.TestCase):
     def test_unreadable_removed_and_foreign_records_are_left_out_and_said_so(self):
         with tempfile.TemporaryDirectory() as tmp:
