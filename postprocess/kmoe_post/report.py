@@ -4,6 +4,7 @@ self-contained report.html.
 usage: scripts/report STUDY.toml | RECORDS_DIR [--out DIR] [--reference CONDITION] [--heat-maps RUN ...]
 """
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -37,73 +38,93 @@ def _state_warning(runs):
             "their curves show what they have.")
 
 
-def build(source, out=None, reference=None, heat_map_runs=None):
-    """Writes the report into out (default: <study output_dir>/report) and returns the page's path
-    and the statistics sentences."""
+@dataclasses.dataclass
+class Report:
+    """What a report says, computed from the records; `write` turns it into files."""
+    source: object
+    study: object
+    heat_map_runs: list
+    summary: pd.DataFrame
+    display: pd.DataFrame
+    research: pd.DataFrame
+    seeds: dict            # metric -> per-seed frame
+    comparisons: pd.DataFrame
+    sentences: list
+    anova: pd.DataFrame    # empty unless the grid has two factors
+    anova_lines: list
+    anova_parts: list      # ("text" | "table", content) for the page
+    reference_name: str
+    warning: str
+
+
+def compute(source, reference=None, heat_map_runs=None):
+    """Reads the records and computes every table and statistic of the report; writes nothing."""
     study = load(source)
     if study.runs.empty:
         raise SystemExit(f"{source}: no run records found" + "".join(f"\n  left out {p}: {why}"
                                                                      for p, why in study.left_out))
-    out = out or _default_out(source)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out} is a file; the report needs a directory")
     unknown = sorted(set(heat_map_runs or []) - set(study.runs["run"]))
     if unknown:
         raise ValueError(f"--heat-maps: no run named {', '.join(unknown)}; the runs are "
                          + ", ".join(study.runs["run"]))
-    os.makedirs(out, exist_ok=True)
     runs = study.runs
-    path = (lambda name: os.path.join(out, name))
-
     summary = tables.condition_summary(runs)
-    summary.to_csv(path("summary.csv"), index=False)
-    display = tables.summary_display(summary)
-    research = tables.research_csv(runs, study.varied)
-    research.to_csv(path("runs.csv"), index=False)
     seeds = {m: tables.per_seed(runs, m) for m in ("best_val_ppl", "expert_cv")} if "seed" in runs else {}
-    for metric, frame in seeds.items():
-        frame.to_csv(path(f"per_seed_{metric}.csv"), index=False)
-
     comparisons = [statistics.compare(runs, m, reference, FORMATS[m]) for m in TESTED]
     comparisons = pd.concat([c for c in comparisons if not c.empty] or [pd.DataFrame()], ignore_index=True)
-    comparisons.to_csv(path("statistics.csv"), index=False)
     sentences = list(comparisons["sentence"]) if not comparisons.empty else ["One condition: nothing to compare."]
-
-    anova_parts, anova_lines = [], []
+    anova_frames, anova_parts, anova_lines = [], [], []
     factors = _factors(study)
     if len(factors) == 2:
-        frames = []
         for metric in BARS:
             table, warning = statistics.two_way_anova(runs, metric, *factors)
             anova_lines += statistics.anova_sentences(table, metric) + ([warning] if warning else [])
-            frames.append(table.reset_index(names="term").assign(metric=metric))
+            anova_frames.append(table.reset_index(names="term").assign(metric=metric))
             blocked = "seed (block)" in table.index
             anova_parts += [("text", f"{LABELS[metric]} ~ {factors[0]} × {factors[1]}"
                                      + (" + seed as a block" if blocked else "") + " (type II sums of squares)"),
-                            ("table", tables.format_frame(frames[-1]))]
-        pd.concat(frames).to_csv(path("anova.csv"), index=False)
+                            ("table", tables.format_frame(anova_frames[-1]))]
+    return Report(source, study, heat_map_runs, summary, tables.summary_display(summary),
+                  tables.research_csv(runs, study.varied), seeds, comparisons, sentences,
+                  pd.concat(anova_frames) if anova_frames else pd.DataFrame(), anova_lines, anova_parts,
+                  statistics.reference_condition(runs, reference), _state_warning(runs))
+
+
+def write(report, out):
+    """Writes the report's files into out (CSV tables, PNG plots, report.md, report.html) and
+    returns the page's path and the Markdown text."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file; the report needs a directory")
+    os.makedirs(out, exist_ok=True)
+    path = (lambda name: os.path.join(out, name))
+    study, runs, r = report.study, report.study.runs, report
+    r.summary.to_csv(path("summary.csv"), index=False)
+    r.research.to_csv(path("runs.csv"), index=False)
+    for metric, frame in r.seeds.items():
+        frame.to_csv(path(f"per_seed_{metric}.csv"), index=False)
+    r.comparisons.to_csv(path("statistics.csv"), index=False)
+    if not r.anova.empty:
+        r.anova.to_csv(path("anova.csv"), index=False)
 
     figures = [plots.save(plots.loss_curves(study), path("loss_curves.png")),
                plots.save(plots.schedules(study), path("schedules.png"))]
     if not study.router_layers.empty:
         figures.append(plots.save(plots.routing_over_steps(study), path("routing.png")))
-    figures.append(plots.save(plots.condition_bars(study, summary, BARS), path("conditions.png"), legend=False))
+    figures.append(plots.save(plots.condition_bars(study, r.summary, BARS), path("conditions.png"), legend=False))
     if not study.router.empty:
-        chosen = heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]
+        chosen = r.heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]
         figures += [plots.save(plots.load_heat_map(study, run), path(f"load_{i}.png"), legend=False, tight=False)
                     for i, run in enumerate(chosen)]
 
-    reference_name = statistics.reference_condition(runs, reference)
-    warning = _state_warning(runs)
-    markdown = [f"# {study.name}", "", tables.markdown(display), ""]
-    for metric, frame in seeds.items():
-        markdown += [f"## {LABELS[metric]} per seed", "",
-                     tables.markdown(tables.format_frame(frame, dict.fromkeys(frame.columns, FORMATS[metric]))), ""]
-    markdown += [f"## Against {reference_name}", ""] + [f"- {s}" for s in sentences] + [""]
-    if anova_lines:
-        markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in anova_lines] + [""]
-    if warning:
-        markdown += [f"Note: {warning}", ""]
+    seed_tables = {m: tables.format_frame(f, dict.fromkeys(f.columns, FORMATS[m])) for m, f in r.seeds.items()}
+    markdown = [f"# {study.name}", "", tables.markdown(r.display), ""]
+    for metric, frame in seed_tables.items():
+        markdown += [f"## {LABELS[metric]} per seed", "", tables.markdown(frame), ""]
+    markdown += [f"## Against {r.reference_name}", ""] + [f"- {s}" for s in r.sentences] + [""]
+    if r.anova_lines:
+        markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in r.anova_lines] + [""]
+    if r.warning:
+        markdown += [f"Note: {r.warning}", ""]
     left_out = [f"{os.path.basename(p)}: {why}" for p, why in study.left_out]
     if left_out:
         markdown += ["## Left out", ""] + [f"- {line}" for line in left_out] + [""]
@@ -111,24 +132,23 @@ def build(source, out=None, reference=None, heat_map_runs=None):
         f.write("\n".join(markdown))
 
     deck_text = ""
-    if isinstance(source, str) and source.endswith(".toml"):
-        with open(source) as f:
+    if isinstance(r.source, str) and r.source.endswith(".toml"):
+        with open(r.source) as f:
             deck_text = f.read()
     sections = [("Conditions (mean ± std over seeds)",
-                 ([("warning", warning)] if warning else []) + [("table", display)])]
-    sections += [(f"{LABELS[m]} per seed", [("table", tables.format_frame(f, dict.fromkeys(f.columns, FORMATS[m])))])
-                 for m, f in seeds.items()]
-    sections.append((f"Statistics against {reference_name}",
-                     [("text", s) for s in sentences]
+                 ([("warning", r.warning)] if r.warning else []) + [("table", r.display)])]
+    sections += [(f"{LABELS[m]} per seed", [("table", frame)]) for m, frame in seed_tables.items()]
+    sections.append((f"Statistics against {r.reference_name}",
+                     [("text", s) for s in r.sentences]
                      + [("text", "Tests are paired by seed where two or more seeds pair up (same data order and "
                                  "initial weights), else Welch; Holm's adjustment runs over each metric's "
                                  "comparisons.")]))
-    if anova_parts:
-        sections.append(("Two-way ANOVA", [("text", s) for s in anova_lines] + anova_parts))
+    if r.anova_parts:
+        sections.append(("Two-way ANOVA", [("text", s) for s in r.anova_lines] + r.anova_parts))
     if left_out:
         sections.append(("Records left out", [("text", line) for line in left_out]))
     sections.append(("Plots", [("image", f) for f in figures]))
-    sections.append(("Runs", [("table", tables.format_frame(research))]))
+    sections.append(("Runs", [("table", tables.format_frame(r.research))]))
     if deck_text:
         sections.append(("Study deck", [("pre", deck_text)]))
     page = path("report.html")
@@ -136,6 +156,12 @@ def build(source, out=None, reference=None, heat_map_runs=None):
         f.write(html_page.page(f"kmoe study report: {study.name}", sections))
     os.replace(page + ".tmp", page)
     return page, "\n".join(markdown)
+
+
+def build(source, out=None, reference=None, heat_map_runs=None):
+    """compute, then write into out (default: <study output_dir>/report); returns the page's path
+    and the Markdown text."""
+    return write(compute(source, reference, heat_map_runs), out or _default_out(source))
 
 
 def main(argv=None):

@@ -154,6 +154,20 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(summary.loc["noise_std=0.5,load_balancing_weight=0.01", "val_loss_n"], 2)
 
 
+class ComputeThenWriteTest(unittest.TestCase):
+    def test_compute_writes_nothing_and_write_gives_the_files(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            study_path = write_study(tmp, {**REFERENCE, **NOISY})
+            before = sorted(os.listdir(os.path.join(tmp, "out")))
+            computed = report.compute(study_path)
+            self.assertEqual(sorted(os.listdir(os.path.join(tmp, "out"))), before)
+            self.assertEqual(list(computed.summary["condition"]), ["noise_std=0.0", "noise_std=0.5"])
+            self.assertEqual(len(computed.sentences), 3)  # a comparison per tested metric
+            page, _ = report.write(computed, os.path.join(tmp, "report"))
+            self.assertTrue(os.path.exists(page))
+            self.assertTrue(os.path.exists(os.path.join(tmp, "report", "summary.csv")))
+
+
 class PlotsTest(unittest.TestCase):
     def test_plots_draw_on_given_axes_and_return_them(self):
         import matplotlib.pyplot as plt
