@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/error.hpp"
 #include "kernels/batched_gemm.hpp"
 #include "kernels/dense_gemm.hpp"
 #include "kernels/gemm_tiles.hpp"
@@ -85,6 +86,20 @@ TEST(GemmTiles, TiledProductsEqualThePlainProductForEveryTransposition) {
       expect_near_matrix(expected, c, ta ? (tb ? "TT" : "TN") : (tb ? "NT" : "NN"));
     }
   }
+}
+
+TEST(GemmTiles, ShapesThatDoNotAgreeAreAnErrorNamingThem) {
+  const auto a = filled(30, 20, 1), b = filled(21, 10, 2);
+  View2<double> c("c", 30, 10);
+  try {
+    kernels::gemm<double>("N", "N", 1.0, a, b, 0.0, c);
+    FAIL() << "a 30x20 by 21x10 product was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("op(A) is 30x20"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("op(B) is 21x10"), std::string::npos) << err.what();
+  }
+  View2<double> wrong_c("c", 30, 11);
+  EXPECT_THROW(kernels::gemm<double>("N", "T", 1.0, a, filled(10, 20, 3), 0.0, wrong_c), Error);
 }
 
 TEST(GemmTiles, SymmetricGramTilesEqualThePlainProductInBothOrientations) {
