@@ -5,8 +5,8 @@
 // cell of a study sees the same tokens.
 #pragma once
 
+#include "data/token_batch.hpp"
 #include "data/token_shard.hpp"
-#include "model/moe_transformer.hpp"
 
 namespace kmoe {
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/views.hpp"
+#include "data/token_batch.hpp"
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/rope.hpp"
@@ -19,12 +20,6 @@
 #include "model/parameter_registry.hpp"
 
 namespace kmoe {
-
-struct TokenBatch {
-  View1<int> inputs;   // [batch · seq_len], row b·T + t
-  View1<int> targets;  // next tokens, same layout
-  int batch = 0;
-};
 
 struct StepOptions {
   bool training = true;

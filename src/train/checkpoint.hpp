@@ -13,7 +13,7 @@ namespace kmoe {
 
 struct CheckpointData {
   std::string deck_toml;      // resolved deck the run was started with
-  std::string data_identity;  // checksums of the token shards (see train/data_identity.hpp)
+  std::string data_identity;  // checksums of the token shards (data/run_shards.hpp)
   int64_t update = 0;         // optimizer updates done
   int64_t micro_batches = 0;  // micro-batches consumed (data position, noise/dropout counter)
   int64_t tokens_seen = 0;
