@@ -141,7 +141,7 @@ bool Run::handle_earlier_outputs() {
     }
     return true;
   }
-  const std::optional<RunState> status = has_record ? std::optional<RunState>(status_of(paths_.record)) : std::nullopt;
+  const RunState status = has_record ? status_of(paths_.record) : RunState::pending;  // pending: no record yet
   if (request_.resume) {
     if (has_checkpoint) {
       checkpoint_ = read_checkpoint(paths_.checkpoint);
@@ -170,7 +170,7 @@ bool Run::handle_earlier_outputs() {
                  : has_partial  ? paths_.partial
                  : has_record   ? paths_.record
                                 : paths_.weights) +
-                (has_record ? ", status " + std::string(to_string(*status)) : "") +
+                (has_record ? ", status " + std::string(to_string(status)) : "") +
                 "): continue it with --resume, or start over with --overwrite");
   }
   return true;
