@@ -23,6 +23,15 @@ namespace {
 
 constexpr int kCausalRowBlock = 64;  // host task of a causal product: 64 rows of one entry (its scores stay in cache)
 
+// The tile C[r0 : r0 + rows, c0 : c0 + cols] of C = alpha · op(A) · op(B) + beta · C: one
+// single-threaded BLAS call on the rows of op(A) and the columns of op(B) it needs.
+template <class T>
+void host_tile(bool ta, bool tb, int r0, int rows, int c0, int cols, int k, T alpha, const T* a, int lda, const T* b,
+               int ldb, T beta, T* c, int ldc) {
+  host_gemm(ta, tb, rows, cols, k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, tb ? b + size_t(c0) * ldb : b + c0,
+            ldb, beta, c + size_t(r0) * ldc + c0, ldc);
+}
+
 // Rows [r0, r1) of one entry's causal C.
 template <class T>
 void causal_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
@@ -32,8 +41,7 @@ void causal_row_block(bool ta, bool tb, int m, int n, int k, T alpha, const T* a
     case CausalPart::all:  // not causal: batched_gemm tiles it whole
       break;
     case CausalPart::lower_output:  // columns j < r1 only
-      host_gemm(ta, tb, rows, std::min(r1, n), k, alpha, ta ? a + r0 : a + size_t(r0) * lda, lda, b, ldb, beta,
-                c + size_t(r0) * ldc, ldc);
+      host_tile(ta, tb, r0, rows, 0, std::min(r1, n), k, alpha, a, lda, b, ldb, beta, c, ldc);
       break;
     case CausalPart::lower_left:  // A[r0:r1, 0:r1] · B[0:r1, :]
       host_gemm(false, tb, rows, n, r1, alpha, a + size_t(r0) * lda, lda, b, ldb, beta, c + size_t(r0) * ldc, ldc);
@@ -134,16 +142,15 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
   if (part == CausalPart::all) {
     const GemmTiles tiles = gemm_tiles(m, n, k, batch.count);
     const int row_tiles = tiles.row_tiles(m), col_tiles = tiles.col_tiles(n), per_entry = row_tiles * col_tiles;
-    Kokkos::parallel_for(
-        "batched_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry),
-        [&](int task) {
-          const int entry = task / per_entry, tile = task % per_entry;
-          const int r0 = (tile / col_tiles) * tiles.rows, c0 = (tile % col_tiles) * tiles.cols;
-          const T* a_tile = a + entry * batch.stride_a + (trans_a ? r0 : size_t(r0) * lda);
-          const T* b_tile = b + entry * batch.stride_b + (trans_b ? size_t(c0) * ldb : c0);
-          host_gemm(trans_a, trans_b, std::min(tiles.rows, m - r0), std::min(tiles.cols, n - c0), k, alpha, a_tile, lda,
-                    b_tile, ldb, beta, c + entry * batch.stride_c + size_t(r0) * ldc + c0, ldc);
-        });
+    Kokkos::parallel_for("batched_gemm",
+                         Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry),
+                         [&](int task) {
+                           const int entry = task / per_entry, tile = task % per_entry;
+                           const int r0 = (tile / col_tiles) * tiles.rows, c0 = (tile % col_tiles) * tiles.cols;
+                           host_tile(trans_a, trans_b, r0, std::min(tiles.rows, m - r0), c0,
+                                     std::min(tiles.cols, n - c0), k, alpha, a + entry * batch.stride_a, lda,
+                                     b + entry * batch.stride_b, ldb, beta, c + entry * batch.stride_c, ldc);
+                         });
     return;
   }
   const int blocks = (m + kCausalRowBlock - 1) / kCausalRowBlock;
@@ -239,9 +246,8 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
       "grouped_gemm", Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, tasks.size()), [&](int task) {
         const auto [i, r0] = tasks[task];
         const auto& p = problems[i];
-        const int rows = std::min(p.m - r0, row_block);
-        host_gemm(trans_a, trans_b, rows, p.n, p.k, alpha, trans_a ? p.a + r0 : p.a + size_t(r0) * lda, lda, p.b, ldb,
-                  beta, p.c + size_t(r0) * ldc, ldc);
+        host_tile(trans_a, trans_b, r0, std::min(p.m - r0, row_block), 0, p.n, p.k, alpha, p.a, lda, p.b, ldb, beta,
+                  p.c, ldc);
       });
 }
 

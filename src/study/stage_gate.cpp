@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -196,21 +195,27 @@ GateRecord read_gate_file(const std::string& path) {
   return g;
 }
 
+namespace {
+
+// The entry of the cell's condition in `results`, appended (with its varied values, less the
+// seed, and no runs yet) the first time.
+ConditionResult& condition_entry(std::vector<ConditionResult>& results, const StudyCell& cell) {
+  for (auto& c : results) {
+    if (c.condition == cell.condition) return c;
+  }
+  ConditionResult c;
+  c.condition = cell.condition;
+  for (const auto& kv : cell.varied) {
+    if (kv.first != "run.seed") c.varied.push_back(kv);
+  }
+  return results.emplace_back(std::move(c));
+}
+
+}  // namespace
+
 void check_promote_rules(const StudyDeck& study, const std::vector<StudyCell>& cells) {
   std::vector<ConditionResult> conditions;
-  for (const auto& cell : cells) {
-    if (std::any_of(conditions.begin(), conditions.end(),
-                    [&](const auto& c) { return c.condition == cell.condition; })) {
-      continue;
-    }
-    ConditionResult c;
-    c.condition = cell.condition;
-    for (const auto& kv : cell.varied) {
-      if (kv.first != "run.seed") c.varied.push_back(kv);
-    }
-    c.runs = 1;
-    conditions.push_back(c);
-  }
+  for (const auto& cell : cells) condition_entry(conditions, cell).runs = 1;
   for (const auto& stage : study.stages) {
     if (!stage.has_promote) continue;
     try {
@@ -230,7 +235,6 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
   gate.stage = stage.name;
   gate.at_step = study.stages.at(k - 1).until_step;
   std::vector<ConditionResult> results;
-  std::map<std::string, size_t> index;
   std::string missing;  // cells without a result at the gate: deciding now would prune on absent data
   for (const auto& cell : cells) {
     if (!pruned_at(study, cell).empty()) continue;  // pruned at an earlier gate
@@ -242,20 +246,11 @@ std::optional<GateRecord> stage_gate(const StudyDeck& study, const std::vector<S
       missing += (missing.empty() ? "" : ", ") + cell.name + " (" + to_string(status.state) + ", step " +
                  std::to_string(status.step) + ")";
     }
-    if (!index.count(cell.condition)) {
-      index[cell.condition] = results.size();
-      ConditionResult c;
-      c.condition = cell.condition;
-      for (const auto& kv : cell.varied) {
-        if (kv.first != "run.seed") c.varied.push_back(kv);
-      }
-      results.push_back(c);
-    }
-    auto& c = results[index[cell.condition]];
-    const auto& v = at_gate;  // at the gate, or earlier for a cell stopped early
-    if (v && (v->step == gate.at_step || status.state == RunState::complete)) {
-      c.val_loss += v->val_loss;
-      c.expert_cv += v->expert_cv;
+    auto& c = condition_entry(results, cell);
+    // At the gate, or earlier for a cell stopped early.
+    if (at_gate && (at_gate->step == gate.at_step || status.state == RunState::complete)) {
+      c.val_loss += at_gate->val_loss;
+      c.expert_cv += at_gate->expert_cv;
       ++c.runs;
     }
   }

@@ -150,11 +150,36 @@ std::vector<Stage> stages_of(const StudyDeck& study) {
   return {all};
 }
 
+namespace {
+
+// The update at which stage k ends for the cell.
+int64_t stage_end(const Stage& stage, const StudyCell& cell) {
+  return stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
+}
+
+// kmoe-train's arguments to take the cell to `until`: `mode` is "--resume" or "--overwrite".
+std::vector<std::string> train_arguments(const StudyDeck& study, const StudyCell& cell, int64_t until,
+                                         const char* mode) {
+  std::vector<std::string> args = {cell_deck_path(study, cell), mode};
+  if (until < cell.deck.train.max_steps) args.insert(args.end(), {"--until-step", std::to_string(until)});
+  return args;
+}
+
+// The plan of a cell trained again from the start (--rerun-changed).
+CellPlan fresh_start(const StudyDeck& study, const StudyCell& cell, size_t k) {
+  CellPlan plan;
+  plan.steps_to_go = stage_end(stages_of(study).at(k), cell);
+  plan.args = train_arguments(study, cell, plan.steps_to_go, "--overwrite");
+  return plan;
+}
+
+}  // namespace
+
 CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
   const Stage stage = stages_of(study).at(k);
   const auto status = read_cell_status(cell);
   const std::string pruned = pruned_at(study, cell);
-  const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
+  const int64_t until = stage_end(stage, cell);
   CellPlan plan;
   plan.running_pid = status.pid;
   if (status.state == RunState::complete || status.state == RunState::failed) {
@@ -167,8 +192,7 @@ CellPlan plan_cell(const StudyDeck& study, const StudyCell& cell, size_t k) {
     plan.why_not = "at the end of stage " + stage.name + " (step " + std::to_string(until) + ")";
   }
   if (!plan.why_not.empty()) return plan;
-  plan.args = {cell_deck_path(study, cell), "--resume"};
-  if (until < cell.deck.train.max_steps) plan.args.insert(plan.args.end(), {"--until-step", std::to_string(until)});
+  plan.args = train_arguments(study, cell, until, "--resume");
   plan.steps_to_go = std::max<int64_t>(1, until - status.step);
   return plan;
 }
@@ -192,21 +216,6 @@ std::vector<std::pair<const StudyCell*, std::string>> changed_cells(const StudyD
   }
   return changed;
 }
-
-namespace {
-
-// The plan of a cell trained again from the start (--rerun-changed).
-CellPlan fresh_start(const StudyDeck& study, const StudyCell& cell, size_t k) {
-  const Stage stage = stages_of(study).at(k);
-  const int64_t until = stage.until_step > 0 ? stage.until_step : cell.deck.train.max_steps;
-  CellPlan plan;
-  plan.args = {cell_deck_path(study, cell), "--overwrite"};
-  if (until < cell.deck.train.max_steps) plan.args.insert(plan.args.end(), {"--until-step", std::to_string(until)});
-  plan.steps_to_go = until;
-  return plan;
-}
-
-}  // namespace
 
 std::string changed_cells_message(const StudyDeck& study,
                                   const std::vector<std::pair<const StudyCell*, std::string>>& changed) {

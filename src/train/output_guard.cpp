@@ -35,6 +35,7 @@ void check_outputs(const RunDeck& deck, const RunPaths& paths) {
                                                               {"the record in progress", paths.partial},
                                                               {"the checkpoint", paths.checkpoint},
                                                               {"the weights", paths.weights}};
+  const size_t files = outputs.size();  // the locks beside them are kmoe's own, whatever they hold
   for (const auto& lock : paths.locks) outputs.emplace_back("a lock", lock + ".lock");
   const std::vector<std::pair<std::string, std::string>> inputs = {{"data.corpus", deck.data.corpus},
                                                                    {"data.train_shard", deck.data.train_shard},
@@ -53,7 +54,7 @@ void check_outputs(const RunDeck& deck, const RunPaths& paths) {
                   ", but it is the run's input " + key + ": kmoe does not write over its inputs");
     }
   }
-  for (size_t i = 0; i < 4; ++i) {
+  for (size_t i = 0; i < files; ++i) {
     const std::string& path = outputs[i].second;
     require(!fs::is_directory(path), path + " is a directory, but it would be " + outputs[i].first + " of run '" +
                                          deck.run.name + "'" + keys + ": move it, or choose another run.name");
