@@ -15,6 +15,7 @@
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "synthetic_batch.hpp"
+#include "train/deck_settings.hpp"
 
 using namespace kmoe;
 
@@ -22,8 +23,13 @@ namespace {
 
 constexpr int kBatch = 8;
 
+StepOptions default_training_options() {
+  const RunDeck deck;
+  return training_step_options(deck, 0, deck.moe.load_balancing_weight);
+}
+
 ModelConfig reference(bool moe, bool research_dropout = true) {
-  ModelConfig c;
+  ModelConfig c = model_config_from_deck(RunDeck{});
   if (!research_dropout) c.dropout = c.noise_std = 0;
   c.vocab_size = 8192;
   c.moe = moe;
@@ -97,7 +103,7 @@ void BM_TrainStep(benchmark::State& state, bool moe, bool research_dropout) {
   MoeTransformer<float> model(c, 42);
   const auto batch = bench::synthetic_batch(c, kBatch);
   const int tokens = kBatch * c.seq_len;
-  StepOptions options;
+  StepOptions options = default_training_options();
   model.forward(batch, options);  // the first step sizes the buffers and touches their pages
   model.backward();
   Kokkos::fence();
@@ -134,9 +140,9 @@ void BM_TrainStep(benchmark::State& state, bool moe, bool research_dropout) {
 void BM_OptimizerStep(benchmark::State& state) {
   const auto c = reference(true);
   MoeTransformer<float> model(c, 42);
-  HybridOptimizer<float> optimizer(model.params(), HybridOptimizerSettings{});
+  HybridOptimizer<float> optimizer(model.params(), optimizer_settings_from_deck(RunDeck{}));
   const auto batch = bench::synthetic_batch(c, kBatch);
-  StepOptions options;
+  StepOptions options = default_training_options();
   double train_seconds = 0, optimizer_seconds = 0;
   for (auto _ : state) {
     WallTimer train;

@@ -11,6 +11,7 @@
 #include "model/moe_transformer.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "synthetic_batch.hpp"
+#include "train/deck_settings.hpp"
 
 using namespace kmoe;
 
@@ -26,15 +27,16 @@ double model_flops_per_token(const ModelConfig& c) {
 // Arguments: micro-batch sequences, grad_accum, bf16 (0/1).
 void BM_TrainUpdate(benchmark::State& state) {
   const int sequences = int(state.range(0)), accum = int(state.range(1));
-  ModelConfig c;
+  RunDeck deck;
+  deck.train.grad_accum = accum;
+  ModelConfig c = model_config_from_deck(deck);
   c.matmul = state.range(2) ? kernels::Matmul::bf16 : kernels::Matmul::fp32;
   MoeTransformer<float> model(c, 42);
-  HybridOptimizerSettings settings;
+  HybridOptimizerSettings settings = optimizer_settings_from_deck(deck);
   settings.muon.matmul = c.matmul;
   HybridOptimizer<float> optimizer(model.params(), settings);
   const auto batch = bench::synthetic_batch(c, sequences);
-  StepOptions options;
-  options.grad_scale = 1.0 / accum;
+  StepOptions options = training_step_options(deck, 0, deck.moe.load_balancing_weight);
   const auto update = [&] {
     model.params().zero_grads();
     for (int micro = 0; micro < accum; ++micro, ++options.rng_step) {

@@ -99,7 +99,7 @@ TEST(Bf16Model, RouterStaysFp32) {
     config.matmul = bf16 ? Matmul::bf16 : Matmul::fp32;
     MoeTransformer<float> model(config, 3);
     Kokkos::deep_copy(model.params().matrix(model.params().index_of("blocks.0.wo")), 0.0f);
-    result[bf16] = model.forward(kmoe::testing::tiny_batch(config, 3), StepOptions{});
+    result[bf16] = model.forward(kmoe::testing::tiny_batch(config, 3), kmoe::testing::default_training_options());
   }
   const auto &r32 = result[0].layers[0], &r16 = result[1].layers[0];
   EXPECT_EQ(r16.z_loss, r32.z_loss);

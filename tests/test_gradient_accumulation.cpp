@@ -25,7 +25,7 @@ TokenBatch slice(const TokenBatch& full, int first_sequence, int sequences, int 
 TEST(GradientAccumulation, MicroBatchesMatchTheFullBatch) {
   const auto c = tiny_config();
   const auto full = tiny_batch(c, 4);
-  StepOptions options;
+  StepOptions options = default_training_options();
   options.lb_weight = 0.0;  // the Switch loss is not additive over micro-batches (f·P̄ product)
   options.z_weight = 0.05;  // z-loss is a token mean: additive
 

@@ -13,9 +13,7 @@ using namespace kmoe::testing;
 namespace {
 
 StepOptions training_options(double lb_weight, double z_weight) {
-  StepOptions o;
-  o.training = true;
-  o.seed = 42;
+  StepOptions o = default_training_options();
   o.rng_step = 3;
   o.lb_weight = lb_weight;
   o.z_weight = z_weight;

@@ -172,7 +172,7 @@ TEST(AdamW, Float32MomentsUseOneMinusBetaComputedInDouble) {
 std::vector<double> muon_step(bool nesterov, const std::vector<double>& g0, const std::vector<double>& g1) {
   View1<double> params("p", 24), grads("g", 24);
   Kokkos::deep_copy(params, 1.0);
-  Muon<double> opt({MatrixSegment{0, 6, 4}}, MuonSettings{0.9, nesterov, 5});
+  Muon<double> opt({MatrixSegment{0, 6, 4}}, MuonSettings{0.9, nesterov, 5, kernels::Matmul::fp32});
   for (const auto* g : {&g0, &g1}) {
     auto h = Kokkos::create_mirror_view(grads);
     for (int i = 0; i < 24; ++i) h(i) = (*g)[i];

@@ -11,7 +11,7 @@ using namespace kmoe;
 namespace {
 
 ModelConfig reference_config() {
-  ModelConfig c;  // defaults are the research model
+  ModelConfig c = kmoe::testing::default_config();  // the research model
   c.vocab_size = 49152;
   return c;
 }

@@ -126,8 +126,7 @@ TEST(RoutingBias, MovesTowardBalanceAndSteersSelectionOnly) {
   EXPECT_EQ(model.routing_bias(), (std::vector<double>{-0.25, 0.25, 0, 0, 0, 0, 0, 0}));
   // A large bias on expert 3 of layer 0 makes every token select it; the loss still flows
   // through gates computed from the unbiased logits.
-  StepOptions eval;
-  eval.training = false;
+  const StepOptions eval = evaluation_step_options();
   const auto batch = kmoe::testing::tiny_batch(c);
   model.set_routing_bias({0, 0, 0, 100, 0, 0, 0, 0});
   const auto r = model.forward(batch, eval);

@@ -15,7 +15,7 @@ namespace {
 KernelCensus census_of_a_step(const ModelConfig& c, int batch) {
   MoeTransformer<float> model(c, 42);
   const auto tokens = testing::tiny_batch(c, batch);
-  StepOptions options;
+  StepOptions options = kmoe::testing::default_training_options();
   for (int step = 0; step < 2; ++step) {
     if (step == 1) start_kernel_census();
     model.params().zero_grads();
@@ -73,8 +73,7 @@ TEST(StepCensus, ASmallerBatchUsesTheLargerBatchsBuffers) {
   c.dropout = 0.1;
   MoeTransformer<float> model(c, 42), small_only(c, 42);
   const auto full = testing::tiny_batch(c, 4), partial = testing::tiny_batch(c, 2, 3);
-  StepOptions training, evaluation;
-  evaluation.training = false;
+  const StepOptions training = kmoe::testing::default_training_options(), evaluation = evaluation_step_options();
   model.forward(full, training);
   model.backward();
   start_kernel_census();

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "model/model_from_deck.hpp"
 #include "study/stage_gate.hpp"
 #include "study/study_runner.hpp"
+#include "train/deck_settings.hpp"
 #include "train/run_paths.hpp"
 #include "train/run_record.hpp"
 

@@ -5,9 +5,9 @@
 
 #include "core/error.hpp"
 #include "gradient_check.hpp"
-#include "model/model_from_deck.hpp"
 #include "model/weights_io.hpp"
 #include "tiny_model.hpp"
+#include "train/model_from_deck.hpp"
 
 using namespace kmoe;
 
@@ -21,8 +21,7 @@ TEST(WeightsIo, RoundTripRestoresEveryTensorAndTheLoss) {
   EXPECT_NE(kmoe::testing::to_vector(a.params().values()), kmoe::testing::to_vector(b.params().values()));
   load_weights(b.params(), path);
   EXPECT_EQ(kmoe::testing::to_vector(a.params().values()), kmoe::testing::to_vector(b.params().values()));
-  StepOptions eval;
-  eval.training = false;
+  const StepOptions eval = evaluation_step_options();
   const auto batch = kmoe::testing::tiny_batch(c);
   EXPECT_EQ(a.forward(batch, eval).total_loss, b.forward(batch, eval).total_loss);
   std::remove(path.c_str());

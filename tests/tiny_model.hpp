@@ -2,11 +2,23 @@
 #pragma once
 
 #include "model/moe_transformer.hpp"
+#include "train/deck_settings.hpp"
 
 namespace kmoe::testing {
 
+// The deck's defaults (the research model).
+inline ModelConfig default_config() { return model_config_from_deck(RunDeck{}); }
+
+// A training micro-batch under the deck's defaults, gradients unscaled (grad_scale 1).
+inline StepOptions default_training_options() {
+  const RunDeck deck;
+  StepOptions o = training_step_options(deck, 0, deck.moe.load_balancing_weight);
+  o.grad_scale = 1.0;
+  return o;
+}
+
 inline ModelConfig tiny_config() {
-  ModelConfig c;
+  ModelConfig c = default_config();
   c.vocab_size = 11;
   c.d_model = 8;
   c.n_layers = 2;

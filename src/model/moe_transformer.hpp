@@ -22,12 +22,12 @@
 namespace kmoe {
 
 struct StepOptions {
-  bool training = true;
-  uint64_t seed = 42;       // run seed (router noise, dropout)
-  uint64_t rng_step = 0;    // micro-batch counter: fresh noise / masks each micro-batch
-  double lb_weight = 0.01;  // load-balancing coefficient in force
-  double z_weight = 0.0;
-  double grad_scale = 1.0;  // e.g. 1 / grad_accum
+  bool training;
+  uint64_t seed;      // run seed (router noise, dropout)
+  uint64_t rng_step;  // micro-batch counter: fresh noise / masks each micro-batch
+  double lb_weight;   // load-balancing coefficient in force
+  double z_weight;
+  double grad_scale;  // e.g. 1 / grad_accum
 };
 
 struct LayerRouterStats {

@@ -10,7 +10,7 @@
 namespace kmoe {
 
 struct AdamWSettings {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.1;
+  double beta1, beta2, eps, weight_decay;
 };
 
 struct Segment {

@@ -1,7 +1,6 @@
 #include "optim/hybrid_optimizer.hpp"
 
 #include "core/error.hpp"
-#include "io/run_deck.hpp"
 
 namespace kmoe {
 
@@ -35,18 +34,6 @@ std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bo
     out.push_back(MatrixSegment{s.offset, s.shape[0], s.shape[1]});
   }
   return out;
-}
-
-HybridOptimizerSettings optimizer_settings_from_deck(const RunDeck& deck) {
-  const auto& o = deck.optim;
-  HybridOptimizerSettings s;
-  s.muon_lr = o.muon_lr;
-  s.adamw_lr = o.adamw_lr;
-  s.muon = MuonSettings{o.muon_momentum, o.muon_nesterov, static_cast<int>(o.muon_ns_steps),
-                        kernels::matmul_from_name(deck.train.precision)};
-  s.adamw = AdamWSettings{o.adamw_beta1, o.adamw_beta2, o.adamw_eps, o.weight_decay};
-  s.joint_qkv = o.muon_qkv == "joint";
-  return s;
 }
 
 template <class T>

@@ -10,19 +10,16 @@
 namespace kmoe {
 
 struct HybridOptimizerSettings {
-  double muon_lr = 0.01, adamw_lr = 0.001;
+  double muon_lr, adamw_lr;
   MuonSettings muon;
   AdamWSettings adamw;
-  bool joint_qkv = false;  // optim.muon_qkv = "joint"
+  bool joint_qkv;  // optim.muon_qkv = "joint"
 };
 
 // The Muon matrices of `specs`. With joint_qkv, each layer's wq, wk, wv (adjacent in the
 // flat buffer, each d×d, rows = outputs) form one 3d×d matrix, as the research's stacked qkv
 // Linear: one Newton–Schulz over all three and the update scaled by √3.
 std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bool joint_qkv);
-
-struct RunDeck;
-HybridOptimizerSettings optimizer_settings_from_deck(const RunDeck& deck);
 
 template <class T>
 class HybridOptimizer {

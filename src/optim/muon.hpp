@@ -13,12 +13,12 @@
 namespace kmoe {
 
 struct MuonSettings {
-  double momentum = 0.95;
-  bool nesterov = true;
-  int ns_steps = 5;
+  double momentum;
+  bool nesterov;
+  int ns_steps;
   // Newton–Schulz's products (train.precision): bf16 operands as the reference's bf16 cast, with
   // fp32 accumulation and X kept in fp32 between iterations (the reference keeps it in bf16).
-  kernels::Matmul matmul = kernels::Matmul::fp32;
+  kernels::Matmul matmul;
 };
 
 struct MatrixSegment {

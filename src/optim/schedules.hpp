@@ -8,15 +8,15 @@
 namespace kmoe {
 
 struct LrScheduleSettings {
-  double warmup_frac = 0.05;
-  std::string decay = "cosine";  // cosine | linear | constant
-  double min_lr_ratio = 0.1;
+  double warmup_frac;
+  std::string decay;  // cosine | linear | constant
+  double min_lr_ratio;
   // Reproduce the research's effective schedule: its LambdaLR counted micro-batches in
   // max_steps but was stepped once per optimizer update, so warm-up spanned warmup_frac of
   // the micro-batch count in updates (20 % of updates at grad_accum 4), the first update had
   // LR 0 and the cosine ended near 0.91× peak.
-  bool legacy = false;
-  int64_t grad_accum = 1;  // used by the legacy form only
+  bool legacy;
+  int64_t grad_accum;  // used by the legacy form only
 };
 
 // Multiplier of the peak LR for update u. Standard form: linear warm-up (u+1)/W over
@@ -24,8 +24,8 @@ struct LrScheduleSettings {
 double lr_multiplier(const LrScheduleSettings& s, int64_t u, int64_t total);
 
 struct AuxScheduleSettings {
-  double start = 0.01, end = 0.01;
-  double warmup_frac = 0.0, decay_end_frac = 0.0;
+  double start, end;
+  double warmup_frac, decay_end_frac;
 };
 
 // Holds `start` while u ≤ round(warmup_frac·total), moves linearly to `end` by

@@ -5,11 +5,11 @@
 #include <map>
 
 #include "core/run_state.hpp"
-#include "model/model_config.hpp"
 #include "model/parameter_registry.hpp"
 #include "study/cell_status.hpp"
 #include "study/stage_gate.hpp"
 #include "study/study_runner.hpp"
+#include "train/deck_settings.hpp"
 
 namespace kmoe {
 

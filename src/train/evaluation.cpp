@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "data/batch_sampler.hpp"
+#include "train/deck_settings.hpp"
 
 namespace kmoe {
 
@@ -27,8 +28,7 @@ EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int b
   const int layers = c.moe ? c.n_layers : 0;
   r.load.assign(layers, std::vector<int64_t>(c.num_experts, 0));
   r.router_entropy.assign(layers, 0.0);
-  StepOptions options;
-  options.training = false;
+  const StepOptions options = evaluation_step_options();
   double loss_sum = 0;
   int64_t correct = 0;
   TokenBatch full = make_batch(batch_size, c.seq_len);

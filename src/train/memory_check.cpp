@@ -8,8 +8,9 @@
 #include "core/peak_memory.hpp"
 #include "data/batch_sampler.hpp"
 #include "model/memory_estimate.hpp"
-#include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
+#include "train/deck_settings.hpp"
+#include "train/model_from_deck.hpp"
 
 namespace kmoe {
 
@@ -48,7 +49,7 @@ void allocate_before_first_step(MoeTransformer<float>& model, const RunDeck& dec
     TokenBatch batch = make_batch(batch_size, int(deck.model.seq_len));
     Kokkos::deep_copy(batch.inputs, 0);
     Kokkos::deep_copy(batch.targets, 0);
-    model.forward(batch, StepOptions{});
+    model.forward(batch, training_step_options(deck, 0, deck.moe.load_balancing_weight));
     model.backward();
     model.params().zero_grads();
     Kokkos::fence();

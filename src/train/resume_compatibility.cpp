@@ -3,7 +3,7 @@
 #include <set>
 
 #include "io/deck_schema.hpp"
-#include "optim/schedules.hpp"
+#include "train/deck_settings.hpp"
 
 namespace kmoe {
 namespace {
@@ -22,18 +22,12 @@ const std::set<std::string> kLocationKeys = {"run.output_dir", "data.corpus", "d
 
 // True when both totals give the same schedules over the updates already done.
 bool schedules_agree(const RunDeck& a, const RunDeck& b, int64_t updates_done) {
-  const auto lr = [](const RunDeck& d) {
-    const auto& o = d.optim;
-    return LrScheduleSettings{o.warmup_frac, o.decay, o.min_lr_ratio, o.legacy_schedule, d.train.grad_accum};
-  };
-  const auto aux = [](const RunDeck& d) {
-    const auto& m = d.moe;
-    return AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end, m.lb_warmup_frac,
-                               m.lb_decay_end_frac};
-  };
   for (int64_t u = 0; u < updates_done; ++u) {
-    if (lr_multiplier(lr(a), u, a.train.max_steps) != lr_multiplier(lr(b), u, b.train.max_steps)) return false;
-    if (aux_coefficient(aux(a), u, a.train.max_steps) != aux_coefficient(aux(b), u, b.train.max_steps)) {
+    if (lr_multiplier(lr_schedule_from_deck(a), u, a.train.max_steps) !=
+        lr_multiplier(lr_schedule_from_deck(b), u, b.train.max_steps))
+      return false;
+    if (aux_coefficient(load_balancing_schedule_from_deck(a), u, a.train.max_steps) !=
+        aux_coefficient(load_balancing_schedule_from_deck(b), u, b.train.max_steps)) {
       return false;
     }
   }

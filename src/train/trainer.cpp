@@ -25,15 +25,16 @@
 #include "io/deck_schema.hpp"
 #include "io/hdf5_reader.hpp"
 #include "kernels/host_blas.hpp"
-#include "model/model_from_deck.hpp"
 #include "model/parameter_registry.hpp"
 #include "model/weights_io.hpp"
 #include "optim/grad_clip.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "optim/schedules.hpp"
 #include "train/checkpoint.hpp"
+#include "train/deck_settings.hpp"
 #include "train/early_stop.hpp"
 #include "train/memory_check.hpp"
+#include "train/model_from_deck.hpp"
 #include "train/output_guard.hpp"
 #include "train/progress_reporter.hpp"
 #include "train/record_datasets.hpp"
@@ -273,24 +274,15 @@ bool Run::train_one_update() {
   WallTimer timer;
   const auto& t = deck_.train;
   const auto& o = deck_.optim;
-  const LrScheduleSettings lr_settings{o.warmup_frac, o.decay, o.min_lr_ratio, o.legacy_schedule, t.grad_accum};
-  const double lr = lr_multiplier(lr_settings, update_, t.max_steps);
+  const double lr = lr_multiplier(lr_schedule_from_deck(deck_), update_, t.max_steps);
+  const double aux = aux_coefficient(load_balancing_schedule_from_deck(deck_), update_, t.max_steps);
   const auto& m = deck_.moe;
-  const double aux = aux_coefficient(
-      AuxScheduleSettings{m.load_balancing_weight, m.load_balancing_weight_end, m.lb_warmup_frac, m.lb_decay_end_frac},
-      update_, t.max_steps);
   auto& params = model_->params();
   params.zero_grads();
   StepAccumulator accumulator;
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     sampler_->fill(micro_batches_, batch_);
-    StepOptions options;
-    options.seed = uint64_t(deck_.run.seed);
-    options.rng_step = uint64_t(micro_batches_);
-    options.lb_weight = aux;
-    options.z_weight = m.z_loss_weight;
-    options.grad_scale = 1.0 / double(t.grad_accum);
-    accumulator.add(model_->forward(batch_, options));
+    accumulator.add(model_->forward(batch_, training_step_options(deck_, micro_batches_, aux)));
     model_->backward();
     ++micro_batches_;
   }

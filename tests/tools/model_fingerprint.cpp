@@ -5,13 +5,14 @@
 
 #include "core/fnv_hash.hpp"
 #include "model/moe_transformer.hpp"
+#include "train/deck_settings.hpp"
 
 using namespace kmoe;
 
 int main(int argc, char** argv) {
   Kokkos::initialize(argc, argv);
   {
-    ModelConfig c;
+    ModelConfig c = model_config_from_deck(RunDeck{});
     c.vocab_size = 97;
     c.d_model = 32;
     c.n_heads = 4;
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
     }
     Kokkos::deep_copy(batch.inputs, hi);
     Kokkos::deep_copy(batch.targets, ht);
-    StepOptions options;
+    StepOptions options = training_step_options(RunDeck{}, 0, RunDeck{}.moe.load_balancing_weight);
+    options.grad_scale = 1.0;
     options.z_weight = 0.001;
     const auto r = model.forward(batch, options);
     std::printf("loss %.9e\nce %.9e\nlb %.9e\nz %.9e\n", r.total_loss, r.cross_entropy, r.load_balancing, r.z_loss);

@@ -9,6 +9,7 @@
 #include "io/hdf5_reader.hpp"
 #include "model/moe_transformer.hpp"
 #include "model/weights_io.hpp"
+#include "train/deck_settings.hpp"
 
 using namespace kmoe;
 
@@ -16,7 +17,7 @@ namespace {
 
 // Must match the flags scripts/check-torch-parity.sh passes to torch_moe.py.
 ModelConfig parity_config() {
-  ModelConfig c;
+  ModelConfig c = model_config_from_deck(RunDeck{});
   c.vocab_size = 64;
   c.d_model = 32;
   c.n_heads = 4;
@@ -52,8 +53,8 @@ int compare(const std::string& init_path, const std::string& ref_path) {
   }
   Kokkos::deep_copy(batch.inputs, hi);
   Kokkos::deep_copy(batch.targets, ht);
-  StepOptions options;
-  options.lb_weight = kLbWeight;
+  StepOptions options = training_step_options(RunDeck{}, 0, kLbWeight);
+  options.grad_scale = 1.0;
   options.z_weight = kZWeight;
   model.params().zero_grads();
   const auto result = model.forward(batch, options);

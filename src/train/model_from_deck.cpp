@@ -1,7 +1,8 @@
-#include "model/model_from_deck.hpp"
+#include "train/model_from_deck.hpp"
 
 #include "core/error.hpp"
 #include "model/weights_io.hpp"
+#include "train/deck_settings.hpp"
 
 namespace kmoe {
 
