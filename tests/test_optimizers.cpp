@@ -116,6 +116,32 @@ void check_newton_schulz(int rows, int cols) {
 TEST(NewtonSchulz, WideReferenceShapeLandsInTheQuinticBand) { check_newton_schulz(384, 1536); }
 TEST(NewtonSchulz, TallReferenceShapeLandsInTheQuinticBand) { check_newton_schulz(1536, 384); }
 
+// A batch of equal-shaped matrices gives each matrix the bits it gets alone, at shapes whose
+// products the host cuts into several tiles (Muon updates its matrices grouped by shape).
+TEST(NewtonSchulz, ABatchGivesEachMatrixItsBitsAlone) {
+  for (const auto& [rows, cols] : {std::pair{384, 384}, std::pair{1536, 384}, std::pair{384, 1536}}) {
+    for (const auto matmul : {kernels::Matmul::fp32, kernels::Matmul::bf16}) {
+      const int count = 3;
+      const size_t n = size_t(rows) * cols;
+      View1<float> g("g", n * count), batched("batched", n * count);
+      fill_normal(g, 17);
+      NewtonSchulz<float> ns;
+      ns.run(g.data(), rows, cols, count, 5, batched.data(), matmul);
+      const auto all = to_vector(batched);
+      for (int e = 0; e < count; ++e) {
+        View2<float> one("one", rows, cols), alone("alone", rows, cols);
+        Kokkos::deep_copy(View1<float>(one.data(), n), Kokkos::subview(g, Kokkos::make_pair(e * n, (e + 1) * n)));
+        NewtonSchulz<float>().run(one, 5, alone, matmul);
+        const auto expected = to_vector(alone);
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(all[e * n + i], expected[i])
+              << rows << "x" << cols << " " << kernels::matmul_name(matmul) << " matrix " << e << " element " << i;
+        }
+      }
+    }
+  }
+}
+
 // The syrk-based Gram matrix equals the GEMM product, both triangles, both orientations.
 TEST(SymmetricGram, MatchesTheGemmProduct) {
   View2<double> x("x", 5, 9);

@@ -21,7 +21,9 @@ struct KernelCensus {
 void start_kernel_census();
 KernelCensus stop_kernel_census();
 
-// Called by the matrix-product kernels once per BLAS call (or batched call) they issue.
+// Called by the matrix-product kernels for each library call they issue: every cuBLAS call on a
+// device (a batched one counts once); on the host, each parallel region of single-threaded BLAS
+// tiles counts once (it is one launch, whatever its tiles).
 void count_blas_call();
 
 }  // namespace kmoe

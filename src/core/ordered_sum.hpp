@@ -38,6 +38,29 @@ class OrderedSum {
     return total;
   }
 
+  // sums(e) = Σ term(e, i) for i < n, for every e < count, on the device and without a sync:
+  // each entry's bits are those operator() gives it alone.
+  template <class Term>
+  void each(const char* name, int count, size_t n, const Term& term, const View1<double>& sums) {
+    const size_t blocks = (n + kBlock - 1) / kBlock, total_blocks = blocks * size_t(count);
+    if (partials_.extent(0) < total_blocks) partials_ = View1<double>("ordered_sum_partials", total_blocks);
+    const auto partials = partials_;
+    Kokkos::parallel_for(
+        name, Range(0, total_blocks), KOKKOS_LAMBDA(size_t eb) {
+          const int e = int(eb / blocks);
+          const size_t b = eb % blocks, end = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+          double acc = 0;
+          for (size_t i = b * kBlock; i < end; ++i) acc += term(e, i);
+          partials(eb) = acc;
+        });
+    Kokkos::parallel_for(
+        "ordered_sum_of_blocks_each", Range(0, count), KOKKOS_LAMBDA(int e) {
+          double acc = 0;
+          for (size_t b = 0; b < blocks; ++b) acc += partials(size_t(e) * blocks + b);
+          sums(e) = acc;
+        });
+  }
+
  private:
   View1<double> partials_;
 };

@@ -140,7 +140,7 @@ void batched_gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
           "batched_gemm: no batched BLAS for this backend (build Kokkos Kernels with cuBLAS)");
   use_single_threaded_host_blas();
   if (part == CausalPart::all) {
-    const GemmTiles tiles = gemm_tiles(m, n, k, batch.count);
+    const GemmTiles tiles = gemm_tiles(m, n, k, batch.tiles_as_alone ? 1 : batch.count);
     const int row_tiles = tiles.row_tiles(m), col_tiles = tiles.col_tiles(n), per_entry = row_tiles * col_tiles;
     Kokkos::parallel_for("batched_gemm",
                          Kokkos::RangePolicy<HostExec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch.count * per_entry),
@@ -205,7 +205,6 @@ std::vector<GemmProblem<T>> with_rounded_operands(const std::vector<GemmProblem<
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
                   const std::vector<GemmProblem<T>>& problems_as_given, Matmul matmul) {
-  count_blas_call();
 #ifdef KMOE_BATCHED_GEMM_CUBLAS
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
     const auto op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -217,6 +216,7 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
         const uint16_t* b16 = bf16_operand(b_region.first, b_region.elements, OperandSlot::b);
         for (const auto& p : problems_as_given) {
           if (p.m > 0 && p.n > 0) {
+            count_blas_call();
             cublas_batched_bf16(op_a, op_b, p.m, p.n, p.k, &alpha, a16 + (p.a - a_region.first), lda, 0,
                                 b16 + (p.b - b_region.first), ldb, 0, &beta, p.c, ldc, 0, 1);
           }
@@ -225,7 +225,10 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
       }
     }
     for (const auto& p : problems_as_given) {
-      if (p.m > 0 && p.n > 0) cublas_gemm(op_a, op_b, p.m, p.n, p.k, &alpha, p.a, lda, p.b, ldb, &beta, p.c, ldc);
+      if (p.m > 0 && p.n > 0) {
+        count_blas_call();
+        cublas_gemm(op_a, op_b, p.m, p.n, p.k, &alpha, p.a, lda, p.b, ldb, &beta, p.c, ldc);
+      }
     }
     return;
   }
@@ -234,6 +237,7 @@ void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta,
       matmul == Matmul::bf16 ? with_rounded_operands(problems_as_given, trans_a, trans_b, lda, ldb) : problems_as_given;
   require(Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible,
           "grouped_gemm: no BLAS for this backend (build Kokkos Kernels with cuBLAS)");
+  count_blas_call();
   use_single_threaded_host_blas();
   long total_rows = 0;
   for (const auto& p : problems) total_rows += p.m;

@@ -10,6 +10,7 @@
 //   lower_left_transposed  A is lower triangular, C = Aᵀ · op(B) (Pᵀ·dO, dSᵀ·Q).
 #pragma once
 
+#include <Kokkos_Macros.hpp>
 #include <cstddef>
 #include <vector>
 
@@ -22,6 +23,9 @@ enum class CausalPart { all, lower_output, lower_left, lower_left_transposed };
 struct MatrixBatch {
   int count;
   size_t stride_a, stride_b, stride_c;
+  // Host: cut each entry into the tiles it gets alone (its bits are a lone product's), instead of
+  // fewer, larger tiles per entry when the batch alone keeps the threads busy.
+  bool tiles_as_alone = false;
 };
 
 // Row-major: op(A) is m×k (A is k×m when trans_a), op(B) is k×n, C is m×n; ld* are row strides.
@@ -43,7 +47,14 @@ struct GemmProblem {
 // Products of different sizes in one call (the experts of a layer). On the host their row
 // blocks run in parallel, each a single-threaded BLAS call: blocks as large as still give every
 // thread about four (each block repacks its B operand), at least 256 rows. On CUDA each product
-// is one cuBLAS call, queued without a synchronisation.
+// is one cuBLAS call, queued without a synchronisation (a grouped cuBLAS call is still to come:
+// kGroupedGemmIsOneCall says which).
+#if defined(KOKKOS_ENABLE_CUDA)
+constexpr bool kGroupedGemmIsOneCall = false;
+#else
+constexpr bool kGroupedGemmIsOneCall = true;
+#endif
+
 template <class T>
 void grouped_gemm(bool trans_a, bool trans_b, T alpha, int lda, int ldb, T beta, int ldc,
                   const std::vector<GemmProblem<T>>& problems, Matmul matmul = Matmul::fp32);

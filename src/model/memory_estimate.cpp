@@ -10,7 +10,8 @@
 
 namespace kmoe {
 
-MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes) {
+MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes,
+                                        double optimizer_scratch) {
   const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
   const double rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
   const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.top_k) : 0;
@@ -24,7 +25,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
                           double(kernels::attention_kept_words(attention_shape(c, tokens))) * sizeof(uint32_t)
                     : 0;
   MemoryEstimate m;
-  m.state_bytes = 4 * P * value_bytes;  // values, gradients, two moments (AdamW) or momentum + scratch (Muon)
+  // Values, gradients, two moments (AdamW) or momentum (Muon), and the optimizer's workspace.
+  m.state_bytes = (4 * P + optimizer_scratch) * value_bytes;
   m.activation_bytes =
       (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes + L * mask_bytes_per_layer;
   m.checkpoint_bytes = 2 * 4 * P * sizeof(float);  // host copies of the four tensors, then the payload

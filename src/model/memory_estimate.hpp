@@ -17,8 +17,10 @@ struct MemoryEstimate {
   double total() const { return state_bytes + activation_bytes + checkpoint_bytes; }
 };
 
-// tokens = batch_size · seq_len of one micro-batch; value_bytes = sizeof the compute type.
-MemoryEstimate estimate_training_memory(const ModelConfig& config, int64_t parameters, int64_t tokens, int value_bytes);
+// tokens = batch_size · seq_len of one micro-batch; value_bytes = sizeof the compute type;
+// optimizer_scratch = the optimizer's workspace in elements (Muon's, by shape group).
+MemoryEstimate estimate_training_memory(const ModelConfig& config, int64_t parameters, int64_t tokens, int value_bytes,
+                                        double optimizer_scratch);
 
 // "" when every buffer's element count fits the kernels' int indexing; else which does not.
 std::string index_range_problem(const ModelConfig& config, int64_t tokens);

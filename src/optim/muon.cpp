@@ -2,47 +2,95 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
+#include <utility>
 
 namespace kmoe {
 
-template <class T>
-Muon<T>::Muon(std::vector<MatrixSegment> matrices, const MuonSettings& settings)
-    : settings_(settings), matrices_(std::move(matrices)) {
-  size_t total = 0, largest = 0;
-  int largest_small = 0;
-  for (const auto& m : matrices_) {
-    state_offset_.push_back(total);
-    total += size_t(m.rows) * m.cols;
-    largest = std::max(largest, size_t(m.rows) * m.cols);
-    largest_small = std::max(largest_small, std::min(m.rows, m.cols));
+namespace {
+
+View1<size_t> device_copy(const std::string& name, const std::vector<size_t>& values) {
+  View1<size_t> view(name, values.size());
+  const auto host = Kokkos::create_mirror_view(view);
+  for (size_t i = 0; i < values.size(); ++i) host(i) = values[i];
+  Kokkos::deep_copy(view, host);
+  return view;
+}
+
+// The matrices by shape, in order of each shape's first matrix; members in the given order, each
+// with its offset into the parameters and into the momentum (the matrices' sizes in order).
+struct ShapeGroup {
+  int rows, cols;
+  std::vector<size_t> param_offsets, state_offsets;
+  size_t elements() const { return size_t(rows) * cols * param_offsets.size(); }
+};
+
+std::vector<ShapeGroup> shape_groups(const std::vector<MatrixSegment>& matrices) {
+  std::vector<ShapeGroup> groups;
+  std::map<std::pair<int, int>, size_t> index;
+  size_t state = 0;
+  for (const auto& m : matrices) {
+    const auto [it, added] = index.emplace(std::pair{m.rows, m.cols}, groups.size());
+    if (added) groups.push_back(ShapeGroup{m.rows, m.cols, {}, {}});
+    groups[it->second].param_offsets.push_back(m.offset);
+    groups[it->second].state_offsets.push_back(state);
+    state += size_t(m.rows) * m.cols;
   }
-  momentum_ = View1<T>("muon_momentum", total);
-  direction_ = View1<T>("muon_direction", largest);
-  orthogonal_ = View1<T>("muon_orthogonal", largest);
-  newton_schulz_ = NewtonSchulz<T>(largest_small);
+  return groups;
+}
+
+}  // namespace
+
+size_t muon_scratch_elements(const std::vector<MatrixSegment>& matrices) {
+  size_t largest_group = 0, largest_grams = 0;
+  for (const auto& g : shape_groups(matrices)) {
+    const size_t small = size_t(std::min(g.rows, g.cols));
+    largest_group = std::max(largest_group, g.elements());
+    largest_grams = std::max(largest_grams, small * small * g.param_offsets.size());
+  }
+  // The direction, its orthogonalisation and Newton–Schulz's next X; its three small matrices.
+  return 3 * largest_group + 3 * largest_grams;
+}
+
+template <class T>
+Muon<T>::Muon(std::vector<MatrixSegment> matrices, const MuonSettings& settings) : settings_(settings) {
+  size_t state = 0, largest_group = 0;
+  for (const auto& g : shape_groups(matrices)) {
+    groups_.push_back(MuonGroup{g.rows, g.cols, static_cast<int>(g.param_offsets.size()),
+                                device_copy("muon_param_offsets", g.param_offsets),
+                                device_copy("muon_state_offsets", g.state_offsets)});
+    largest_group = std::max(largest_group, g.elements());
+    state += g.elements();
+  }
+  momentum_ = View1<T>("muon_momentum", state);
+  direction_ = View1<T>("muon_direction", largest_group);
+  orthogonal_ = View1<T>("muon_orthogonal", largest_group);
 }
 
 template <class T>
 void Muon<T>::update(const View1<T>& params, const View1<T>& grads, double lr) {
   const T mu = T(settings_.momentum), one_minus_mu = T(1.0 - settings_.momentum);  // 1 - mu in double
   const bool nesterov = settings_.nesterov;
-  for (size_t t = 0; t < matrices_.size(); ++t) {
-    const auto& m = matrices_[t];
-    const size_t n = size_t(m.rows) * m.cols, p0 = m.offset, s0 = state_offset_[t];
-    const auto buf = momentum_;
-    const auto dir = direction_;
+  const auto buf = momentum_;
+  const auto dir = direction_;
+  const auto orth = orthogonal_;
+  for (const auto& group : groups_) {
+    const size_t n = size_t(group.rows) * group.cols;
+    const auto param_offset = group.param_offset, state_offset = group.state_offset;
     Kokkos::parallel_for(
-        "muon_momentum", Range(0, n), KOKKOS_LAMBDA(size_t i) {
-          const T g = grads(p0 + i);
-          buf(s0 + i) += one_minus_mu * (g - buf(s0 + i));
-          dir(i) = nesterov ? one_minus_mu * g + mu * buf(s0 + i) : buf(s0 + i);
+        "muon_momentum", Range(0, n * group.count), KOKKOS_LAMBDA(size_t e) {
+          const size_t p = param_offset(e / n) + e % n, s = state_offset(e / n) + e % n;
+          const T g = grads(p);
+          buf(s) += one_minus_mu * (g - buf(s));
+          dir(e) = nesterov ? one_minus_mu * g + mu * buf(s) : buf(s);
         });
-    const View2<T> direction(direction_.data(), m.rows, m.cols), orthogonal(orthogonal_.data(), m.rows, m.cols);
-    newton_schulz_.run(direction, settings_.ns_steps, orthogonal, settings_.matmul);
-    const T step = T(lr * std::sqrt(std::max(1.0, double(m.rows) / m.cols)));
-    const auto orth = orthogonal_;
+    newton_schulz_.run(direction_.data(), group.rows, group.cols, group.count, settings_.ns_steps, orthogonal_.data(),
+                       settings_.matmul);
+    const T step = T(lr * std::sqrt(std::max(1.0, double(group.rows) / group.cols)));
     Kokkos::parallel_for(
-        "muon_apply", Range(0, n), KOKKOS_LAMBDA(size_t i) { params(p0 + i) -= step * orth(i); });
+        "muon_apply", Range(0, n * group.count),
+        KOKKOS_LAMBDA(size_t e) { params(param_offset(e / n) + e % n) -= step * orth(e); });
   }
 }
 

@@ -26,6 +26,16 @@ struct MatrixSegment {
   int rows, cols;
 };
 
+// What Muon allocates besides the momentum, in elements (for the memory check).
+size_t muon_scratch_elements(const std::vector<MatrixSegment>& matrices);
+
+// Matrices of one shape, updated together: every launch and product of the update covers the
+// whole group, so the update's launches grow with the number of shapes, not of matrices.
+struct MuonGroup {
+  int rows, cols, count;
+  View1<size_t> param_offset, state_offset;  // per member, into the flat parameters and momentum
+};
+
 template <class T>
 class Muon {
  public:
@@ -35,10 +45,9 @@ class Muon {
 
  private:
   MuonSettings settings_;
-  std::vector<MatrixSegment> matrices_;
-  std::vector<size_t> state_offset_;
-  View1<T> momentum_;
-  View1<T> direction_, orthogonal_;
+  std::vector<MuonGroup> groups_;
+  View1<T> momentum_;                // the matrices' momenta in their given order (the checkpoint's layout)
+  View1<T> direction_, orthogonal_;  // the group being updated, its members one after another
   NewtonSchulz<T> newton_schulz_;
 };
 

@@ -5,72 +5,77 @@
 
 #include "core/error.hpp"
 #include "core/kokkos_compat.hpp"
-#include "kernels/dense_gemm.hpp"
+#include "kernels/batched_gemm.hpp"
 #include "kernels/symmetric_gram.hpp"
 
 namespace kmoe {
 
-namespace {
 template <class T>
-View2<T> as_matrix(const View1<T>& storage, int rows, int cols) {
-  return View2<T>(storage.data(), rows, cols);
-}
-}  // namespace
-
-template <class T>
-NewtonSchulz<T>::NewtonSchulz(int max_small) {
-  ensure(max_small, max_small);
-}
-
-template <class T>
-void NewtonSchulz<T>::ensure(int rows, int cols) {
-  const size_t small = static_cast<size_t>(std::min(rows, cols));
-  if (gram_.extent(0) < small * small) {
-    gram_ = View1<T>("ns_gram", small * small);
-    gram_sq_ = View1<T>("ns_gram_sq", small * small);
-    poly_ = View1<T>("ns_poly", small * small);
+void NewtonSchulz<T>::ensure(int rows, int cols, int count) {
+  const size_t small = static_cast<size_t>(std::min(rows, cols)), grams = small * small * count;
+  if (gram_.extent(0) < grams) {
+    gram_ = View1<T>("ns_gram", grams);
+    gram_sq_ = View1<T>("ns_gram_sq", grams);
+    poly_ = View1<T>("ns_poly", grams);
   }
-  if (next_.extent(0) < static_cast<size_t>(rows) * cols) next_ = View1<T>("ns_next", size_t(rows) * cols);
+  if (next_.extent(0) < size_t(rows) * cols * count) next_ = View1<T>("ns_next", size_t(rows) * cols * count);
+  if (sum_sq_.extent(0) < size_t(count)) sum_sq_ = View1<double>("ns_sum_sq", count);
 }
 
 template <class T>
 void NewtonSchulz<T>::run(const View2<T>& g, int steps, const View2<T>& out, kernels::Matmul matmul) {
-  const int rows = static_cast<int>(g.extent(0)), cols = static_cast<int>(g.extent(1));
-  ensure(rows, cols);
+  require(g.span_is_contiguous() && out.span_is_contiguous() && g.extent(0) == out.extent(0) &&
+              g.extent(1) == out.extent(1),
+          "NewtonSchulz: g and out must be contiguous and of one shape");
+  run(g.data(), int(g.extent(0)), int(g.extent(1)), 1, steps, out.data(), matmul);
+}
+
+template <class T>
+void NewtonSchulz<T>::run(const T* g, int rows, int cols, int count, int steps, T* out, kernels::Matmul matmul) {
+  if (count <= 0) return;
+  ensure(rows, cols, count);
   const bool tall = rows > cols;
   const int small = std::min(rows, cols);
   const T a = T(3.4445), b = T(-4.7750), c = T(2.0315);
-  require(g.span_is_contiguous() && out.span_is_contiguous(), "NewtonSchulz: g and out must be contiguous");
-  const size_t n = size_t(rows) * cols;
-  const T* g_flat = g.data();
-  T* out_flat = out.data();
-  const double sum_sq = frobenius_sum_(
-      "ns_frobenius", n, KOKKOS_LAMBDA(size_t i) { return double(g_flat[i]) * double(g_flat[i]); });
-  const T scale = T(1.0 / (std::sqrt(sum_sq) + 1e-7));
+  const size_t n = size_t(rows) * cols, total = n * count, small_n = size_t(small) * small;
+  const auto sum_sq = sum_sq_;
+  frobenius_sum_.each(
+      "ns_frobenius", count, n, KOKKOS_LAMBDA(int e, size_t i) { return double(g[e * n + i]) * double(g[e * n + i]); },
+      sum_sq);
   Kokkos::parallel_for(
-      "ns_normalise", Range(0, n), KOKKOS_LAMBDA(size_t i) { out_flat[i] = g_flat[i] * scale; });
-  const View2<T> gram = as_matrix(gram_, small, small), gram_sq = as_matrix(gram_sq_, small, small),
-                 poly = as_matrix(poly_, small, small);
-  const size_t small_n = size_t(small) * small;
-  const T* gram_flat = gram.data();
-  const T* gram_sq_flat = gram_sq.data();
-  T* poly_flat = poly.data();
-  View2<T> x = out, spare = as_matrix(next_, rows, cols);  // X and X_next swap each iteration
+      "ns_normalise", Range(0, total), KOKKOS_LAMBDA(size_t i) {
+        const T scale = T(1.0 / (math::sqrt(sum_sq(i / n)) + 1e-7));
+        out[i] = g[i] * scale;
+      });
+  T* gram = gram_.data();
+  T* gram_sq = gram_sq_.data();
+  T* poly = poly_.data();
+  T* x = out;
+  T* spare = next_.data();  // X and X_next swap each iteration
+  const kernels::MatrixBatch update_batch{count, tall ? n : small_n, tall ? small_n : n, n, true};
   for (int step = 0; step < steps; ++step) {
-    kernels::symmetric_gram(x, tall, gram, matmul);         // Xᵀ X when tall, else X Xᵀ
-    kernels::symmetric_gram(gram, false, gram_sq, matmul);  // A² = A·Aᵀ: A is symmetric
+    kernels::symmetric_gram_batched(x, rows, cols, tall, count, gram, matmul);  // Xᵀ X when tall, else X Xᵀ
+    kernels::symmetric_gram_batched(gram, small, small, false, count, gram_sq, matmul);  // A² = A·Aᵀ: A is symmetric
     Kokkos::parallel_for(
-        "ns_polynomial", Range(0, small_n),
-        KOKKOS_LAMBDA(size_t i) { poly_flat[i] = b * gram_flat[i] + c * gram_sq_flat[i]; });
-    Kokkos::deep_copy(spare, x);
-    if (tall) {
-      kernels::gemm<T>("N", "N", T(1), x, poly, a, spare, matmul);  // a·X + X·B
-    } else {
-      kernels::gemm<T>("N", "N", T(1), poly, x, a, spare, matmul);  // a·X + B·X
+        "ns_polynomial", Range(0, small_n * count),
+        KOKKOS_LAMBDA(size_t i) { poly[i] = b * gram[i] + c * gram_sq[i]; });
+    const T* x_now = x;
+    Kokkos::parallel_for(
+        "ns_copy", Range(0, total), KOKKOS_LAMBDA(size_t i) { spare[i] = x_now[i]; });
+    if (tall) {  // a·X + X·B
+      kernels::batched_gemm<T>(false, false, rows, cols, cols, T(1), x, cols, poly, cols, a, spare, cols, update_batch,
+                               kernels::CausalPart::all, matmul);
+    } else {  // a·X + B·X
+      kernels::batched_gemm<T>(false, false, rows, cols, rows, T(1), poly, rows, x, cols, a, spare, cols, update_batch,
+                               kernels::CausalPart::all, matmul);
     }
     std::swap(x, spare);
   }
-  if (x.data() != out.data()) Kokkos::deep_copy(out, x);
+  if (x != out) {
+    const T* result = x;
+    Kokkos::parallel_for(
+        "ns_copy", Range(0, total), KOKKOS_LAMBDA(size_t i) { out[i] = result[i]; });
+  }
 }
 
 template class NewtonSchulz<float>;

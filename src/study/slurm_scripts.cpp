@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/exit_codes.hpp"
 #include "io/atomic_file.hpp"
 #include "study/study_runner.hpp"
 
@@ -57,7 +58,8 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
     std::ostringstream text;
     text << "#!/bin/bash\n# Study " << study.name << ", stage " << stages[k].name << ": one array task per cell.\n"
          << "# SIGTERM reaches kmoe-train (" << kSlurmSignalSeconds << " s before the time limit, or scancel "
-         << "--signal=TERM),\n# which checkpoints and exits 75; the task then requeues itself and the cell resumes.\n"
+         << "--signal=TERM),\n# which checkpoints and exits " << kExitStopped
+         << "; the task then requeues itself and the cell resumes.\n"
          << "#SBATCH --job-name=" << study.name << "-" << stages[k].name << "\n"
          << "#SBATCH --array=0-" << cell_count - 1
          << (study.slurm.max_parallel > 0 ? "%" + std::to_string(study.slurm.max_parallel) : "") << "\n"
@@ -68,7 +70,7 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
          << "srun --ntasks=1 " << program << "cell " << deck << " --stage " << k
          << " --index \"$SLURM_ARRAY_TASK_ID\"\n"
          << "code=$?\n"
-         << "if [ \"$code\" -eq 75 ]; then\n"
+         << "if [ \"$code\" -eq " << kExitStopped << " ]; then\n"
          << "  echo \"cell stopped with a checkpoint: requeueing ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
          << "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
          << "fi\nexit \"$code\"\n";

@@ -9,6 +9,7 @@
 #include "data/batch_sampler.hpp"
 #include "model/memory_estimate.hpp"
 #include "model/parameter_registry.hpp"
+#include "optim/hybrid_optimizer.hpp"
 #include "train/deck_settings.hpp"
 #include "train/model_from_deck.hpp"
 
@@ -26,8 +27,11 @@ void check_memory_fits(const RunDeck& deck) {
   const int64_t tokens = deck.train.batch_size * deck.model.seq_len;
   const std::string range = index_range_problem(config, tokens);
   require(range.empty(), deck.source + ": the model is too large for kmoe's kernels: " + range);
-  const int64_t parameters = count_parameters(build_parameter_specs(config)).total;
-  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float));
+  const auto specs = build_parameter_specs(config);
+  const int64_t parameters = count_parameters(specs).total;
+  const double muon_scratch =
+      double(muon_scratch_elements(muon_matrices(specs, optimizer_settings_from_deck(deck).joint_qkv)));
+  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float), muon_scratch);
   // The checkpoint's transient copies live on the host; on a device build the rest is the GPU's.
   const double needed = kModelOnDevice ? need.state_bytes + need.activation_bytes : need.total();
   const double available = (kModelOnDevice ? available_device_memory_mib() : available_host_memory_mib()) * kMiB;
