@@ -28,6 +28,8 @@ template <class T>
 using HostView1 = Kokkos::View<T*, Kokkos::LayoutRight, HostSpace>;
 
 using Range = Kokkos::RangePolicy<ExecSpace>;
+// (matrix of a batch, element): a batch's elementwise work without dividing indices.
+using MatrixElements = Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>, Kokkos::IndexType<int64_t>>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
 using Member = TeamPolicy::member_type;
 

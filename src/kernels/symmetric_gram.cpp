@@ -64,9 +64,10 @@ void symmetric_gram_batched(const T* x, int rows, int cols, bool transposed, int
           }
         });
     Kokkos::parallel_for(
-        "symmetric_gram_mirror", Range(0, count * gram_size), KOKKOS_LAMBDA(size_t e) {
-          const size_t base = e - e % gram_size, i = (e % gram_size) / n, j = e % n;
-          if (j > i) gram[e] = gram[base + j * n + i];
+        "symmetric_gram_mirror", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<3>>({0, 0, 0}, {count, n, n}),
+        KOKKOS_LAMBDA(int b, int i, int j) {
+          T* entry = gram + size_t(b) * gram_size;
+          if (j > i) entry[size_t(i) * n + j] = entry[size_t(j) * n + i];
         });
   }
 }

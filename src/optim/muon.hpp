@@ -29,10 +29,11 @@ struct MatrixSegment {
 // What Muon allocates besides the momentum, in elements (for the memory check).
 size_t muon_scratch_elements(const std::vector<MatrixSegment>& matrices);
 
-// Matrices of one shape, updated together: every launch and product of the update covers the
-// whole group, so the update's launches grow with the number of shapes, not of matrices.
+// Matrices of one shape, updated together: every launch and product of a pass covers its
+// members (on a device the whole group, so the update's launches grow with the number of shapes,
+// not of matrices; on the host as many as stay in cache).
 struct MuonGroup {
-  int rows, cols, count;
+  int rows, cols, count, members_per_pass;
   View1<size_t> param_offset, state_offset;  // per member, into the flat parameters and momentum
 };
 

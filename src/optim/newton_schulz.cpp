@@ -43,9 +43,9 @@ void NewtonSchulz<T>::run(const T* g, int rows, int cols, int count, int steps, 
       "ns_frobenius", count, n, KOKKOS_LAMBDA(int e, size_t i) { return double(g[e * n + i]) * double(g[e * n + i]); },
       sum_sq);
   Kokkos::parallel_for(
-      "ns_normalise", Range(0, total), KOKKOS_LAMBDA(size_t i) {
-        const T scale = T(1.0 / (math::sqrt(sum_sq(i / n)) + 1e-7));
-        out[i] = g[i] * scale;
+      "ns_normalise", MatrixElements({0, 0}, {int64_t(count), int64_t(n)}), KOKKOS_LAMBDA(int64_t b, int64_t i) {
+        const T scale = T(1.0 / (math::sqrt(sum_sq(b)) + 1e-7));
+        out[b * n + i] = g[b * n + i] * scale;
       });
   T* gram = gram_.data();
   T* gram_sq = gram_sq_.data();
