@@ -2,31 +2,24 @@
 // Raw text → SentencePiece tokenizer + train / validation / test token shards, as the deck's
 // [data] section says. Prints the tokens per split and the unigram entropy of the training
 // tokens (a model must beat it to have learnt more than token frequencies).
-#include <cstring>
 #include <iomanip>
 #include <iostream>
 
+#include "command_line.hpp"
 #include "core/error.hpp"
-#include "core/exit_codes.hpp"
 #include "data/corpus_preparation.hpp"
 #include "io/run_deck.hpp"
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::cerr << "usage: kmoe-prep DECK.toml [--set section.key=value ...]\n";
-    return kmoe::kExitUsage;
-  }
+  CLI::App app{"Prepares a deck's corpus: a SentencePiece tokenizer and train / validation / test token shards.",
+               "kmoe-prep"};
+  std::string deck_path;
   std::vector<std::string> overrides;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
-      overrides.push_back(argv[++i]);
-    } else {
-      std::cerr << "kmoe-prep: unexpected argument '" << argv[i] << "'\n";
-      return kmoe::kExitUsage;
-    }
-  }
+  app.add_option("deck", deck_path, "the run deck")->required()->type_name("DECK.toml");
+  kmoe::add_overrides(app, overrides);
+  if (const auto code = kmoe::parse_command_line(app, argc, argv)) return *code;
   try {
-    const auto deck = kmoe::load_run_deck(argv[1], overrides);
+    const auto deck = kmoe::load_run_deck(deck_path, overrides);
     const auto data = kmoe::prepare_corpus(deck, std::cout);
     const char* names[3] = {"train", "validation", "test"};
     for (int s = 0; s < 3; ++s) {
@@ -42,5 +35,5 @@ int main(int argc, char** argv) {
     std::cerr << "kmoe-prep: " << err.what() << "\n";
     return kmoe::kExitFailed;
   }
-  return 0;
+  return kmoe::kExitComplete;
 }

@@ -5,14 +5,12 @@
 // the same command continues. status: one row per cell from its record. slurm [--submit]: the
 // preparation job and one job array per stage. prepare and cell --stage K --index I: what
 // those jobs run (cell execs kmoe-train for one cell and stage).
-#include <Kokkos_Core.hpp>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <set>
 
+#include "command_line.hpp"
 #include "core/error.hpp"
-#include "core/exit_codes.hpp"
+#include "core/kokkos_session.hpp"
 #include "study/cell_launch.hpp"
 #include "study/slurm_scripts.hpp"
 #include "study/stage_gate.hpp"
@@ -42,68 +40,55 @@ int write_slurm(const StudyDeck& study, const std::vector<StudyCell>& cells, con
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* usage =
-      "usage: kmoe-study plan|run|status|slurm|prepare STUDY.toml [--jobs N] [--rerun-changed] [--submit]\n"
-      "       kmoe-study cell STUDY.toml --stage K --index I\n";
-  if (argc < 3) {
-    std::cerr << usage;
-    return kmoe::kExitUsage;
-  }
-  const std::string command = argv[1], path = argv[2];
+  CLI::App app{"Runs a study: a grid of run decks, stage by stage, locally or as Slurm job arrays.", "kmoe-study"};
+  app.require_subcommand(1);
+  std::string path;
   StudyRunOptions options;
   bool submit = false;
-  long index = -1, stage = -1;
-  const auto number = [&](int& i) {
-    char* end = nullptr;
-    const long v = std::strtol(argv[++i], &end, 10);
-    return *end == '\0' ? v : -1;
+  int stage = -1, index = -1;
+  const auto subcommand = [&](const char* name, const char* what) {
+    auto* sub = app.add_subcommand(name, what);
+    sub->add_option("study", path, "the study deck")->required()->type_name("STUDY.toml");
+    return sub;
   };
-  for (int i = 3; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--jobs" && has_value && command == "run") {
-      options.jobs = int(number(i));
-    } else if (arg == "--rerun-changed" && command == "run") {
-      options.rerun_changed = true;
-    } else if (arg == "--submit" && command == "slurm") {
-      submit = true;
-    } else if (arg == "--stage" && has_value && command == "cell") {
-      stage = number(i);
-    } else if (arg == "--index" && has_value && command == "cell") {
-      index = number(i);
-    } else {
-      std::cerr << "kmoe-study: unexpected argument '" << arg << "'\n" << usage;
-      return kmoe::kExitUsage;
-    }
-  }
-  const std::set<std::string> commands{"plan", "run", "status", "slurm", "prepare", "cell"};
-  if (options.jobs < 1 || !commands.count(command) || (command == "cell" && (stage < 0 || index < 0))) {
-    std::cerr << usage;
-    return kmoe::kExitUsage;
-  }
-  setenv("OMP_PROC_BIND", "false", 0);
-  Kokkos::initialize(argc, argv);
+  auto* plan = subcommand("plan", "the cells as a table; nothing is written");
+  auto* run = subcommand("run",
+                         "every pending cell as a kmoe-train process, stage by stage with the gates between; complete "
+                         "cells are skipped, stopped ones resumed; SIGTERM/SIGINT stop them all with a checkpoint "
+                         "(exit 75) and the same command continues");
+  run->add_option("--jobs", options.jobs, "cells at a time")->check(kmoe::whole_number(1));
+  run->add_flag("--rerun-changed", options.rerun_changed, "run again the cells whose deck changed since their record");
+  auto* status_command = subcommand("status", "one row per cell from its record");
+  auto* slurm = subcommand("slurm", "the preparation job and one job array per stage");
+  slurm->add_flag("--submit", submit, "submit them with sbatch, each depending on the one before");
+  auto* prepare = subcommand("prepare", "prepare every cell's data (what the Slurm preparation job runs)");
+  auto* cell = subcommand("cell", "run one cell of one stage (what a Slurm array task runs)");
+  cell->add_option("--stage", stage, "the stage")->required()->check(kmoe::whole_number(0));
+  cell->add_option("--index", index, "the cell")->required()->check(kmoe::whole_number(0));
+  if (const auto code = kmoe::parse_command_line(app, argc, argv)) return *code;
+
+  const kmoe::KokkosSession kokkos(argc, argv);
   int status = kmoe::kExitFailed;
   try {
     const auto study = load_study_deck(path);
     const auto cells = expand_study(study);
     check_promote_rules(study, cells);
-    if (command == "plan") {
+    if (plan->parsed()) {
       print_plan(study, cells, std::cout);
-      status = 0;
-    } else if (command == "status") {
+      status = kmoe::kExitComplete;
+    } else if (status_command->parsed()) {
       status = print_status(study, cells, std::cout);
-    } else if (command == "slurm") {
+    } else if (slurm->parsed()) {
       status = write_slurm(study, cells, path, submit);
-    } else if (command == "prepare") {
+    } else if (prepare->parsed()) {
       if (const auto changed = changed_cells(study, cells); !changed.empty()) {
         throw Error(changed_cells_message(study, changed));
       }
       prepare_study(study, cells, std::cout);
-      status = 0;
-    } else if (command == "cell") {
+      status = kmoe::kExitComplete;
+    } else if (cell->parsed()) {
       status = run_one_cell(study, cells, index, stage);
-    } else {
+    } else if (run->parsed()) {
       options.kmoe_train = sibling_program("kmoe-train");
       status = run_study(study, cells, options, std::cout);
       print_status(study, cells, std::cout);
@@ -113,6 +98,5 @@ int main(int argc, char** argv) {
     std::cerr << "kmoe-study: " << err.what() << "\n";
     status = kmoe::kExitFailed;
   }
-  Kokkos::finalize();
   return status;
 }

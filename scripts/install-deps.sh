@@ -30,7 +30,7 @@ fi
 
 APT_PACKAGES=(
   cmake g++ make ccache pkg-config git ca-certificates xz-utils dpkg-dev
-  libhdf5-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
+  libhdf5-dev libtomlplusplus-dev libcli11-dev libgtest-dev libbenchmark-dev
   libopenblas0-openmp libopenblas-openmp-dev libopenblas-dev
   libsentencepiece-dev sentencepiece
   python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-scipy python3-statsmodels python3-pytest
