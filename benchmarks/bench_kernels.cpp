@@ -110,7 +110,8 @@ struct RouterSetup {
   View2<float> x{"x", kTokens, kDim}, w{"w", kExperts, kDim}, dgates{"dg", kTokens, kTopK},
       dlogits{"dl", kTokens, kExperts};
   RouterState<float> state{kTokens, kExperts, kTopK};
-  View1<int> offsets{"offsets", kExperts + 1}, order{"order", kTokens*kTopK}, slot_of{"slot", kTokens*kTopK};
+  ExpertAssignment assignment{kExperts, kTokens* kTopK, kTopK};
+  KeyGroupingWorkspace grouping;
   View1<float> fractions{"f", kExperts}, mean_probs{"p", kExperts}, bias{"bias", kExperts};
   RouterSetup() {
     fill(x, 1);
@@ -120,8 +121,7 @@ struct RouterSetup {
   void route() {
     linear_forward(x, w, state.logits);
     router_forward(state, RouterNoise{0.1, 42, 1}, bias);
-    group_by_key(View1<int>(state.top_idx.data(), kTokens * kTopK), kExperts, offsets, order);
-    assign_slots(offsets, order, 0, slot_of);
+    assign_experts(View1<int>(state.top_idx.data(), kTokens * kTopK), 0, assignment, grouping);
   }
 };
 
@@ -129,7 +129,7 @@ void BM_RouterAndLosses(benchmark::State& state) {
   RouterSetup r;
   for (auto _ : state) {
     r.route();
-    router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
+    router_losses(r.state, r.assignment.offsets, r.fractions, r.mean_probs);
     router_backward(r.state, r.dgates, r.fractions, 0.01f, 0.001f, r.dlogits);
     Kokkos::fence();
   }
@@ -143,10 +143,10 @@ void BM_ExpertDispatch(benchmark::State& state) {
       dexpert("de", kTokens * kTopK, kDim), dx("dx", kTokens, kDim);
   fill(expert_out, 1);
   for (auto _ : state) {
-    dispatch_forward(r.x, r.order, kTopK, grouped);
-    combine_forward(expert_out, r.state.gates, r.slot_of, out);
-    combine_backward(expert_out, r.state.gates, r.slot_of, out, r.dgates, dexpert);
-    dispatch_backward(dexpert, r.slot_of, kTopK, dx);
+    dispatch_forward(r.x, r.assignment, grouped);
+    combine_forward(expert_out, r.state.gates, r.assignment, out);
+    combine_backward(expert_out, r.state.gates, r.assignment, out, r.dgates, dexpert);
+    dispatch_backward(dexpert, r.assignment, dx);
     Kokkos::fence();
   }
   report_tokens(state);

@@ -82,9 +82,9 @@ TEST(KernelGradients, ExpertDispatchGatherCombine) {
   for (int n = 0; n < kTokens; ++n)
     for (int s = 0; s < kTopK; ++s) ht(n, s) = picks[n][s];
   Kokkos::deep_copy(top_idx, ht);
-  View1<int> offsets("offsets", kExperts + 1), order("order", rows), slot_of("slot_of", rows);
-  group_by_key(View1<int>(top_idx.data(), rows), kExperts, offsets, order);
-  assign_slots(offsets, order, 0, slot_of);
+  ExpertAssignment assignment(kExperts, rows, kTopK);
+  KeyGroupingWorkspace workspace;
+  assign_experts(View1<int>(top_idx.data(), rows), 0, assignment, workspace);
   View2<double> x("x", kTokens, d), gates("gates", kTokens, kTopK), grouped("grouped", rows, d);
   View2<double> expert_out("eo", rows, d), out("out", kTokens, d), dout("dout", kTokens, d);
   View2<double> dgates("dgates", kTokens, kTopK), dexpert("dexpert", rows, d), dx("dx", kTokens, d);
@@ -92,22 +92,22 @@ TEST(KernelGradients, ExpertDispatchGatherCombine) {
   fill_normal(gates, 42);
   // "Expert" = a fixed non-linear map of its grouped input: y = grouped² (element-wise).
   const auto loss = [&] {
-    dispatch_forward(x, order, kTopK, grouped);
+    dispatch_forward(x, assignment, grouped);
     Kokkos::deep_copy(expert_out, grouped);
     auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), expert_out);
     for (size_t i = 0; i < g.span(); ++i) g.data()[i] *= g.data()[i];
     Kokkos::deep_copy(expert_out, g);
-    combine_forward(expert_out, gates, slot_of, out);
+    combine_forward(expert_out, gates, assignment, out);
     return weighted_sum(out);
   };
   loss();
   weighted_sum_grad(dout);
-  combine_backward(expert_out, gates, slot_of, dout, dgates, dexpert);
+  combine_backward(expert_out, gates, assignment, dout, dgates, dexpert);
   auto de = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dexpert);
   const auto g = to_vector(grouped);
   for (size_t i = 0; i < de.span(); ++i) de.data()[i] *= 2 * g[i];  // chain through y = x²
   Kokkos::deep_copy(dexpert, de);
-  dispatch_backward(dexpert, slot_of, kTopK, dx);
+  dispatch_backward(dexpert, assignment, dx);
   EXPECT_LT(fd_relative_error(x, to_vector(dx), loss), 1e-6);
   EXPECT_LT(fd_relative_error(gates, to_vector(dgates), loss), 1e-6);
 }

@@ -93,19 +93,27 @@ TEST(RouterValues, CapacityDropsTheLaterTokens) {
   // Four tokens, all choosing experts 0 and 1; capacity 2 per expert.
   const auto r = route({logs({4, 3, 2, 1}), logs({4, 3, 2, 1}), logs({4, 3, 2, 1}), logs({4, 3, 2, 1})}, 2);
   View1<int> slot_of("slot_of", 8);
-  assign_slots(r.offsets, r.order, 2, slot_of);
+  ExpertAssignment assignment;
+  assignment.offsets = r.offsets;
+  assignment.order = r.order;
+  assignment.slot_of = slot_of;
+  assignment.k = 2;
+  assignment.capacity = 2;
+  assign_slots(assignment);
   const auto offsets = Kokkos::create_mirror_view_and_copy(HostSpace(), r.offsets);
   EXPECT_EQ(dropped_assignments(offsets, 2, 2), 4);
   // Assignments a = n·2 + s; expert 0 rows 0..3 hold tokens 0..3 (slot 0), expert 1 rows 4..7.
   EXPECT_EQ(to_vector(slot_of), (std::vector<double>{0, 4, 1, 5, -1, -1, -1, -1}));
   EXPECT_EQ(dropped_assignments(offsets, 2, 0), 0);  // dropless
-  assign_slots(r.offsets, r.order, 0, slot_of);
+  assignment.capacity = 0;
+  assign_slots(assignment);
   EXPECT_EQ(to_vector(slot_of), (std::vector<double>{0, 4, 1, 5, 2, 6, 3, 7}));
   // A dropped token's MoE output is zero: it keeps only its residual path.
   View2<double> expert_out("eo", 8, 1), out("out", 4, 1);
   Kokkos::deep_copy(expert_out, 1.0);
-  assign_slots(r.offsets, r.order, 2, slot_of);
-  combine_forward(expert_out, r.state.gates, slot_of, out);
+  assignment.capacity = 2;
+  assign_slots(assignment);
+  combine_forward(expert_out, r.state.gates, assignment, out);
   const auto o = to_vector(out);
   EXPECT_NEAR(o[0], 1.0, 1e-15);
   EXPECT_EQ(o[3], 0.0);

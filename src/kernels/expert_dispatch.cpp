@@ -2,8 +2,27 @@
 
 namespace kmoe::kernels {
 
-void assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity, const View1<int>& slot_of) {
-  const int num_experts = static_cast<int>(offsets.extent(0)) - 1;
+ExpertAssignment::ExpertAssignment(int experts, int assignments, int k)
+    : offsets("offsets", experts + 1), order("order", assignments), slot_of("slot_of", assignments), k(k) {}
+
+ExpertAssignment ExpertAssignment::first_assignments(int assignments) const {
+  ExpertAssignment out = *this;
+  out.order = first_rows(order, assignments);
+  out.slot_of = first_rows(slot_of, assignments);
+  return out;
+}
+
+void assign_experts(const View1<int>& expert_of, int capacity, ExpertAssignment& assignment,
+                    KeyGroupingWorkspace& workspace) {
+  assignment.capacity = capacity;
+  group_by_key(expert_of, static_cast<int>(assignment.offsets.extent(0)) - 1, assignment.offsets, assignment.order,
+               workspace);
+  assign_slots(assignment);
+}
+
+void assign_slots(const ExpertAssignment& assignment) {
+  const int num_experts = static_cast<int>(assignment.offsets.extent(0)) - 1, capacity = assignment.capacity;
+  const auto offsets = assignment.offsets, order = assignment.order, slot_of = assignment.slot_of;
   Kokkos::deep_copy(slot_of, -1);
   Kokkos::parallel_for(
       "assign_slots", TeamPolicy(num_experts, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
@@ -15,7 +34,9 @@ void assign_slots(const View1<int>& offsets, const View1<int>& order, int capaci
 }
 
 template <class T>
-void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped) {
+void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, const View2<T>& grouped) {
+  const auto order = assignment.order;
+  const int k = assignment.k;
   Kokkos::parallel_for(
       "dispatch_forward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(grouped.extent(0)), int(grouped.extent(1))}),
@@ -23,9 +44,10 @@ void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const V
 }
 
 template <class T>
-void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
                      const View2<T>& out) {
-  const int k = static_cast<int>(gates.extent(1));
+  const auto slot_of = assignment.slot_of;
+  const int k = assignment.k;
   Kokkos::parallel_for(
       "combine_forward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(out.extent(0)), int(out.extent(1))}),
@@ -40,9 +62,10 @@ void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const Vi
 }
 
 template <class T>
-void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
                       const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out) {
-  const int k = static_cast<int>(gates.extent(1)), d = static_cast<int>(dout.extent(1));
+  const auto slot_of = assignment.slot_of;
+  const int k = assignment.k, d = static_cast<int>(dout.extent(1));
   Kokkos::parallel_for(
       "combine_backward", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(dout.extent(0)), k}),
       KOKKOS_LAMBDA(int n, int s) {
@@ -59,7 +82,9 @@ void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const V
 }
 
 template <class T>
-void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx) {
+void dispatch_backward(const View2<T>& dgrouped, const ExpertAssignment& assignment, const View2<T>& dx) {
+  const auto slot_of = assignment.slot_of;
+  const int k = assignment.k;
   Kokkos::parallel_for(
       "dispatch_backward",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(dx.extent(0)), int(dx.extent(1))}),
@@ -73,12 +98,12 @@ void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int 
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                               \
-  template void dispatch_forward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);            \
-  template void combine_forward<T>(const View2<T>&, const View2<T>&, const View1<int>&, const View2<T>&); \
-  template void combine_backward<T>(const View2<T>&, const View2<T>&, const View1<int>&, const View2<T>&, \
-                                    const View2<T>&, const View2<T>&);                                    \
-  template void dispatch_backward<T>(const View2<T>&, const View1<int>&, int, const View2<T>&);
+#define KMOE_INSTANTIATE(T)                                                                                     \
+  template void dispatch_forward<T>(const View2<T>&, const ExpertAssignment&, const View2<T>&);                 \
+  template void combine_forward<T>(const View2<T>&, const View2<T>&, const ExpertAssignment&, const View2<T>&); \
+  template void combine_backward<T>(const View2<T>&, const View2<T>&, const ExpertAssignment&, const View2<T>&, \
+                                    const View2<T>&, const View2<T>&);                                          \
+  template void dispatch_backward<T>(const View2<T>&, const ExpertAssignment&, const View2<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

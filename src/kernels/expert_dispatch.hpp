@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/views.hpp"
+#include "kernels/token_grouping.hpp"
 
 namespace kmoe::kernels {
 
@@ -14,8 +15,27 @@ KOKKOS_INLINE_FUNCTION int kept_rows(int assigned, int capacity) {
   return capacity > 0 && assigned > capacity ? capacity : assigned;
 }
 
-// slot_of[a] = grouped row of assignment a, or −1 if dropped by capacity (0 = no capacity).
-void assign_slots(const View1<int>& offsets, const View1<int>& order, int capacity, const View1<int>& slot_of);
+// Where the assignments went, passed whole to the kernels that move rows (as Cabana's
+// BinningData): expert e's rows are [offsets[e], offsets[e+1]) of the grouped buffers, of which
+// it keeps the first `capacity`.
+struct ExpertAssignment {
+  View1<int> offsets;  // [experts + 1]
+  View1<int> order;    // grouped row → assignment a = n·k + s
+  View1<int> slot_of;  // assignment → grouped row, −1 when dropped by capacity
+  int k = 1;           // slots per token
+  int capacity = 0;    // rows an expert keeps (0 = no capacity)
+
+  ExpertAssignment() = default;
+  ExpertAssignment(int experts, int assignments, int k);
+  // The same buffers for the first `assignments` assignments.
+  ExpertAssignment first_assignments(int assignments) const;
+};
+
+// Groups the assignments by expert (expert_of[a], stable) and gives each its grouped row.
+void assign_experts(const View1<int>& expert_of, int capacity, ExpertAssignment& assignment,
+                    KeyGroupingWorkspace& workspace);
+// slot_of[a] = grouped row of assignment a, or −1 if dropped, from offsets, order and capacity.
+void assign_slots(const ExpertAssignment& assignment);
 // The assignments a capacity drops, from the expert offsets on the host.
 template <class Offsets>
 int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capacity) {
@@ -29,19 +49,20 @@ int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capaci
 
 // grouped[row, :] = x[order[row] / k, :]
 template <class T>
-void dispatch_forward(const View2<T>& x, const View1<int>& order, int k, const View2<T>& grouped);
+void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, const View2<T>& grouped);
 
 // Its backward: dx[n, :] += Σ_s dgrouped[slot_of[n·k + s], :]
 template <class T>
-void dispatch_backward(const View2<T>& dgrouped, const View1<int>& slot_of, int k, const View2<T>& dx);
+void dispatch_backward(const View2<T>& dgrouped, const ExpertAssignment& assignment, const View2<T>& dx);
 
 // out[n, :] = Σ_s gates[n, s] · expert_out[slot_of[n·k + s], :]   (overwrites out)
 template <class T>
-void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of, const View2<T>& out);
+void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
+                     const View2<T>& out);
 
 // Backward of combine: dgates[n, s] = dout[n]·expert_out[slot]; dexpert_out[slot] = gates[n, s]·dout[n].
 template <class T>
-void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const View1<int>& slot_of,
+void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
                       const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out);
 
 }  // namespace kmoe::kernels

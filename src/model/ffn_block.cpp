@@ -63,15 +63,14 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     }
     router_forward(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.gate_norm);
     const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
-    group_by_key(assignment_expert, c.num_experts, a.offsets, a.order, expert_grouping_);
-    assign_slots(a.offsets, a.order, expert_capacity(), a.slot_of);
-    dispatch_forward(a.normed_ffn, a.order, c.top_k, a.grouped_in);
-    router_losses(a.router, a.offsets, a.fractions, a.mean_probs, a.router_summary);
+    assign_experts(assignment_expert, expert_capacity(), a.assignment, expert_grouping_);
+    dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
+    router_losses(a.router, a.assignment.offsets, a.fractions, a.mean_probs, a.router_summary);
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, 0, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
     expert_products(layer, 1, ExpertProduct::forward, a.activated, a.expert_out);
-    combine_forward(a.expert_out, a.router.gates, a.slot_of, ffn_out_);
+    combine_forward(a.expert_out, a.router.gates, a.assignment, ffn_out_);
     const RouterSummary at{c.num_experts};
     const auto& summary = a.host_router_summary;
     stats.load_balancing = summary(at.load_balancing());
@@ -143,14 +142,14 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1), c.matmul);
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed, T(0), c.matmul);
   } else {
-    combine_backward(a.expert_out, a.router.gates, a.slot_of, s.dbranch, s.dgates, s.dexpert_out);
+    combine_backward(a.expert_out, a.router.gates, a.assignment, s.dbranch, s.dgates, s.dexpert_out);
     expert_products(layer, 1, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
     expert_products(layer, 1, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
     expert_products(layer, 0, ExpertProduct::weight_grad, s.dhidden, a.grouped_in);
     expert_products(layer, 0, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
-    dispatch_backward(s.dgrouped, a.slot_of, c.top_k, s.dnormed);
+    dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
     router_backward(a.router, s.dgates, a.fractions, T(options_.lb_weight * options_.grad_scale),
                     T(options_.z_weight * options_.grad_scale), s.dlogits, c.gate_norm);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));

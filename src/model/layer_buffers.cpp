@@ -31,9 +31,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
     router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
-    offsets = View1<int>("offsets", c.num_experts + 1);
-    order = View1<int>("order", ffn_rows(c, tokens));
-    slot_of = View1<int>("slot_of", ffn_rows(c, tokens));
+    assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), c.top_k);
     fractions = View1<T>("fractions", c.num_experts);
     mean_probs = View1<T>("mean_probs", c.num_experts);
     router_summary = View1<double>("router_summary", kernels::RouterSummary{c.num_experts}.size());
@@ -65,8 +63,7 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
     out.router.lse = first_rows(router.lse, tokens);
     out.router.top_idx = first_rows(router.top_idx, tokens);
     out.router.gates = first_rows(router.gates, tokens);
-    out.order = first_rows(order, rows);
-    out.slot_of = first_rows(slot_of, rows);
+    out.assignment = assignment.first_assignments(rows);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include "core/views.hpp"
 #include "kernels/causal_attention.hpp"
+#include "kernels/expert_dispatch.hpp"
 #include "kernels/router.hpp"
 #include "model/model_config.hpp"
 
@@ -27,7 +28,7 @@ struct BlockActivations {
   View1<T> rstd_ffn;
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
-  View1<int> offsets, order, slot_of;
+  kernels::ExpertAssignment assignment;
   View1<T> fractions, mean_probs;         // [experts] assignment shares f and mean router probability
   View1<double> router_summary;           // offsets, mean probabilities, losses (RouterSummary)
   HostView1<double> host_router_summary;  // its copy: the layer's one host synchronisation
