@@ -20,19 +20,19 @@ namespace kmoe {
 using namespace kernels;
 
 template <class T>
-View2<T> MoeTransformer<T>::expert_matrix(int layer, int expert, int which) const {
-  return params_.matrix(block_params_[layer].first_expert + 2 * expert + which);
+View2<T> MoeTransformer<T>::expert_matrix(int layer, int expert, ExpertMatrix which) const {
+  return params_.matrix(indices_.blocks[layer].expert(expert, which));
 }
 
 template <class T>
-View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, int which) const {
-  return params_.matrix_grad(block_params_[layer].first_expert + 2 * expert + which);
+View2<T> MoeTransformer<T>::expert_matrix_grad(int layer, int expert, ExpertMatrix which) const {
+  return params_.matrix_grad(indices_.blocks[layer].expert(expert, which));
 }
 
 template <class T>
 void MoeTransformer<T>::expert_activation(int layer) {
-  auto& a = blocks_[layer];
-  silu_dropout_forward(a.hidden, a.activated, dropout_probability(), options_.seed,
+  auto& a = rows_.blocks[layer];
+  silu_dropout_forward(a.hidden, a.activated, dropout_probability(), step_.options.seed,
                        dropout_stream(layer, dropout_site::kInsideExpert), a.activation_kept);
 }
 
@@ -40,37 +40,37 @@ template <class T>
 int MoeTransformer<T>::expert_capacity() const {
   const auto& c = config_;
   if (c.capacity_factor <= 0) return 0;
-  return static_cast<int>(std::ceil(c.capacity_factor * tokens_ * c.top_k / c.num_experts));
+  return static_cast<int>(std::ceil(c.capacity_factor * step_.tokens * c.top_k / c.num_experts));
 }
 
 template <class T>
 void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
   const auto& c = config_;
-  const auto& p = block_params_[layer];
-  auto& a = blocks_[layer];
+  const auto& p = indices_.blocks[layer];
+  auto& a = rows_.blocks[layer];
   rmsnorm_forward(a.x_mid, params_.vector(p.ffn_norm), T(c.norm_eps), a.normed_ffn, a.rstd_ffn);
   if (!c.moe) {
     linear_forward(a.normed_ffn, params_.matrix(p.ffn_w1), a.hidden, T(0), c.matmul);
     expert_activation(layer);
-    linear_forward(a.activated, params_.matrix(p.ffn_w2), ffn_out_, T(0), c.matmul);
+    linear_forward(a.activated, params_.matrix(p.ffn_w2), rows_.ffn_out, T(0), c.matmul);
   } else {
     linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
     RouterNoise noise;
-    if (options_.training) {
-      noise = RouterNoise{c.noise_std, options_.seed,
+    if (step_.options.training) {
+      noise = RouterNoise{c.noise_std, step_.options.seed,
                           rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
-                                         static_cast<uint32_t>(options_.rng_step))};
+                                         static_cast<uint32_t>(step_.options.rng_step))};
     }
     router_forward(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.gate_norm);
-    const View1<int> assignment_expert(a.router.top_idx.data(), tokens_ * c.top_k);
-    assign_experts(assignment_expert, expert_capacity(), a.assignment, expert_grouping_);
+    const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
+    assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
     router_losses(a.router, a.assignment.offsets, a.fractions, a.mean_probs, a.router_summary);
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
-    expert_products(layer, 0, ExpertProduct::forward, a.grouped_in, a.hidden);
+    expert_products(layer, ExpertMatrix::w1, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
-    expert_products(layer, 1, ExpertProduct::forward, a.activated, a.expert_out);
-    combine_forward(a.expert_out, a.router.gates, a.assignment, ffn_out_);
+    expert_products(layer, ExpertMatrix::w2, ExpertProduct::forward, a.activated, a.expert_out);
+    combine_forward(a.expert_out, a.router.gates, a.assignment, rows_.ffn_out);
     const RouterSummary at{c.num_experts};
     const auto& summary = a.host_router_summary;
     stats.load_balancing = summary(at.load_balancing());
@@ -82,15 +82,15 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     }
     stats.dropped = dropped_assignments([&](int e) { return summary(at.offset(e)); }, c.num_experts, expert_capacity());
   }
-  Kokkos::deep_copy(residual_[layer + 1], a.x_mid);
-  apply_dropout(ffn_out_, layer, dropout_site::kFfnBranch);
-  add_into(residual_[layer + 1], ffn_out_);
+  Kokkos::deep_copy(rows_.residual[layer + 1], a.x_mid);
+  apply_dropout(rows_.ffn_out, layer, dropout_site::kFfnBranch);
+  add_into(rows_.residual[layer + 1], rows_.ffn_out);
 }
 
 template <class T>
-void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct product, const View2<T>& a,
+void MoeTransformer<T>::expert_products(int layer, ExpertMatrix which, ExpertProduct product, const View2<T>& a,
                                         const View2<T>& c) {
-  const auto& summary = blocks_[layer].host_router_summary;
+  const auto& summary = rows_.blocks[layer].host_router_summary;
   const RouterSummary at{config_.num_experts};
   const auto offsets = [&](int e) { return int(summary(at.offset(e))); };
   const int capacity = expert_capacity();
@@ -129,9 +129,9 @@ void MoeTransformer<T>::expert_products(int layer, int which, ExpertProduct prod
 template <class T>
 void MoeTransformer<T>::ffn_backward(int layer) {
   const auto& c = config_;
-  const auto& p = block_params_[layer];
-  auto& a = blocks_[layer];
-  auto& s = scratch_;
+  const auto& p = indices_.blocks[layer];
+  auto& a = rows_.blocks[layer];
+  auto& s = rows_.scratch;
   // s.dx holds ∂L/∂x_next on entry and ∂L/∂x_mid on exit.
   Kokkos::deep_copy(s.dbranch, s.dx);
   apply_dropout_backward(s.dbranch, layer, dropout_site::kFfnBranch);
@@ -143,15 +143,15 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed, T(0), c.matmul);
   } else {
     combine_backward(a.expert_out, a.router.gates, a.assignment, s.dbranch, s.dgates, s.dexpert_out);
-    expert_products(layer, 1, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
-    expert_products(layer, 1, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
+    expert_products(layer, ExpertMatrix::w2, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
+    expert_products(layer, ExpertMatrix::w2, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
-    expert_products(layer, 0, ExpertProduct::weight_grad, s.dhidden, a.grouped_in);
-    expert_products(layer, 0, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
+    expert_products(layer, ExpertMatrix::w1, ExpertProduct::weight_grad, s.dhidden, a.grouped_in);
+    expert_products(layer, ExpertMatrix::w1, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
     dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
-    router_backward(a.router, s.dgates, a.fractions, T(options_.lb_weight * options_.grad_scale),
-                    T(options_.z_weight * options_.grad_scale), s.dlogits, c.gate_norm);
+    router_backward(a.router, s.dgates, a.fractions, T(step_.options.lb_weight * step_.options.grad_scale),
+                    T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.gate_norm);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
   }
@@ -159,13 +159,14 @@ void MoeTransformer<T>::ffn_backward(int layer) {
                    true);
 }
 
-#define KMOE_INSTANTIATE(T)                                                                                    \
-  template View2<T> MoeTransformer<T>::expert_matrix(int, int, int) const;                                     \
-  template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, int) const;                                \
-  template int MoeTransformer<T>::expert_capacity() const;                                                     \
-  template void MoeTransformer<T>::expert_activation(int);                                                     \
-  template void MoeTransformer<T>::expert_products(int, int, ExpertProduct, const View2<T>&, const View2<T>&); \
-  template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                                        \
+#define KMOE_INSTANTIATE(T)                                                                           \
+  template View2<T> MoeTransformer<T>::expert_matrix(int, int, ExpertMatrix) const;                   \
+  template View2<T> MoeTransformer<T>::expert_matrix_grad(int, int, ExpertMatrix) const;              \
+  template int MoeTransformer<T>::expert_capacity() const;                                            \
+  template void MoeTransformer<T>::expert_activation(int);                                            \
+  template void MoeTransformer<T>::expert_products(int, ExpertMatrix, ExpertProduct, const View2<T>&, \
+                                                   const View2<T>&);                                  \
+  template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                               \
   template void MoeTransformer<T>::ffn_backward(int);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -26,8 +26,8 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
   require(config.d_model % config.n_heads == 0 && config.head_dim() % 2 == 0,
           "d_model / n_heads must be an even integer");
   params_.initialize(seed, config.init_std);
-  tok_emb_ = params_.index_of("tok_emb");
-  final_norm_ = params_.index_of("final_norm");
+  indices_.tok_emb = params_.index_of("tok_emb");
+  indices_.final_norm = params_.index_of("final_norm");
   for (int l = 0; l < config.n_layers; ++l) {
     const std::string p = "blocks." + std::to_string(config.weight_sharing ? 0 : l) + ".";
     BlockParams b{};
@@ -44,7 +44,7 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
       b.ffn_w1 = params_.index_of(p + "ffn.w1");
       b.ffn_w2 = params_.index_of(p + "ffn.w2");
     }
-    block_params_.push_back(b);
+    indices_.blocks.push_back(b);
   }
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
   rope_table_ = RopeTable<T>(config.seq_len, config.head_dim(), config.rope_base);
@@ -83,62 +83,70 @@ void MoeTransformer<T>::set_routing_bias(const std::vector<double>& values) {
 }
 
 template <class T>
+MoeTransformer<T>::TokenRowBuffers::TokenRowBuffers(const ModelConfig& c, int tokens)
+    : ffn_out("ffn_out", tokens, c.d_model),
+      final_normed("final_normed", tokens, c.d_model),
+      dfinal("dfinal", tokens, c.d_model),
+      final_rstd("final_rstd", tokens),
+      scratch(c, tokens) {
+  for (int l = 0; l <= c.n_layers; ++l) residual.emplace_back("residual", tokens, c.d_model);
+  for (int l = 0; l < c.n_layers; ++l) blocks.emplace_back(c, tokens);
+}
+
+template <class T>
+typename MoeTransformer<T>::TokenRowBuffers MoeTransformer<T>::TokenRowBuffers::first_tokens(const ModelConfig& c,
+                                                                                             int tokens) const {
+  TokenRowBuffers out;
+  for (const auto& r : residual) out.residual.push_back(first_rows(r, tokens));
+  for (const auto& block : blocks) out.blocks.push_back(block.first_tokens(c, tokens));
+  out.ffn_out = first_rows(ffn_out, tokens);
+  out.final_normed = first_rows(final_normed, tokens);
+  out.dfinal = first_rows(dfinal, tokens);
+  out.final_rstd = first_rows(final_rstd, tokens);
+  out.scratch = scratch.first_tokens(c, tokens);
+  return out;
+}
+
+template <class T>
 void MoeTransformer<T>::ensure_buffers(int tokens) {
-  if (tokens == tokens_) return;
+  if (tokens == step_.tokens) return;
   const auto& c = config_;
   if (tokens > capacity_tokens_) {
     capacity_tokens_ = tokens;
-    auto& b = capacity_;
-    b.residual.clear();
-    for (int l = 0; l <= c.n_layers; ++l) b.residual.emplace_back("residual", tokens, c.d_model);
-    b.blocks.clear();
-    for (int l = 0; l < c.n_layers; ++l) b.blocks.emplace_back(c, tokens);
-    b.ffn_out = View2<T>("ffn_out", tokens, c.d_model);
-    b.final_normed = View2<T>("final_normed", tokens, c.d_model);
-    b.dfinal = View2<T>("dfinal", tokens, c.d_model);
-    b.final_rstd = View1<T>("final_rstd", tokens);
-    b.scratch = BackwardScratch<T>(c, tokens);
+    capacity_ = TokenRowBuffers();  // the old buffers go before the new ones are allocated
+    capacity_ = TokenRowBuffers(c, tokens);
     // Sized by the capacity; kernels use the rows or bytes the batch needs.
-    cross_entropy_scratch_ = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);
-    token_offsets_ = View1<int>("token_offsets", c.vocab_size + 1);
-    token_order_ = View1<int>("token_order", tokens);
-    dropout_kept_ = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
-                                   kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
+    work_.cross_entropy = CrossEntropyScratch<T>(std::min(tokens, kLogitsChunkRows), c.vocab_size);
+    work_.token_offsets = View1<int>("token_offsets", c.vocab_size + 1);
+    work_.token_order = View1<int>("token_order", tokens);
+    work_.dropout_kept = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
+                                        kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
   }
-  tokens_ = tokens;
-  const auto& b = capacity_;
-  residual_.clear();
-  for (const auto& r : b.residual) residual_.push_back(first_rows(r, tokens));
-  blocks_.clear();
-  for (const auto& block : b.blocks) blocks_.push_back(block.first_tokens(c, tokens));
-  ffn_out_ = first_rows(b.ffn_out, tokens);
-  final_normed_ = first_rows(b.final_normed, tokens);
-  dfinal_ = first_rows(b.dfinal, tokens);
-  final_rstd_ = first_rows(b.final_rstd, tokens);
-  scratch_ = b.scratch.first_tokens(c, tokens);
+  step_.tokens = tokens;
+  rows_ = capacity_.first_tokens(c, tokens);
 }
 
 template <class T>
 uint64_t MoeTransformer<T>::dropout_stream(int layer, int site) const {
-  return rng::stream_id(rng::Purpose::Dropout, static_cast<uint32_t>(layer * 8 + site),
-                        static_cast<uint32_t>(options_.rng_step));
+  return rng::stream_id(rng::Purpose::Dropout, static_cast<uint32_t>(layer * dropout_site::kStreamsPerLayer + site),
+                        static_cast<uint32_t>(step_.options.rng_step));
 }
 
 template <class T>
 View1<uint8_t> MoeTransformer<T>::dropout_kept(int layer, int site) const {
-  return Kokkos::subview(dropout_kept_, layer * dropout_site::kSites + site, Kokkos::ALL());
+  return Kokkos::subview(work_.dropout_kept, layer * dropout_site::kSites + site, Kokkos::ALL());
 }
 
 template <class T>
 void MoeTransformer<T>::apply_dropout(const View2<T>& x, int layer, int site) const {
-  if (options_.training) {
-    dropout_forward(x, config_.dropout, options_.seed, dropout_stream(layer, site), dropout_kept(layer, site));
+  if (step_.options.training) {
+    dropout_forward(x, config_.dropout, step_.options.seed, dropout_stream(layer, site), dropout_kept(layer, site));
   }
 }
 
 template <class T>
 void MoeTransformer<T>::apply_dropout_backward(const View2<T>& x, int layer, int site) const {
-  if (options_.training) dropout_backward(x, config_.dropout, dropout_kept(layer, site));
+  if (step_.options.training) dropout_backward(x, config_.dropout, dropout_kept(layer, site));
 }
 
 template <class T>
@@ -149,28 +157,30 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
           "batch holds " + std::to_string(batch.inputs.extent(0)) +
               " tokens, expected batch·seq_len = " + std::to_string(tokens));
   ensure_buffers(tokens);
-  batch_ = batch;
-  options_ = options;
+  step_.batch = batch;
+  step_.options = options;
 
-  embedding_forward(batch.inputs, params_.matrix(tok_emb_), T(std::sqrt(double(c.d_model))), residual_[0]);
-  apply_dropout(residual_[0], 0, kEmbedding);
+  embedding_forward(batch.inputs, params_.matrix(indices_.tok_emb), T(std::sqrt(double(c.d_model))), rows_.residual[0]);
+  apply_dropout(rows_.residual[0], 0, kEmbedding);
 
   ForwardResult result;
   result.layers.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
-    attention_forward(l, residual_[l]);
+    attention_forward(l, rows_.residual[l]);
     ffn_forward(l, result.layers[l]);
     result.load_balancing += result.layers[l].load_balancing;
     result.z_loss += result.layers[l].z_loss;
   }
 
-  rmsnorm_forward(residual_[c.n_layers], params_.vector(final_norm_), T(c.norm_eps), final_normed_, final_rstd_);
-  apply_dropout(final_normed_, c.n_layers, kHead);
+  rmsnorm_forward(rows_.residual[c.n_layers], params_.vector(indices_.final_norm), T(c.norm_eps), rows_.final_normed,
+                  rows_.final_rstd);
+  apply_dropout(rows_.final_normed, c.n_layers, kHead);
   const View2<T> no_grad;
-  const auto ce = tied_head_cross_entropy(
-      final_normed_, params_.matrix(tok_emb_), batch.targets, cross_entropy_scratch_, T(options.grad_scale / tokens),
-      options.training ? dfinal_ : no_grad, options.training ? params_.matrix_grad(tok_emb_) : no_grad, c.matmul);
-  has_gradient_state_ = options.training;
+  const auto ce =
+      tied_head_cross_entropy(rows_.final_normed, params_.matrix(indices_.tok_emb), batch.targets, work_.cross_entropy,
+                              T(options.grad_scale / tokens), options.training ? rows_.dfinal : no_grad,
+                              options.training ? params_.matrix_grad(indices_.tok_emb) : no_grad, c.matmul);
+  step_.has_gradient = options.training;
 
   result.tokens = tokens;
   result.correct = ce.correct;
@@ -182,21 +192,21 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
 
 template <class T>
 void MoeTransformer<T>::backward() {
-  require(has_gradient_state_, "backward() needs a preceding forward() in training mode");
-  has_gradient_state_ = false;
+  require(step_.has_gradient, "backward() needs a preceding forward() in training mode");
+  step_.has_gradient = false;
   const auto& c = config_;
-  auto& s = scratch_;
-  apply_dropout_backward(dfinal_, c.n_layers, kHead);
-  rmsnorm_backward(residual_[c.n_layers], params_.vector(final_norm_), final_rstd_, dfinal_, s.dx,
-                   params_.vector_grad(final_norm_), false);
+  auto& s = rows_.scratch;
+  apply_dropout_backward(rows_.dfinal, c.n_layers, kHead);
+  rmsnorm_backward(rows_.residual[c.n_layers], params_.vector(indices_.final_norm), rows_.final_rstd, rows_.dfinal,
+                   s.dx, params_.vector_grad(indices_.final_norm), false);
   for (int l = c.n_layers - 1; l >= 0; --l) {
     ffn_backward(l);
     attention_backward(l);
   }
   apply_dropout_backward(s.dx, 0, kEmbedding);
-  group_by_key(batch_.inputs, c.vocab_size, token_offsets_, token_order_, token_grouping_);
-  embedding_backward(token_offsets_, token_order_, s.dx, T(std::sqrt(double(c.d_model))),
-                     params_.matrix_grad(tok_emb_));
+  group_by_key(step_.batch.inputs, c.vocab_size, work_.token_offsets, work_.token_order, work_.token_grouping);
+  embedding_backward(work_.token_offsets, work_.token_order, s.dx, T(std::sqrt(double(c.d_model))),
+                     params_.matrix_grad(indices_.tok_emb));
 }
 
 template class MoeTransformer<float>;

@@ -67,8 +67,11 @@ class MoeTransformer {
   void set_routing_bias(const std::vector<double>& values);
 
  private:
+  // Each expert's matrices, in their order in the registry (expert e's follow expert e − 1's).
+  enum class ExpertMatrix { w1, w2, count };
   struct BlockParams {
     int attn_norm, wq, wk, wv, wo, ffn_norm, router, first_expert, ffn_w1, ffn_w2;
+    int expert(int e, ExpertMatrix which) const { return first_expert + e * int(ExpertMatrix::count) + int(which); }
   };
   void ensure_buffers(int tokens);
   uint64_t dropout_stream(int layer, int site) const;
@@ -78,7 +81,7 @@ class MoeTransformer {
   void apply_dropout(const View2<T>& x, int layer, int site) const;
   void apply_dropout_backward(const View2<T>& x, int layer, int site) const;
   View1<uint8_t> dropout_kept(int layer, int site) const;
-  double dropout_probability() const { return options_.training ? config_.dropout : 0.0; }
+  double dropout_probability() const { return step_.options.training ? config_.dropout : 0.0; }
   // blocks_[layer].activated = Drop(SiLU(hidden)).
   void expert_activation(int layer);
   kernels::AttentionDropout attention_dropout(int layer) const;
@@ -90,43 +93,53 @@ class MoeTransformer {
   // The experts' products of one layer as one grouped call: rows of `a` (or, transposed, its
   // columns) and of `c` follow the layer's expert offsets (capacity applied).
   enum class ExpertProduct { forward, input_grad, weight_grad };
-  void expert_products(int layer, int which, ExpertProduct product, const View2<T>& a, const View2<T>& c);
-  View2<T> expert_matrix(int layer, int expert, int which) const;
-  View2<T> expert_matrix_grad(int layer, int expert, int which) const;
+  void expert_products(int layer, ExpertMatrix which, ExpertProduct product, const View2<T>& a, const View2<T>& c);
+  View2<T> expert_matrix(int layer, int expert, ExpertMatrix which) const;
+  View2<T> expert_matrix_grad(int layer, int expert, ExpertMatrix which) const;
 
-  ModelConfig config_;
-  ParameterSet<T> params_;
-  std::vector<BlockParams> block_params_;
-  int tok_emb_, final_norm_;
-
-  // Buffers are allocated for the largest token count seen (`capacity_`); a smaller batch (the
-  // last evaluation batch) works on their first rows, held in the members below.
+  // Where each tensor is in params_ (llm.c's ParameterTensors).
+  struct ParameterIndices {
+    int tok_emb, final_norm;
+    std::vector<BlockParams> blocks;  // [layer] (shared blocks repeat one entry)
+  };
+  // Everything whose rows follow the tokens (llm.c's ActivationTensors): allocated for the largest
+  // token count seen, and a smaller batch (the last evaluation batch) works on their first rows.
   struct TokenRowBuffers {
-    std::vector<View2<T>> residual;
+    std::vector<View2<T>> residual;  // x entering block l (l = 0..L), [N, D]
     std::vector<BlockActivations<T>> blocks;
     View2<T> ffn_out, final_normed, dfinal;
     View1<T> final_rstd;
     BackwardScratch<T> scratch;
-  };
-  TokenRowBuffers capacity_;
-  int capacity_tokens_ = 0;
-  int tokens_ = 0;
-  std::vector<View2<T>> residual_;  // x entering block l (l = 0..L), [N, D]
-  std::vector<BlockActivations<T>> blocks_;
-  View2<T> ffn_out_, final_normed_, dfinal_;
-  kernels::CrossEntropyScratch<T> cross_entropy_scratch_;
-  View1<T> final_rstd_;
-  View2<T> routing_bias_;  // [layer, expert]
-  View1<int> token_offsets_, token_order_;
-  kernels::KeyGroupingWorkspace token_grouping_, expert_grouping_;
-  View2<uint8_t> dropout_kept_;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
-  BackwardScratch<T> scratch_;
-  kernels::AttentionWorkspace<T> attention_workspace_;
-  kernels::RopeTable<T> rope_table_;
 
-  TokenBatch batch_;
-  StepOptions options_;
-  bool has_gradient_state_ = false;
+    TokenRowBuffers() = default;
+    TokenRowBuffers(const ModelConfig& c, int tokens);
+    TokenRowBuffers first_tokens(const ModelConfig& c, int tokens) const;
+  };
+  // Scratch of the kernels, sized for the largest token count.
+  struct Workspaces {
+    kernels::CrossEntropyScratch<T> cross_entropy;
+    View1<int> token_offsets, token_order;  // the embedding backward's grouping of tokens by id
+    kernels::KeyGroupingWorkspace token_grouping, expert_grouping;
+    View2<uint8_t> dropout_kept;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
+    kernels::AttentionWorkspace<T> attention;
+  };
+  // What a forward leaves for its backward.
+  struct StepState {
+    TokenBatch batch;
+    StepOptions options{};
+    int tokens = 0;
+    bool has_gradient = false;
+  };
+
+  ModelConfig config_;
+  ParameterSet<T> params_;
+  ParameterIndices indices_;
+  View2<T> routing_bias_;  // [layer, expert]
+  kernels::RopeTable<T> rope_table_;
+  TokenRowBuffers capacity_, rows_;  // allocated for capacity_tokens_; the current batch's rows of them
+  int capacity_tokens_ = 0;
+  Workspaces work_;
+  StepState step_;
 };
 
 }  // namespace kmoe
