@@ -1,3 +1,4 @@
+// fast_exp against the correctly rounded exponential.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +8,6 @@
 
 #include "core/fast_exp.hpp"
 #include "core/views.hpp"
-#include "kernels/dropout_mask.hpp"
 
 using namespace kmoe;
 
@@ -62,16 +62,5 @@ TEST(FastExp, ExactPointsAndTheEdges) {
 
 // The dropout mask compares integer words with a threshold; it must keep exactly the words whose
 // uniform (w + ½)/2³² is ≥ p, including the words next to the boundary.
-TEST(DropoutMask, IntegerThresholdKeepsTheSameWordsAsTheUniform) {
-  for (double p : {1e-9, 0.1, 0.25, 0.5, 1.0 / 3.0, 0.9, 0.999999999}) {
-    const kernels::DropoutMask mask{p, 1, 2};
-    const uint64_t t = mask.keep_threshold;
-    for (int64_t w = int64_t(t) - 3; w <= int64_t(t) + 3; ++w) {
-      if (w < 0 || w > int64_t(UINT32_MAX)) continue;
-      EXPECT_EQ(mask.kept(uint32_t(w)), rng::word_to_unit(uint32_t(w)) >= p) << "p " << p << " word " << w;
-    }
-  }
-  EXPECT_EQ(kernels::DropoutMask(0.5, 0, 0).keep_threshold, 2147483648u);  // (2³¹ + ½)/2³² ≥ ½ > (2³¹ − ½)/2³²
-}
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The dropout masks the kernels draw equal their definition, one element at a time from scalar
+// The dropout mask's integer threshold keeps the words the uniform would; the masks the kernels
+// draw equal their definition, one element at a time from scalar
 // Philox calls: element e of an element-wise mask keeps word e mod 4 of block e / 4; attention
 // row i of packed head bh keeps column j by word j mod 4 of block (bh·T + i)·⌈T/4⌉ + j/4, and
 // the attention forward records it bit by bit for the backward. The
@@ -9,6 +10,7 @@
 #include "core/counter_rng.hpp"
 #include "kernels/attention_head_packing.hpp"
 #include "kernels/causal_attention.hpp"
+#include "kernels/dropout_mask.hpp"
 #include "kernels/elementwise.hpp"
 
 using namespace kmoe;
@@ -20,6 +22,18 @@ constexpr uint64_t kSeed = 0x5eed, kStream = 991;
 
 bool kept_by_definition(uint64_t block, int word) {
   return rng::word_to_unit(rng::philox4x32(kSeed, kStream, block).v[word]) >= kP;
+}
+
+TEST(DropoutMask, IntegerThresholdKeepsTheSameWordsAsTheUniform) {
+  for (double p : {1e-9, 0.1, 0.25, 0.5, 1.0 / 3.0, 0.9, 0.999999999}) {
+    const kernels::DropoutMask mask{p, 1, 2};
+    const uint64_t t = mask.keep_threshold;
+    for (int64_t w = int64_t(t) - 3; w <= int64_t(t) + 3; ++w) {
+      if (w < 0 || w > int64_t(UINT32_MAX)) continue;
+      EXPECT_EQ(mask.kept(uint32_t(w)), rng::word_to_unit(uint32_t(w)) >= p) << "p " << p << " word " << w;
+    }
+  }
+  EXPECT_EQ(kernels::DropoutMask(0.5, 0, 0).keep_threshold, 2147483648u);  // (2³¹ + ½)/2³² ≥ ½ > (2³¹ − ½)/2³²
 }
 
 }  // namespace
