@@ -2,6 +2,7 @@
 
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
+#include "core/extent_check.hpp"
 #include "core/fast_exp.hpp"
 #include "core/kokkos_compat.hpp"
 #include "kernels/chunk_loop.hpp"
@@ -83,6 +84,7 @@ void for_each_with_kept(const char* name, size_t n, double p, const View1<uint8_
 template <class T>
 void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint64_t seed, uint64_t stream,
                           const View1<uint8_t>& kept) {
+  KMOE_CHECK_EXTENTS_OF("silu_dropout_forward", act, long(h.extent(0)), long(h.extent(1)));
   require(h.span_is_contiguous() && act.span_is_contiguous(), "silu_dropout_forward needs contiguous views");
   const T* in = h.data();
   T* out = act.data();
@@ -96,6 +98,8 @@ void silu_dropout_forward(const View2<T>& h, const View2<T>& act, double p, uint
 template <class T>
 void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<T>& dh, double p,
                            const View1<uint8_t>& kept) {
+  KMOE_CHECK_EXTENTS_OF("silu_dropout_backward", dact, long(h.extent(0)), long(h.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("silu_dropout_backward", dh, long(h.extent(0)), long(h.extent(1)));
   require(h.span_is_contiguous() && dact.span_is_contiguous() && dh.span_is_contiguous(),
           "silu_dropout_backward needs contiguous views");
   const T* in = h.data();
@@ -111,6 +115,7 @@ void silu_dropout_backward(const View2<T>& h, const View2<T>& dact, const View2<
 
 template <class T>
 void add_into(const View2<T>& y, const View2<T>& x) {
+  KMOE_CHECK_EXTENTS_OF("add_into", x, long(y.extent(0)), long(y.extent(1)));
   Kokkos::parallel_for(
       "add_into", every_element(y), KOKKOS_LAMBDA(int i, int j) { y(i, j) += x(i, j); });
 }

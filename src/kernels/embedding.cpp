@@ -1,9 +1,11 @@
 #include "kernels/embedding.hpp"
 
+#include "core/extent_check.hpp"
 namespace kmoe::kernels {
 
 template <class T>
 void embedding_forward(const View1<int>& tokens, const View2<T>& table, T scale, const View2<T>& out) {
+  KMOE_CHECK_EXTENTS_OF("embedding_forward", out, long(tokens.extent(0)), long(table.extent(1)));
   const int d = static_cast<int>(table.extent(1));
   Kokkos::parallel_for(
       "embedding_forward", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {int(out.extent(0)), d}),

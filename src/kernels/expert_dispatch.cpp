@@ -1,5 +1,7 @@
 #include "kernels/expert_dispatch.hpp"
 
+#include "core/extent_check.hpp"
+
 namespace kmoe::kernels {
 
 ExpertAssignment::ExpertAssignment(int experts, int assignments, int k)
@@ -35,6 +37,7 @@ void assign_slots(const ExpertAssignment& assignment) {
 
 template <class T>
 void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, const View2<T>& grouped) {
+  KMOE_CHECK_EXTENTS_OF("dispatch_forward", grouped, long(assignment.order.extent(0)), long(x.extent(1)));
   const auto order = assignment.order;
   const int k = assignment.k;
   Kokkos::parallel_for(
@@ -46,6 +49,8 @@ void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, con
 template <class T>
 void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
                      const View2<T>& out) {
+  KMOE_CHECK_EXTENTS_OF("combine_forward", gates, long(out.extent(0)), long(assignment.k));
+  KMOE_CHECK_EXTENTS_OF("combine_forward", expert_out, long(assignment.slot_of.extent(0)), long(out.extent(1)));
   const auto slot_of = assignment.slot_of;
   const int k = assignment.k;
   Kokkos::parallel_for(
@@ -64,6 +69,10 @@ void combine_forward(const View2<T>& expert_out, const View2<T>& gates, const Ex
 template <class T>
 void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const ExpertAssignment& assignment,
                       const View2<T>& dout, const View2<T>& dgates, const View2<T>& dexpert_out) {
+  KMOE_CHECK_EXTENTS_OF("combine_backward", gates, long(dout.extent(0)), long(assignment.k));
+  KMOE_CHECK_EXTENTS_OF("combine_backward", dgates, long(dout.extent(0)), long(assignment.k));
+  KMOE_CHECK_EXTENTS_OF("combine_backward", expert_out, long(assignment.slot_of.extent(0)), long(dout.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("combine_backward", dexpert_out, long(assignment.slot_of.extent(0)), long(dout.extent(1)));
   const auto slot_of = assignment.slot_of;
   const int k = assignment.k, d = static_cast<int>(dout.extent(1));
   Kokkos::parallel_for(
@@ -83,6 +92,8 @@ void combine_backward(const View2<T>& expert_out, const View2<T>& gates, const E
 
 template <class T>
 void dispatch_backward(const View2<T>& dgrouped, const ExpertAssignment& assignment, const View2<T>& dx) {
+  KMOE_CHECK_EXTENTS_OF("dispatch_backward", dx, long(assignment.slot_of.extent(0) / assignment.k),
+                        long(dgrouped.extent(1)));
   const auto slot_of = assignment.slot_of;
   const int k = assignment.k;
   Kokkos::parallel_for(

@@ -1,11 +1,15 @@
 #include "kernels/rmsnorm.hpp"
 
+#include "core/extent_check.hpp"
 #include "core/kokkos_compat.hpp"
 
 namespace kmoe::kernels {
 
 template <class T>
 void rmsnorm_forward(const View2<T>& x, const View1<T>& gain, T eps, const View2<T>& y, const View1<T>& rstd) {
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_forward", gain, long(x.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_forward", y, long(x.extent(0)), long(x.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_forward", rstd, long(x.extent(0)));
   const int n = static_cast<int>(x.extent(0)), d = static_cast<int>(x.extent(1));
   Kokkos::parallel_for(
       "rmsnorm_forward", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
@@ -22,6 +26,11 @@ void rmsnorm_forward(const View2<T>& x, const View1<T>& gain, T eps, const View2
 template <class T>
 void rmsnorm_backward(const View2<T>& x, const View1<T>& gain, const View1<T>& rstd, const View2<T>& dy,
                       const View2<T>& dx, const View1<T>& dgain, bool accumulate_dx) {
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_backward", gain, long(x.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_backward", rstd, long(x.extent(0)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_backward", dy, long(x.extent(0)), long(x.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_backward", dx, long(x.extent(0)), long(x.extent(1)));
+  KMOE_CHECK_EXTENTS_OF("rmsnorm_backward", dgain, long(x.extent(1)));
   const int n = static_cast<int>(x.extent(0)), d = static_cast<int>(x.extent(1));
   Kokkos::parallel_for(
       "rmsnorm_backward_input", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {

@@ -28,5 +28,4 @@ TEST(KernelGradients, Linear) {
   EXPECT_LT(fd_relative_error(w, to_vector(dw), loss), kTolerance);
 }
 
-
 }  // namespace

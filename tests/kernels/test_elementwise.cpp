@@ -76,5 +76,4 @@ TEST(KernelGradients, DropoutZeroIsExactlyIdentity) {
   EXPECT_EQ(to_vector(x), before);
 }
 
-
 }  // namespace

@@ -32,5 +32,4 @@ TEST(KernelGradients, EmbeddingScatterAdd) {
   EXPECT_LT(fd_relative_error(table, to_vector(dtable), loss), kTolerance);
 }
 
-
 }  // namespace

@@ -29,5 +29,4 @@ TEST(KernelGradients, RmsNorm) {
   EXPECT_LT(fd_relative_error(g, to_vector(dg), loss), kTolerance);
 }
 
-
 }  // namespace

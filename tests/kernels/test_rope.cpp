@@ -46,5 +46,4 @@ TEST(KernelGradients, RopeRotatesInterleavedPairsByPositionAngle) {
   EXPECT_NEAR(h(0, 0), 1.0, 1e-15);
 }
 
-
 }  // namespace

@@ -24,5 +24,4 @@ TEST(SymmetricGram, MatchesTheGemmProduct) {
   }
 }
 
-
 }  // namespace

@@ -55,5 +55,4 @@ TEST(TokenGrouping, ManyChunksMatchAPlainStableSort) {
   }
 }
 
-
 }  // namespace

@@ -32,5 +32,4 @@ TEST(GradientClipping, NonFiniteValuesAreDetected) {
   EXPECT_FALSE(all_finite(g));
 }
 
-
 }  // namespace

@@ -46,5 +46,4 @@ TEST(Muon, TwoStepsMatchTheHostDefinitionWithAndWithoutNesterov) {
   EXPECT_NE(muon_step(true, g0, g1), muon_step(false, g0, g1));
 }
 
-
 }  // namespace

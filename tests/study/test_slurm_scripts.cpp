@@ -41,5 +41,4 @@ TEST(SlurmScripts, APreparationJobThenOneArrayPerStageThatRequeuesStoppedCells) 
   EXPECT_EQ(confirm.rfind("#!/bin/bash\n", 0), 0u);
 }
 
-
 }  // namespace

@@ -136,5 +136,4 @@ TEST(StudyStages, BadStagesAreRefusedWithTheStageNamed) {
   EXPECT_NE(error("slurm", "[slurm]\npartition = \"gpu; rm -rf\"\n").find("must be one word"), std::string::npos);
 }
 
-
 }  // namespace
