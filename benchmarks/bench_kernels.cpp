@@ -106,6 +106,8 @@ void BM_SiluDropout(benchmark::State& state) {
   report_tokens(state);
 }
 
+constexpr GateRule kResearchGates{ScoreFunction::softmax, GateNorm::selected, 1.0};
+
 struct RouterSetup {
   View2<float> x{"x", kTokens, kDim}, w{"w", kExperts, kDim}, dgates{"dg", kTokens, kTopK},
       dlogits{"dl", kTokens, kExperts};
@@ -120,7 +122,7 @@ struct RouterSetup {
   }
   void route() {
     linear_forward(x, w, state.logits);
-    router_forward(state, RouterNoise{0.1, 42, 1}, bias);
+    router_forward(state, RouterNoise{0.1, 42, 1}, bias, kResearchGates);
     assign_experts(View1<int>(state.top_idx.data(), kTokens * kTopK), 0, assignment, grouping);
   }
 };
@@ -130,7 +132,7 @@ void BM_RouterAndLosses(benchmark::State& state) {
   for (auto _ : state) {
     r.route();
     router_losses(r.state, r.assignment.offsets, r.fractions, r.mean_probs);
-    router_backward(r.state, r.dgates, r.fractions, 0.01f, 0.001f, r.dlogits);
+    router_backward(r.state, r.dgates, r.fractions, 0.01f, 0.001f, r.dlogits, kResearchGates);
     Kokkos::fence();
   }
   report_tokens(state);

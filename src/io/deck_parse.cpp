@@ -157,9 +157,9 @@ void validate_relations(const RunDeck& d, const std::string& src) {
   check(e.top_k <= e.num_experts, src, "moe.top_k",
         "must be <= moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(!(e.top_k == 1 && e.gate_norm == "selected" && m.ffn == "moe"), src, "moe.gate_norm",
-        "is \"selected\" with moe.top_k = 1: the one renormalised gate is always 1, so the language-model loss "
-        "sends the router no gradient (it would learn from the balancing losses only); allowed with top_k = 1: "
-        "\"none\" (the gate is the expert's softmax probability, as in Switch)");
+        "is \"selected\" with moe.top_k = 1: the one renormalised gate is always moe.route_scale, so the "
+        "language-model loss sends the router no gradient (it would learn from the balancing losses only); allowed "
+        "with top_k = 1: \"none\" (the gate is the expert's score, as in Switch)");
   check(e.lb_decay_end_frac >= e.lb_warmup_frac, src, "moe.lb_decay_end_frac",
         "must be >= moe.lb_warmup_frac (" + std::to_string(e.lb_warmup_frac) + ")");
   const auto& name = d.run.name;

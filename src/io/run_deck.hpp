@@ -34,7 +34,9 @@ struct ModelSection {
 struct MoeSection {
   int64_t num_experts = 8;
   int64_t top_k = 2;
+  std::string score = "softmax";       // "softmax" | "sigmoid"
   std::string gate_norm = "selected";  // "selected" | "none"
+  double route_scale = 1.0;
   int64_t expert_d_ff = 1536;
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;
@@ -45,6 +47,7 @@ struct MoeSection {
   double z_loss_weight = 0.0;
   bool aux_free_bias = false;
   double aux_free_bias_rate = 0.001;
+  bool aux_free_bias_centre = false;
   bool router_muon = true;
 };
 

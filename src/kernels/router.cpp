@@ -6,18 +6,20 @@
 namespace kmoe::kernels {
 
 template <class T>
-RouterState<T>::RouterState(int tokens, int experts, int k)
+RouterState<T>::RouterState(int tokens, int experts, int k, bool sigmoid_scores)
     : logits("router_logits", tokens, experts),
       probs("router_probs", tokens, experts),
+      scores(sigmoid_scores ? View2<T>("router_scores", tokens, experts) : probs),
       lse("router_lse", tokens),
       top_idx("router_top_idx", tokens, k),
       gates("router_gates", tokens, k) {}
 
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                    GateNorm gate_norm) {
+                    const GateRule& rule) {
   const auto logits = state.logits;
   const auto probs = state.probs;
+  const auto scores = state.scores;
   const auto lse = state.lse;
   const auto top_idx = state.top_idx;
   const auto gates = state.gates;
@@ -25,7 +27,8 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
   const int k = static_cast<int>(top_idx.extent(1));
   const double noise_std = noise.std;
   const uint64_t seed = noise.seed, stream = noise.stream;
-  const bool renormalise = gate_norm == GateNorm::selected;
+  const bool renormalise = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
+  const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
   Kokkos::parallel_for(
       "router_forward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         if (noise_std > 0.0) {
@@ -37,8 +40,17 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
         for (int e = 1; e < E; ++e) max_logit = math::fmax(max_logit, logits(n, e));
         T sum = 0;
         for (int e = 0; e < E; ++e) sum += math::exp(logits(n, e) - max_logit);
-        for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
         lse(n) = max_logit + math::log(sum);
+        if (sigmoid) {
+          T score_sum = 0;
+          for (int e = 0; e < E; ++e) {
+            scores(n, e) = T(1) / (T(1) + math::exp(-logits(n, e)));
+            score_sum += scores(n, e);
+          }
+          for (int e = 0; e < E; ++e) probs(n, e) = scores(n, e) / (score_sum + eps);
+        } else {
+          for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
+        }
         // Top-k in the order (score descending, index ascending): each pick is the best element
         // after the previous pick in that order, so ties keep the lower index and the cost is k·E.
         int prev = -1;
@@ -47,7 +59,7 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
           int best = -1;
           T best_score = 0;
           for (int e = 0; e < E; ++e) {
-            const T score = logits(n, e) + selection_bias(e);
+            const T score = (sigmoid ? scores(n, e) : logits(n, e)) + selection_bias(e);
             const bool after_prev = prev < 0 || score < prev_score || (score == prev_score && e > prev);
             if (after_prev && (best < 0 || score > best_score)) {
               best = e;
@@ -59,21 +71,29 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
           prev_score = best_score;
         }
         if (!renormalise) {
-          for (int s = 0; s < k; ++s) gates(n, s) = probs(n, top_idx(n, s));
-          return;
+          for (int s = 0; s < k; ++s) gates(n, s) = route_scale * scores(n, top_idx(n, s));
+        } else if (sigmoid) {
+          T selected_sum = 0;
+          for (int s = 0; s < k; ++s) selected_sum += scores(n, top_idx(n, s));
+          for (int s = 0; s < k; ++s) gates(n, s) = route_scale * (scores(n, top_idx(n, s)) / (selected_sum + eps));
+        } else {  // the softmax over the selected logits
+          T sel_max = logits(n, top_idx(n, 0));
+          for (int s = 1; s < k; ++s) sel_max = math::fmax(sel_max, logits(n, top_idx(n, s)));
+          T sel_sum = 0;
+          for (int s = 0; s < k; ++s) sel_sum += math::exp(logits(n, top_idx(n, s)) - sel_max);
+          for (int s = 0; s < k; ++s) {
+            gates(n, s) = route_scale * (math::exp(logits(n, top_idx(n, s)) - sel_max) / sel_sum);
+          }
         }
-        T sel_max = logits(n, top_idx(n, 0));
-        for (int s = 1; s < k; ++s) sel_max = math::fmax(sel_max, logits(n, top_idx(n, s)));
-        T sel_sum = 0;
-        for (int s = 0; s < k; ++s) sel_sum += math::exp(logits(n, top_idx(n, s)) - sel_max);
-        for (int s = 0; s < k; ++s) gates(n, s) = math::exp(logits(n, top_idx(n, s)) - sel_max) / sel_sum;
       });
 }
 
 template <class T>
 void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
-                     T z_coef, const View2<T>& dlogits, GateNorm gate_norm) {
+                     T z_coef, const View2<T>& dlogits, const GateRule& rule) {
+  const auto logits = state.logits;
   const auto probs = state.probs;
+  const auto scores = state.scores;
   const auto lse = state.lse;
   const auto top_idx = state.top_idx;
   const auto gates = state.gates;
@@ -81,32 +101,62 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
   const int k = static_cast<int>(top_idx.extent(1));
   const T lb_scale = lb_coef * T(E) / T(tokens);  // ∂(lb_coef·E·Σ f_e P̄_e)/∂P_ne = lb_scale·f_e
   const T z_scale = z_coef * T(2) / T(tokens);
-  const bool renormalised = gate_norm == GateNorm::selected;
+  const bool renormalised = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
+  const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
   Kokkos::parallel_for(
       "router_backward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
-        T p_dot_dp = 0;
-        for (int e = 0; e < E; ++e) p_dot_dp += probs(n, e) * lb_scale * fractions(e);
-        for (int e = 0; e < E; ++e) {
-          dlogits(n, e) = probs(n, e) * (lb_scale * fractions(e) - p_dot_dp) + z_scale * lse(n) * probs(n, e);
+        // Balancing: a_e = ∂L/∂P_ne. Softmax: ∂L/∂l_j = P_j (a_j − Σ_e P_e a_e). Sigmoid, P = s / Z:
+        // ∂L/∂l_j = s_j (1 − s_j) / Z · (a_j − Σ_e P_e a_e).
+        T p_dot_a = 0;
+        for (int e = 0; e < E; ++e) p_dot_a += probs(n, e) * lb_scale * fractions(e);
+        T score_sum = 0;
+        if (sigmoid) {
+          for (int e = 0; e < E; ++e) score_sum += scores(n, e);
         }
-        // gate_s = softmax over the selected logits: ∂gate_s/∂l_j = gate_s(δ_sj − gate_j), j selected;
-        // gate_s = P_{i_s}: ∂gate_s/∂l_e = P_{i_s}(δ_{i_s e} − P_e), every e.
+        for (int e = 0; e < E; ++e) {
+          const T balancing = lb_scale * fractions(e) - p_dot_a;
+          if (sigmoid) {
+            const T softmax = math::exp(logits(n, e) - lse(n));
+            dlogits(n, e) =
+                scores(n, e) * (T(1) - scores(n, e)) / (score_sum + eps) * balancing + z_scale * lse(n) * softmax;
+          } else {
+            dlogits(n, e) = probs(n, e) * balancing + z_scale * lse(n) * probs(n, e);
+          }
+        }
+        // Gates g_s = γ·q_s. Softmax over the selection: ∂q_s/∂l_j = q_s(δ_sj − q_j), j selected.
+        // Unnormalised softmax score, q_s = P_{i_s}: ∂q_s/∂l_e = P_{i_s}(δ_{i_s e} − P_e), every e.
+        // Sigmoid, unnormalised: ∂q_s/∂l_{i_s} = s_{i_s}(1 − s_{i_s}). Sigmoid over the selection,
+        // q_s = s_{i_s} / D with D = Σ_selected s + ε: ∂q_s/∂s_{i_r} = (δ_sr − q_s) / D.
         T g_dot_dg = 0;
         for (int s = 0; s < k; ++s) g_dot_dg += gates(n, s) * dgates(n, s);
+        if (sigmoid) {
+          T selected_sum = 0;
+          for (int s = 0; s < k; ++s) selected_sum += scores(n, top_idx(n, s));
+          for (int s = 0; s < k; ++s) {
+            const int e = top_idx(n, s);
+            const T slope = scores(n, e) * (T(1) - scores(n, e));
+            if (renormalised) {
+              dlogits(n, e) += route_scale / (selected_sum + eps) * (dgates(n, s) - g_dot_dg / route_scale) * slope;
+            } else {
+              dlogits(n, e) += route_scale * dgates(n, s) * slope;
+            }
+          }
+          return;
+        }
         if (!renormalised) {
           for (int e = 0; e < E; ++e) dlogits(n, e) -= probs(n, e) * g_dot_dg;
         }
         for (int s = 0; s < k; ++s) {
-          dlogits(n, top_idx(n, s)) += gates(n, s) * (dgates(n, s) - (renormalised ? g_dot_dg : T(0)));
+          dlogits(n, top_idx(n, s)) += gates(n, s) * (dgates(n, s) - (renormalised ? g_dot_dg / route_scale : T(0)));
         }
       });
 }
 
 #define KMOE_INSTANTIATE(T)                                                                                        \
   template struct RouterState<T>;                                                                                  \
-  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, GateNorm);           \
+  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, const GateRule&);    \
   template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, const View2<T>&, \
-                                   GateNorm);
+                                   const GateRule&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

@@ -1,8 +1,10 @@
-// Top-k router: logits = x·W_rᵀ (+ noise in training), P = softmax(logits), top-k on the
-// (noisy, optionally biased) logits with the lower expert index winning ties, gate weights =
-// softmax over the k selected logits (GateNorm::selected) or the selected experts' P themselves
-// (GateNorm::none). The backward combines the gate, load-balancing and z-loss gradients into
-// ∂L/∂logits.
+// Top-k router (docs/routing.md): logits l = x·W_rᵀ (+ noise in training), scores s = f(l)
+// with f = softmax over the experts or the sigmoid of each logit, top-k of the selection scores
+// (the logits for softmax, s for sigmoid, each + an optional bias; the lower expert index wins
+// ties), gates = route_scale · (the selected s renormalised over the selection — GateNorm::selected
+// — or the selected s themselves — GateNorm::none). P, the probabilities of the balancing loss
+// and the entropy, is the softmax, or the sigmoid scores normalised over all experts. The backward
+// combines the gate, load-balancing and z-loss gradients into ∂L/∂logits.
 #pragma once
 
 #include <cstdint>
@@ -14,17 +16,31 @@ namespace kmoe::kernels {
 template <class T>
 struct RouterState {
   View2<T> logits;     // [tokens, experts], noise included
-  View2<T> probs;      // [tokens, experts]
+  View2<T> probs;      // [tokens, experts] P
+  View2<T> scores;     // [tokens, experts] s: the sigmoid scores, or the same view as probs for softmax
   View1<T> lse;        // [tokens] log-sum-exp of the logits (z-loss)
   View2<int> top_idx;  // [tokens, k]
   View2<T> gates;      // [tokens, k]
   RouterState() = default;
-  RouterState(int tokens, int experts, int k);
+  RouterState(int tokens, int experts, int k, bool sigmoid_scores = false);
 };
 
 // moe.gate_norm. With top_k = 1, `selected` makes every gate 1: the language-model loss then
 // sends the router no gradient (the deck refuses that combination).
 enum class GateNorm { selected, none };
+
+// moe.score: the score function.
+enum class ScoreFunction { softmax, sigmoid };
+
+// What shapes the gates: the score function, the normalisation, and moe.route_scale.
+struct GateRule {
+  ScoreFunction score;
+  GateNorm norm;
+  double route_scale;
+};
+
+// The ε of the sigmoid gates' and probabilities' denominators (DeepSeek-V3, Megatron).
+constexpr double kScoreSumEpsilon = 1e-20;
 
 struct RouterNoise {
   double std = 0.0;
@@ -37,13 +53,13 @@ struct RouterNoise {
 // balancing); pass zeros for the plain router.
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                    GateNorm gate_norm = GateNorm::selected);
+                    const GateRule& rule);
 
 // dlogits = ∂L/∂logits from the gate gradients, the load-balancing term
 // lb_coef · E · Σ f_e P̄_e (f = assignment fractions, no gradient) and the z-loss term
 // z_coef · mean(lse²).
 template <class T>
 void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
-                     T z_coef, const View2<T>& dlogits, GateNorm gate_norm = GateNorm::selected);
+                     T z_coef, const View2<T>& dlogits, const GateRule& rule);
 
 }  // namespace kmoe::kernels

@@ -30,7 +30,8 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
                       c.dropout > 0 ? kernels::dropout_bit_bytes(size_t(ffn_rows(c, tokens)) * ffn_width(c)) : 0),
       expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
-    router = kernels::RouterState<T>(tokens, c.num_experts, c.top_k);
+    router =
+        kernels::RouterState<T>(tokens, c.num_experts, c.top_k, c.gate_rule.score == kernels::ScoreFunction::sigmoid);
     assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), c.top_k);
     fractions = View1<T>("fractions", c.num_experts);
     mean_probs = View1<T>("mean_probs", c.num_experts);
@@ -60,6 +61,8 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
   if (c.moe) {
     out.router.logits = first_rows(router.logits, tokens);
     out.router.probs = first_rows(router.probs, tokens);
+    out.router.scores =
+        router.scores.data() == router.probs.data() ? out.router.probs : first_rows(router.scores, tokens);
     out.router.lse = first_rows(router.lse, tokens);
     out.router.top_idx = first_rows(router.top_idx, tokens);
     out.router.gates = first_rows(router.gates, tokens);

@@ -51,17 +51,21 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
 }
 
 template <class T>
-void MoeTransformer<T>::update_routing_bias(const ForwardResult& update, double rate) {
+void MoeTransformer<T>::update_routing_bias(const ForwardResult& update, double rate, bool centre) {
   if (!config_.moe) return;
   auto bias = Kokkos::create_mirror_view_and_copy(HostSpace(), routing_bias_);
   for (int l = 0; l < config_.n_layers; ++l) {
     const auto& load = update.layers[l].expert_tokens;
     double mean = 0;
     for (auto n : load) mean += double(n) / double(load.size());
+    std::vector<double> step(config_.num_experts);
+    double mean_step = 0;
     for (int e = 0; e < config_.num_experts; ++e) {
       const double gap = mean - double(load[e]);
-      bias(l, e) += T(rate * ((gap > 0) - (gap < 0)));
+      step[e] = rate * ((gap > 0) - (gap < 0));
+      mean_step += step[e] / config_.num_experts;
     }
+    for (int e = 0; e < config_.num_experts; ++e) bias(l, e) += T(centre ? step[e] - mean_step : step[e]);
   }
   Kokkos::deep_copy(routing_bias_, bias);
 }

@@ -59,10 +59,10 @@ class MoeTransformer {
   ForwardResult forward(const TokenBatch& batch, const StepOptions& options);
   void backward();
 
-  // Aux-loss-free balancing: each layer's per-expert bias, added to the routing scores for
-  // expert selection only (gates still come from the unbiased logits), moves by `rate`
-  // toward balance after an update: b_e += rate · sign(mean load − load_e).
-  void update_routing_bias(const ForwardResult& update, double rate);
+  // Aux-loss-free balancing: each layer's per-expert bias, added to the selection scores only
+  // (gates still come from the unbiased scores), moves by `rate` toward balance after an update:
+  // b_e += rate · sign(mean load − load_e), the steps re-centred to zero mean when `centre`.
+  void update_routing_bias(const ForwardResult& update, double rate, bool centre);
   std::vector<double> routing_bias() const;  // [layer · expert]
   void set_routing_bias(const std::vector<double>& values);
 

@@ -24,7 +24,9 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.capacity_factor = e.capacity_factor;
   c.noise_std = e.noise_std;
   c.router_muon = e.router_muon;
-  c.gate_norm = e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected;
+  c.gate_rule =
+      kernels::GateRule{e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
+                        e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected, e.route_scale};
   c.matmul = kernels::matmul_from_name(deck.train.precision);
   return c;
 }

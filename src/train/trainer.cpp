@@ -308,7 +308,7 @@ bool Run::train_one_update() {
   }
   row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip, gradient_norm_sum_);
   optimizer_->step(params, lr);
-  if (m.aux_free_bias) model_->update_routing_bias(result, m.aux_free_bias_rate);
+  if (m.aux_free_bias) model_->update_routing_bias(result, m.aux_free_bias_rate, m.aux_free_bias_centre);
   Kokkos::fence();
   tokens_seen_ += result.tokens;
   row.tokens = tokens_seen_;

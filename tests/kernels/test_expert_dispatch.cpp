@@ -19,10 +19,13 @@ namespace {
 constexpr int kTokens = 6, kExperts = 4, kTopK = 2;
 
 struct RouterFixture {
-  explicit RouterFixture(int top_k, GateNorm norm)
-      : k(top_k), gate_norm(norm), state(kTokens, kExperts, top_k), order("order", kTokens * top_k) {}
+  explicit RouterFixture(int top_k, GateRule gate_rule)
+      : k(top_k),
+        rule(gate_rule),
+        state(kTokens, kExperts, top_k, gate_rule.score == ScoreFunction::sigmoid),
+        order("order", kTokens * top_k) {}
   int k;
-  GateNorm gate_norm;
+  GateRule rule;
   View2<double> raw_logits{"raw", kTokens, kExperts};
   RouterState<double> state;
   View1<int> offsets{"offsets", kExperts + 1}, order;
@@ -33,7 +36,7 @@ struct RouterFixture {
   // loss = Σ w·gates + lb_coef·lb + z_coef·z, f held fixed (it carries no gradient).
   double loss() {
     Kokkos::deep_copy(state.logits, raw_logits);
-    router_forward(state, noise, zero_bias, gate_norm);
+    router_forward(state, noise, zero_bias, rule);
     const View1<int> keys(state.top_idx.data(), kTokens * k);
     group_by_key(keys, kExperts, offsets, order);
     const auto values = router_losses(state, offsets, fractions, mean_probs);
@@ -41,14 +44,16 @@ struct RouterFixture {
   }
 };
 
-void check_router_gradient(double noise_std, int top_k = kTopK, GateNorm gate_norm = GateNorm::selected) {
-  RouterFixture fx(top_k, gate_norm);
+constexpr GateRule kSoftmaxSelected{ScoreFunction::softmax, GateNorm::selected, 1.0};
+
+void check_router_gradient(double noise_std, int top_k = kTopK, GateRule rule = kSoftmaxSelected) {
+  RouterFixture fx(top_k, rule);
   fx.noise = RouterNoise{noise_std, 42, 9};
   fill_normal(fx.raw_logits, 31, 2.0);
   fx.loss();
   View2<double> dgates("dgates", kTokens, top_k), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
-  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits, gate_norm);
+  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits, rule);
   EXPECT_LT(fd_relative_error(
                 fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7),
             1e-6);
@@ -56,19 +61,37 @@ void check_router_gradient(double noise_std, int top_k = kTopK, GateNorm gate_no
 
 TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }
 TEST(KernelGradients, RouterWithNoise) { check_router_gradient(0.5); }
-TEST(KernelGradients, RouterGatesWithoutRenormalisation) { check_router_gradient(0.5, 2, GateNorm::none); }
-TEST(KernelGradients, RouterTopOneGateIsTheProbability) { check_router_gradient(0.0, 1, GateNorm::none); }
+TEST(KernelGradients, RouterGatesWithoutRenormalisation) {
+  check_router_gradient(0.5, 2, {ScoreFunction::softmax, GateNorm::none, 1.0});
+}
+TEST(KernelGradients, RouterTopOneGateIsTheProbability) {
+  check_router_gradient(0.0, 1, {ScoreFunction::softmax, GateNorm::none, 1.0});
+}
+// Every score function and normalisation, with a route scale: gates, the balancing loss on the
+// normalised sigmoid scores, and the z-loss on the logits.
+TEST(KernelGradients, RouterEveryScoreFunctionNormalisationAndScale) {
+  for (const auto score : {ScoreFunction::softmax, ScoreFunction::sigmoid}) {
+    for (const auto norm : {GateNorm::selected, GateNorm::none}) {
+      for (const double scale : {1.0, 2.5}) {
+        SCOPED_TRACE(::testing::Message() << "sigmoid " << (score == ScoreFunction::sigmoid) << " selected "
+                                          << (norm == GateNorm::selected) << " scale " << scale);
+        check_router_gradient(0.3, kTopK, {score, norm, scale});
+      }
+    }
+  }
+  check_router_gradient(0.0, 1, {ScoreFunction::sigmoid, GateNorm::none, 2.5});
+}
 
 TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
   // Why the deck refuses top_k = 1 with gate_norm = "selected": the gate is 1 whatever the logits.
-  RouterFixture fx(1, GateNorm::selected);
+  RouterFixture fx(1, kSoftmaxSelected);
   fill_normal(fx.raw_logits, 31, 2.0);
   fx.loss();
   View2<double> dgates("dgates", kTokens, 1), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
-  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, GateNorm::selected);
+  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, kSoftmaxSelected);
   for (double g : to_vector(dlogits)) EXPECT_EQ(g, 0.0);
-  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, GateNorm::none);
+  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, {ScoreFunction::softmax, GateNorm::none, 1.0});
   double largest = 0;
   for (double g : to_vector(dlogits)) largest = std::max(largest, std::abs(g));
   EXPECT_GT(largest, 1e-3);

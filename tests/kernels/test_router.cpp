@@ -23,15 +23,20 @@ struct Routed {
   RouterLossValues losses;
 };
 
-Routed route(const std::vector<std::vector<double>>& logits, int k, GateNorm gate_norm = GateNorm::selected) {
+Routed route(const std::vector<std::vector<double>>& logits, int k,
+             GateRule rule = {ScoreFunction::softmax, GateNorm::selected, 1.0}) {
   const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
-  Routed r{RouterState<double>(n, E, k), View1<int>("offsets", E + 1), View1<int>("order", n * k),
-           View1<double>("f", E),        View1<double>("p", E),        {}};
+  Routed r{RouterState<double>(n, E, k, rule.score == ScoreFunction::sigmoid),
+           View1<int>("offsets", E + 1),
+           View1<int>("order", n * k),
+           View1<double>("f", E),
+           View1<double>("p", E),
+           {}};
   auto h = Kokkos::create_mirror_view(r.state.logits);
   for (int i = 0; i < n; ++i)
     for (int e = 0; e < E; ++e) h(i, e) = logits[i][e];
   Kokkos::deep_copy(r.state.logits, h);
-  router_forward(r.state, RouterNoise{}, View1<double>("bias", E), gate_norm);
+  router_forward(r.state, RouterNoise{}, View1<double>("bias", E), rule);
   group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
   r.losses = router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
   return r;
@@ -61,13 +66,59 @@ TEST(RouterValues, GatesAreTheSelectedProbabilitiesRenormalised) {
 
 TEST(RouterValues, UnnormalisedGatesAreTheSelectedProbabilities) {
   // Switch / OLMoE: g = P of each selected expert, summing to less than 1.
-  const auto r = route({logs({1, 2, 3, 4}), logs({4, 3, 2, 1})}, 2, GateNorm::none);
+  const auto r = route({logs({1, 2, 3, 4}), logs({4, 3, 2, 1})}, 2, {ScoreFunction::softmax, GateNorm::none, 1.0});
   EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 2, 0, 1}));
   const auto gates = to_vector(r.state.gates);
   const std::vector<double> expected = {0.4, 0.3, 0.4, 0.3};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(gates[i], expected[i], 1e-15);
-  const auto top1 = route({logs({1, 2, 3, 4})}, 1, GateNorm::none);
+  const auto top1 = route({logs({1, 2, 3, 4})}, 1, {ScoreFunction::softmax, GateNorm::none, 1.0});
   EXPECT_NEAR(to_vector(top1.state.gates)[0], 0.4, 1e-15);
+}
+
+// Logit log(x / (1 − x)) has sigmoid x: scores 0.1, 0.6, 0.3, 0.8 by construction.
+std::vector<double> logits_of_scores(std::initializer_list<double> scores) {
+  std::vector<double> out;
+  for (double x : scores) out.push_back(std::log(x / (1 - x)));
+  return out;
+}
+
+TEST(RouterValues, SigmoidScoresRenormalisedOverTheSelectionAndScaled) {
+  // DeepSeek-V3: the top-2 sigmoid scores 0.8 and 0.6, g = 2.5 · s / (0.8 + 0.6).
+  const auto r = route({logits_of_scores({0.1, 0.6, 0.3, 0.8})}, 2, {ScoreFunction::sigmoid, GateNorm::selected, 2.5});
+  EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 1}));
+  const auto gates = to_vector(r.state.gates);
+  EXPECT_NEAR(gates[0], 2.5 * 0.8 / 1.4, 1e-14);
+  EXPECT_NEAR(gates[1], 2.5 * 0.6 / 1.4, 1e-14);
+  // P for the balancing loss: the scores normalised over all four (sum 1.8).
+  const auto probs = to_vector(r.state.probs);
+  const std::vector<double> expected = {0.1 / 1.8, 0.6 / 1.8, 0.3 / 1.8, 0.8 / 1.8};
+  for (int e = 0; e < 4; ++e) EXPECT_NEAR(probs[e], expected[e], 1e-14);
+  // f = (0, ½, 0, ½): lb = 4 · (½ · 0.6 + ½ · 0.8) / 1.8.
+  EXPECT_NEAR(r.losses.load_balancing, 4 * 0.5 * (0.6 + 0.8) / 1.8, 1e-14);
+}
+
+TEST(RouterValues, UnnormalisedSigmoidGatesAreTheScoresTimesTheScale) {
+  const auto r = route({logits_of_scores({0.1, 0.6, 0.3, 0.8})}, 2, {ScoreFunction::sigmoid, GateNorm::none, 2.0});
+  const auto gates = to_vector(r.state.gates);
+  EXPECT_NEAR(gates[0], 1.6, 1e-14);
+  EXPECT_NEAR(gates[1], 1.2, 1e-14);
+}
+
+TEST(RouterValues, TheBiasSteersSigmoidSelectionButNotTheGates) {
+  // Bias +0.6 on expert 0 (score 0.1 → 0.7 for selection) puts it above expert 1 (0.6).
+  const int E = 4;
+  RouterState<double> state(1, E, 2, true);
+  auto h = Kokkos::create_mirror_view(state.logits);
+  const auto l = logits_of_scores({0.1, 0.6, 0.3, 0.8});
+  for (int e = 0; e < E; ++e) h(0, e) = l[e];
+  Kokkos::deep_copy(state.logits, h);
+  View1<double> bias("bias", E);
+  Kokkos::deep_copy(Kokkos::subview(bias, 0), 0.6);
+  router_forward(state, RouterNoise{}, bias, {ScoreFunction::sigmoid, GateNorm::selected, 1.0});
+  EXPECT_EQ(to_vector(state.top_idx), (std::vector<double>{3, 0}));
+  const auto gates = to_vector(state.gates);
+  EXPECT_NEAR(gates[0], 0.8 / 0.9, 1e-14);
+  EXPECT_NEAR(gates[1], 0.1 / 0.9, 1e-14);
 }
 
 TEST(RouterValues, LoadBalancingLossOnAConstructedAssignment) {
@@ -130,8 +181,14 @@ TEST(RoutingBias, MovesTowardBalanceAndSteersSelectionOnly) {
   update.layers.resize(c.n_layers);
   update.layers[0].expert_tokens = {10, 0, 5, 5};  // mean 5: expert 0 over, 1 under
   update.layers[1].expert_tokens = {5, 5, 5, 5};
-  model.update_routing_bias(update, 0.25);
+  model.update_routing_bias(update, 0.25, false);
   EXPECT_EQ(model.routing_bias(), (std::vector<double>{-0.25, 0.25, 0, 0, 0, 0, 0, 0}));
+  // Re-centred (torchtitan): layer 0's steps −¼, ¼, 0, 0 already have mean 0; an expert over the
+  // mean alone (10, 4, 4, 2: mean 5) gives −¼, ¼, ¼, ¼ → mean ⅛ → −⅜, ⅛, ⅛, ⅛.
+  update.layers[1].expert_tokens = {10, 4, 4, 2};
+  model.update_routing_bias(update, 0.25, true);
+  EXPECT_EQ(model.routing_bias(), (std::vector<double>{-0.5, 0.5, 0, 0, -0.375, 0.125, 0.125, 0.125}));
+  model.set_routing_bias(std::vector<double>(8, 0.0));
   // A large bias on expert 3 of layer 0 makes every token select it; the loss still flows
   // through gates computed from the unbiased logits.
   const StepOptions eval = evaluation_step_options();

@@ -13,8 +13,6 @@ using namespace kmoe::testing;
 
 namespace {
 
-constexpr double kTolerance = 1e-6;
-
 TEST(TokenGrouping, StableCountingSort) {
   const int n = 8;
   View1<int> keys("keys", n), offsets("offsets", 5), order("order", n);

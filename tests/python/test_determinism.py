@@ -65,6 +65,11 @@ class DeterminismTest(unittest.TestCase):
             with self.subTest(kernel=kernel or "default", deck="wider"):
                 self.compare_thread_counts(kernel, WIDER)
 
+    def test_every_router_family_is_bit_for_bit_the_same_on_every_thread_count_and_backend(self):
+        for name, overrides in ROUTER_FAMILIES.items():
+            with self.subTest(family=name):
+                self.compare_thread_counts("", overrides)
+
     def compare_thread_counts(self, kernel, overrides):
         """Trains the deck on 1 and 2 threads and on Serial with OPENBLAS_CORETYPE=kernel and
         asserts identical records and weights; False when this CPU cannot run that kernel."""
@@ -106,3 +111,9 @@ def cpu_has(flag):
 
 if __name__ == "__main__":
     unittest.main()
+# The routing families beyond the default (softmax, renormalised gates).
+ROUTER_FAMILIES = {
+    "sigmoid_scaled_aux_free": ("--set", 'moe.score="sigmoid"', "--set", "moe.route_scale=2.5", "--set",
+                                "moe.aux_free_bias=true", "--set", "moe.aux_free_bias_centre=true"),
+    "sigmoid_unnormalised": ("--set", 'moe.score="sigmoid"', "--set", 'moe.gate_norm="none"'),
+}

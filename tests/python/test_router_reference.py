@@ -1,0 +1,123 @@
+"""The router kernels against an independent NumPy implementation written from the catalogue's
+formulas (docs/routing.md): selection, gates, the balancing loss, z-loss, entropy and ∂L/∂logits
+(by central differences of the NumPy loss), for every score function, normalisation and scale,
+on the same logits."""
+import itertools
+import os
+import subprocess
+import unittest
+
+import numpy as np
+
+from kmoe_run import BUILD_DIR
+
+PROBE = os.path.join(BUILD_DIR, "tests", "router_probe")
+EPS = 1e-20  # the sigmoid gates' and probabilities' ε (DeepSeek-V3, Megatron)
+
+
+def softmax(x):
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def select(logits, bias, k, score):
+    """Top-k of the selection scores (logits for softmax, sigmoid scores for sigmoid, + bias);
+    ties go to the lower index."""
+    chosen = logits if score == "softmax" else 1 / (1 + np.exp(-logits))
+    keyed = chosen + bias
+    return np.array([sorted(range(len(row)), key=lambda e: (-row[e], e))[:k] for row in keyed])
+
+
+def forward(logits, idx, score, norm, scale):
+    """Gates, P, lse with the selection held fixed."""
+    lse = np.log(np.exp(logits).sum(axis=1))
+    if score == "softmax":
+        s = softmax(logits)
+        probs = s
+    else:
+        s = 1 / (1 + np.exp(-logits))
+        probs = s / (s.sum(axis=1, keepdims=True) + EPS)
+    picked = np.take_along_axis(s, idx, axis=1)
+    if norm == "none":
+        gates = picked
+    elif score == "softmax":  # softmax over the selected logits
+        gates = softmax(np.take_along_axis(logits, idx, axis=1))
+    else:
+        gates = picked / (picked.sum(axis=1, keepdims=True) + EPS)
+    return scale * gates, probs, lse
+
+
+def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
+    gates, probs, lse = forward(logits, idx, score, norm, scale)
+    experts = logits.shape[1]
+    lb = experts * np.dot(fractions, probs.mean(axis=0))
+    z = np.mean(lse ** 2)
+    return (dgates * gates).sum() + lb_coef * lb + z_coef * z, lb, z, probs
+
+
+def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef):
+    tokens, experts = logits.shape
+    text = " ".join(map(str, [tokens, experts, k, score, norm, scale, lb_coef, z_coef]))
+    text += "\n" + " ".join(f"{v:.17g}" for v in np.concatenate([bias, logits.ravel(), dgates.ravel()]))
+    r = subprocess.run([PROBE], input=text, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, r.stderr
+    out = {}
+    for line in r.stdout.splitlines():
+        name, *values = line.split()
+        out[name] = np.array([float(v) for v in values])
+    return out
+
+
+class RouterReference(unittest.TestCase):
+    def test_every_score_function_normalisation_and_scale(self):
+        rng = np.random.default_rng(7)
+        tokens, experts = 9, 6
+        for score, norm, scale, k in itertools.product(("softmax", "sigmoid"), ("selected", "none"),
+                                                        (1.0, 2.5), (1, 2, 3)):
+            if norm == "selected" and k == 1:
+                continue  # refused by the deck: the gate is constant
+            with self.subTest(score=score, norm=norm, scale=scale, k=k):
+                logits = rng.normal(0, 1.5, (tokens, experts))
+                bias = rng.normal(0, 0.3, experts)
+                dgates = rng.normal(0, 1, (tokens, k))
+                lb_coef, z_coef = 0.3, 0.05
+                got = run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef)
+
+                idx = select(logits, bias, k, score)
+                np.testing.assert_array_equal(got["top_idx"].reshape(tokens, k), idx)
+                gates, probs, _ = forward(logits, idx, score, norm, scale)
+                np.testing.assert_allclose(got["gates"].reshape(tokens, k), gates, rtol=1e-12, atol=1e-15)
+
+                counts = np.bincount(idx.ravel(), minlength=experts)
+                fractions = counts / (tokens * k)  # f: each expert's share of all picks
+                np.testing.assert_allclose(got["fractions"], fractions, rtol=1e-14)
+                total, lb, z, _ = losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)
+                self.assertAlmostEqual(got["load_balancing"][0], lb, places=12)
+                self.assertAlmostEqual(got["z_loss"][0], z, places=12)
+                entropy = -np.mean((probs * np.log(probs)).sum(axis=1))
+                self.assertAlmostEqual(got["entropy"][0], entropy, places=12)
+
+                h = 1e-6
+                numeric = np.zeros_like(logits)
+                for n, e in itertools.product(range(tokens), range(experts)):
+                    up, down = logits.copy(), logits.copy()
+                    up[n, e] += h
+                    down[n, e] -= h
+                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0] -
+                                     losses(down, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0]) / (2 * h)
+                np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
+
+    def test_balancing_loss_is_one_at_perfect_balance_for_both_score_functions(self):
+        # Every token's scores equal: P is uniform; four tokens over four experts with k = 2 and a
+        # bias that rotates the picks make f uniform too.
+        tokens, experts, k = 4, 4, 2
+        for score in ("softmax", "sigmoid"):
+            logits = np.zeros((tokens, experts))
+            got = run_probe(logits, np.zeros(experts), np.zeros((tokens, k)), k, score, "none", 1.0, 0, 0)
+            # All ties: every token picks experts 0 and 1, f = (½, ½, 0, 0), P̄ = ¼ each: lb = 4 · ¼ = 1.
+            self.assertAlmostEqual(got["load_balancing"][0], 1.0, places=14)
+
+
+if __name__ == "__main__":
+    unittest.main()

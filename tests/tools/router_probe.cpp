@@ -1,0 +1,67 @@
+// Runs the router kernels in double on given logits and prints what they computed, for
+// tests/python/test_router_reference.py to compare with an independent implementation.
+// stdin: tokens experts k score(softmax|sigmoid) gate_norm(selected|none) route_scale lb_coef z_coef,
+// then the bias [experts], the logits [tokens × experts] and ∂L/∂gates [tokens × k].
+// stdout: one line per quantity, "name v1 v2 …".
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "core/views.hpp"
+#include "kernels/router.hpp"
+#include "kernels/router_losses.hpp"
+#include "kernels/token_grouping.hpp"
+
+using namespace kmoe;
+using namespace kmoe::kernels;
+
+namespace {
+
+template <class V>
+void read_into(const V& view) {
+  auto host = Kokkos::create_mirror_view(view);
+  for (size_t i = 0; i < view.span(); ++i) std::cin >> host.data()[i];
+  Kokkos::deep_copy(view, host);
+}
+
+template <class V>
+void print(const char* name, const V& view) {
+  const auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), view);
+  std::printf("%s", name);
+  for (size_t i = 0; i < host.span(); ++i) std::printf(" %.17g", double(host.data()[i]));
+  std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Kokkos::initialize(argc, argv);
+  {
+    int tokens = 0, experts = 0, k = 0;
+    std::string score, norm;
+    double route_scale = 0, lb_coef = 0, z_coef = 0;
+    std::cin >> tokens >> experts >> k >> score >> norm >> route_scale >> lb_coef >> z_coef;
+    const GateRule rule{score == "sigmoid" ? ScoreFunction::sigmoid : ScoreFunction::softmax,
+                        norm == "none" ? GateNorm::none : GateNorm::selected, route_scale};
+    RouterState<double> state(tokens, experts, k, rule.score == ScoreFunction::sigmoid);
+    View1<double> bias("bias", experts);
+    View2<double> dgates("dgates", tokens, k), dlogits("dlogits", tokens, experts);
+    read_into(bias);
+    read_into(state.logits);
+    read_into(dgates);
+    router_forward(state, RouterNoise{}, bias, rule);
+    View1<int> offsets("offsets", experts + 1), order("order", tokens * k);
+    group_by_key(View1<int>(state.top_idx.data(), tokens * k), experts, offsets, order);
+    View1<double> fractions("fractions", experts), mean_probs("mean_probs", experts);
+    const auto losses = router_losses(state, offsets, fractions, mean_probs);
+    router_backward(state, dgates, fractions, lb_coef, z_coef, dlogits, rule);
+    print("top_idx", state.top_idx);
+    print("gates", state.gates);
+    print("fractions", fractions);
+    std::printf("load_balancing %.17g\nz_loss %.17g\nentropy %.17g\n", losses.load_balancing, losses.z_loss,
+                losses.entropy);
+    print("dlogits", dlogits);
+  }
+  Kokkos::finalize();
+  return 0;
+}
