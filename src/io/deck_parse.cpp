@@ -160,6 +160,17 @@ void validate_relations(const RunDeck& d, const std::string& src) {
         "is \"selected\" with moe.top_k = 1: the one renormalised gate is always moe.route_scale, so the "
         "language-model loss sends the router no gradient (it would learn from the balancing losses only); allowed "
         "with top_k = 1: \"none\" (the gate is the expert's score, as in Switch)");
+  check(e.num_experts % e.groups == 0, src, "moe.groups",
+        "must divide moe.num_experts (" + std::to_string(e.num_experts) + ")");
+  check(e.group_topk <= e.groups, src, "moe.group_topk", "must be <= moe.groups (" + std::to_string(e.groups) + ")");
+  check(e.top_k <= e.group_topk * (e.num_experts / e.groups), src, "moe.top_k",
+        "must be <= the experts of moe.group_topk groups (" + std::to_string(e.group_topk) + " x " +
+            std::to_string(e.num_experts / e.groups) + ")");
+  check(e.group_score != "topk_sum" || e.groups == 1 ||
+            (e.group_topk <= e.top_k && e.top_k / e.group_topk <= e.num_experts / e.groups),
+        src, "moe.group_score",
+        "is \"topk_sum\", which sums each group's top (top_k / group_topk) scores: needs group_topk <= top_k and "
+        "top_k / group_topk <= experts per group");
   check(e.lb_decay_end_frac >= e.lb_warmup_frac, src, "moe.lb_decay_end_frac",
         "must be >= moe.lb_warmup_frac (" + std::to_string(e.lb_warmup_frac) + ")");
   const auto& name = d.run.name;

@@ -16,7 +16,7 @@ RouterState<T>::RouterState(int tokens, int experts, int k, bool sigmoid_scores)
 
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                    const GateRule& rule) {
+                    const RouterRule& rule) {
   const auto logits = state.logits;
   const auto probs = state.probs;
   const auto scores = state.scores;
@@ -29,6 +29,8 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
   const uint64_t seed = noise.seed, stream = noise.stream;
   const bool renormalise = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
   const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
+  const int groups = rule.groups, group_topk = rule.group_topk, group_size = E / groups;
+  const int group_picks = rule.group_score == GroupScore::topk_sum ? k / group_topk : 1;
   Kokkos::parallel_for(
       "router_forward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         if (noise_std > 0.0) {
@@ -51,24 +53,54 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
         } else {
           for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
         }
-        // Top-k in the order (score descending, index ascending): each pick is the best element
-        // after the previous pick in that order, so ties keep the lower index and the cost is k·E.
-        int prev = -1;
-        T prev_score = 0;
-        for (int s = 0; s < k; ++s) {
+        const auto selection_score = [&](int e) { return (sigmoid ? scores(n, e) : logits(n, e)) + selection_bias(e); };
+        // The best i ∈ [first, last) with use(i) after (prev, prev_score) in the order (score
+        // descending, index ascending): picking k times this way is a top-k whose ties keep the
+        // lower index, at k·(last − first) cost.
+        const auto next_best = [&](int first, int last, const auto& score_of, const auto& use, int prev, T prev_score,
+                                   T& best_score) {
           int best = -1;
-          T best_score = 0;
-          for (int e = 0; e < E; ++e) {
-            const T score = (sigmoid ? scores(n, e) : logits(n, e)) + selection_bias(e);
-            const bool after_prev = prev < 0 || score < prev_score || (score == prev_score && e > prev);
+          for (int i = first; i < last; ++i) {
+            if (!use(i)) continue;
+            const T score = score_of(i);
+            const bool after_prev = prev < 0 || score < prev_score || (score == prev_score && i > prev);
             if (after_prev && (best < 0 || score > best_score)) {
-              best = e;
+              best = i;
               best_score = score;
             }
           }
-          top_idx(n, s) = best;
-          prev = best;
-          prev_score = best_score;
+          return best;
+        };
+        const auto every = [](int) { return true; };
+        const auto select_top_k = [&](const auto& use) {
+          int prev = -1;
+          T prev_score = 0;
+          for (int s = 0; s < k; ++s) {
+            prev = next_best(0, E, selection_score, use, prev, prev_score, prev_score);
+            top_idx(n, s) = prev;
+          }
+        };
+        if (groups == 1) {
+          select_top_k(every);
+        } else {
+          // A group's score: its best selection score, or the sum of its top group_picks.
+          const auto group_score = [&](int g) {
+            T sum = 0, score = 0;
+            int prev = -1;
+            for (int p = 0; p < group_picks; ++p) {
+              prev = next_best(g * group_size, (g + 1) * group_size, selection_score, every, prev, score, score);
+              sum += score;
+            }
+            return sum;
+          };
+          uint64_t eligible_groups = 0;
+          int prev = -1;
+          T prev_score = 0;
+          for (int pick = 0; pick < group_topk; ++pick) {
+            prev = next_best(0, groups, group_score, every, prev, prev_score, prev_score);
+            eligible_groups |= uint64_t(1) << prev;
+          }
+          select_top_k([&](int e) { return ((eligible_groups >> (e / group_size)) & 1) != 0; });
         }
         if (!renormalise) {
           for (int s = 0; s < k; ++s) gates(n, s) = route_scale * scores(n, top_idx(n, s));
@@ -90,7 +122,7 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
 
 template <class T>
 void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
-                     T z_coef, const View2<T>& dlogits, const GateRule& rule) {
+                     T z_coef, const View2<T>& dlogits, const RouterRule& rule) {
   const auto logits = state.logits;
   const auto probs = state.probs;
   const auto scores = state.scores;
@@ -154,9 +186,9 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
 
 #define KMOE_INSTANTIATE(T)                                                                                        \
   template struct RouterState<T>;                                                                                  \
-  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, const GateRule&);    \
+  template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, const RouterRule&);  \
   template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, const View2<T>&, \
-                                   const GateRule&);
+                                   const RouterRule&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

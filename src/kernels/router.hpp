@@ -1,10 +1,10 @@
 // Top-k router (docs/routing.md): logits l = x·W_rᵀ (+ noise in training), scores s = f(l)
 // with f = softmax over the experts or the sigmoid of each logit, top-k of the selection scores
 // (the logits for softmax, s for sigmoid, each + an optional bias; the lower expert index wins
-// ties), gates = route_scale · (the selected s renormalised over the selection — GateNorm::selected
-// — or the selected s themselves — GateNorm::none). P, the probabilities of the balancing loss
-// and the entropy, is the softmax, or the sigmoid scores normalised over all experts. The backward
-// combines the gate, load-balancing and z-loss gradients into ∂L/∂logits.
+// ties; with a group limit, among the experts of the best groups only), gates = route_scale · (the selected s
+// renormalised over the selection — GateNorm::selected — or the selected s themselves — GateNorm::none). P, the
+// probabilities of the balancing loss and the entropy, is the softmax, or the sigmoid scores normalised over all
+// experts. The backward combines the gate, load-balancing and z-loss gradients into ∂L/∂logits.
 #pragma once
 
 #include <cstdint>
@@ -32,12 +32,22 @@ enum class GateNorm { selected, none };
 // moe.score: the score function.
 enum class ScoreFunction { softmax, sigmoid };
 
-// What shapes the gates: the score function, the normalisation, and moe.route_scale.
-struct GateRule {
+// moe.group_score: a group's score for group-limited routing — its best selection score
+// (DeepSeek-V2) or the sum of its top (top_k / group_topk) selection scores (DeepSeek-V3, Megatron).
+enum class GroupScore { max, topk_sum };
+
+// The router's rule (moe.*): the score function, the gates' normalisation and scale, and the
+// group limit: experts in `groups` contiguous groups, only the best `group_topk` groups eligible
+// (groups = 1: no limit; at most kMaxExpertGroups).
+struct RouterRule {
   ScoreFunction score;
   GateNorm norm;
   double route_scale;
+  int groups, group_topk;
+  GroupScore group_score;
 };
+
+constexpr int kMaxExpertGroups = 64;  // a token's eligible groups are one 64-bit mask
 
 // The ε of the sigmoid gates' and probabilities' denominators (DeepSeek-V3, Megatron).
 constexpr double kScoreSumEpsilon = 1e-20;
@@ -53,13 +63,13 @@ struct RouterNoise {
 // balancing); pass zeros for the plain router.
 template <class T>
 void router_forward(const RouterState<T>& state, const RouterNoise& noise, const View1<T>& selection_bias,
-                    const GateRule& rule);
+                    const RouterRule& rule);
 
 // dlogits = ∂L/∂logits from the gate gradients, the load-balancing term
 // lb_coef · E · Σ f_e P̄_e (f = assignment fractions, no gradient) and the z-loss term
 // z_coef · mean(lse²).
 template <class T>
 void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
-                     T z_coef, const View2<T>& dlogits, const GateRule& rule);
+                     T z_coef, const View2<T>& dlogits, const RouterRule& rule);
 
 }  // namespace kmoe::kernels

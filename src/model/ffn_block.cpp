@@ -61,7 +61,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
                           rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
                                          static_cast<uint32_t>(step_.options.rng_step))};
     }
-    router_forward(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.gate_rule);
+    router_forward(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.router_rule);
     const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
     assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
@@ -151,7 +151,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     Kokkos::deep_copy(s.dnormed, T(0));
     dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
     router_backward(a.router, s.dgates, a.fractions, T(step_.options.lb_weight * step_.options.grad_scale),
-                    T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.gate_rule);
+                    T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
   }

@@ -31,7 +31,7 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
     router =
-        kernels::RouterState<T>(tokens, c.num_experts, c.top_k, c.gate_rule.score == kernels::ScoreFunction::sigmoid);
+        kernels::RouterState<T>(tokens, c.num_experts, c.top_k, c.router_rule.score == kernels::ScoreFunction::sigmoid);
     assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), c.top_k);
     fractions = View1<T>("fractions", c.num_experts);
     mean_probs = View1<T>("mean_probs", c.num_experts);

@@ -28,8 +28,8 @@ struct ModelConfig {
   double capacity_factor;  // 0 = dropless
   double noise_std;
   bool router_muon;
-  kernels::GateRule gate_rule;  // moe.score, moe.gate_norm, moe.route_scale
-  kernels::Matmul matmul;       // train.precision: the products' operands (not the router's)
+  kernels::RouterRule router_rule;  // moe.score, gate_norm, route_scale, groups, group_topk, group_score
+  kernels::Matmul matmul;           // train.precision: the products' operands (not the router's)
 
   int head_dim() const { return d_model / n_heads; }
   int parameter_blocks() const { return weight_sharing ? 1 : n_layers; }

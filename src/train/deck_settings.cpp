@@ -24,9 +24,13 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.capacity_factor = e.capacity_factor;
   c.noise_std = e.noise_std;
   c.router_muon = e.router_muon;
-  c.gate_rule =
-      kernels::GateRule{e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
-                        e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected, e.route_scale};
+  c.router_rule =
+      kernels::RouterRule{e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
+                          e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected,
+                          e.route_scale,
+                          static_cast<int>(e.groups),
+                          static_cast<int>(e.group_topk),
+                          e.group_score == "topk_sum" ? kernels::GroupScore::topk_sum : kernels::GroupScore::max};
   c.matmul = kernels::matmul_from_name(deck.train.precision);
   return c;
 }

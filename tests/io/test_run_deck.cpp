@@ -118,6 +118,21 @@ TEST(RunDeckErrors, TopOneWithRenormalisedGatesWouldFreezeTheRouter) {
   const auto dense = parse_run_deck_string("[model]\nffn = \"dense\"\n[moe]\ntop_k = 1\n", "dense.toml");
   EXPECT_EQ(dense.moe.top_k, 1);  // no router in a dense model
 }
+TEST(RunDeckErrors, InvalidRoutingCombinationsNameTheKeys) {
+  expect_error_mentions("[moe]\nnum_experts = 8\ngroups = 3\n", {"moe.groups", "divide", "8"});
+  expect_error_mentions("[moe]\ngroups = 2\ngroup_topk = 4\n", {"moe.group_topk", "<= moe.groups"});
+  expect_error_mentions("[moe]\nnum_experts = 8\ngroups = 4\ngroup_topk = 1\ntop_k = 3\n",
+                        {"moe.top_k", "group_topk", "1 x 2"});
+  expect_error_mentions("[moe]\nnum_experts = 8\ngroups = 4\ngroup_topk = 3\ntop_k = 2\ngroup_score = \"topk_sum\"\n",
+                        {"moe.group_score", "topk_sum", "group_topk <= top_k"});
+  expect_error_mentions("[moe]\nscore = \"relu\"\n", {"moe.score", "softmax", "sigmoid"});
+  expect_error_mentions("[moe]\nroute_scale = 0\n", {"moe.route_scale"});
+  const auto deck = parse_run_deck_string(
+      "[moe]\nscore = \"sigmoid\"\nroute_scale = 2.5\ngroups = 4\ngroup_topk = 2\ngroup_score = \"topk_sum\"\n",
+      "dsv3.toml");
+  EXPECT_EQ(deck.moe.groups, 4);
+}
+
 TEST(RunDeckErrors, AnUnterminatedQuoteInSetIsAnError) {
   try {
     parse_run_deck_string("", "ok.toml", {"data.corpus=\"/x"});

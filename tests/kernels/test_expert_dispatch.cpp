@@ -19,13 +19,13 @@ namespace {
 constexpr int kTokens = 6, kExperts = 4, kTopK = 2;
 
 struct RouterFixture {
-  explicit RouterFixture(int top_k, GateRule gate_rule)
+  explicit RouterFixture(int top_k, RouterRule router_rule)
       : k(top_k),
-        rule(gate_rule),
-        state(kTokens, kExperts, top_k, gate_rule.score == ScoreFunction::sigmoid),
+        rule(router_rule),
+        state(kTokens, kExperts, top_k, router_rule.score == ScoreFunction::sigmoid),
         order("order", kTokens * top_k) {}
   int k;
-  GateRule rule;
+  RouterRule rule;
   View2<double> raw_logits{"raw", kTokens, kExperts};
   RouterState<double> state;
   View1<int> offsets{"offsets", kExperts + 1}, order;
@@ -44,9 +44,9 @@ struct RouterFixture {
   }
 };
 
-constexpr GateRule kSoftmaxSelected{ScoreFunction::softmax, GateNorm::selected, 1.0};
+constexpr RouterRule kSoftmaxSelected{ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max};
 
-void check_router_gradient(double noise_std, int top_k = kTopK, GateRule rule = kSoftmaxSelected) {
+void check_router_gradient(double noise_std, int top_k = kTopK, RouterRule rule = kSoftmaxSelected) {
   RouterFixture fx(top_k, rule);
   fx.noise = RouterNoise{noise_std, 42, 9};
   fill_normal(fx.raw_logits, 31, 2.0);
@@ -62,10 +62,10 @@ void check_router_gradient(double noise_std, int top_k = kTopK, GateRule rule = 
 TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }
 TEST(KernelGradients, RouterWithNoise) { check_router_gradient(0.5); }
 TEST(KernelGradients, RouterGatesWithoutRenormalisation) {
-  check_router_gradient(0.5, 2, {ScoreFunction::softmax, GateNorm::none, 1.0});
+  check_router_gradient(0.5, 2, {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
 }
 TEST(KernelGradients, RouterTopOneGateIsTheProbability) {
-  check_router_gradient(0.0, 1, {ScoreFunction::softmax, GateNorm::none, 1.0});
+  check_router_gradient(0.0, 1, {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
 }
 // Every score function and normalisation, with a route scale: gates, the balancing loss on the
 // normalised sigmoid scores, and the z-loss on the logits.
@@ -75,11 +75,11 @@ TEST(KernelGradients, RouterEveryScoreFunctionNormalisationAndScale) {
       for (const double scale : {1.0, 2.5}) {
         SCOPED_TRACE(::testing::Message() << "sigmoid " << (score == ScoreFunction::sigmoid) << " selected "
                                           << (norm == GateNorm::selected) << " scale " << scale);
-        check_router_gradient(0.3, kTopK, {score, norm, scale});
+        check_router_gradient(0.3, kTopK, {score, norm, scale, 1, 1, GroupScore::max});
       }
     }
   }
-  check_router_gradient(0.0, 1, {ScoreFunction::sigmoid, GateNorm::none, 2.5});
+  check_router_gradient(0.0, 1, {ScoreFunction::sigmoid, GateNorm::none, 2.5, 1, 1, GroupScore::max});
 }
 
 TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
@@ -91,7 +91,8 @@ TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
   weighted_sum_grad(dgates);
   router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, kSoftmaxSelected);
   for (double g : to_vector(dlogits)) EXPECT_EQ(g, 0.0);
-  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, {ScoreFunction::softmax, GateNorm::none, 1.0});
+  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits,
+                  {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
   double largest = 0;
   for (double g : to_vector(dlogits)) largest = std::max(largest, std::abs(g));
   EXPECT_GT(largest, 1e-3);

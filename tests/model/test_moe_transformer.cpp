@@ -62,17 +62,17 @@ TEST(ModelGradients, MoeWithCapacityDropping) {
 TEST(ModelGradients, MoeTopOneWithGatesFromAllExperts) {
   auto c = tiny_config();
   c.top_k = 1;
-  c.gate_rule.norm = kernels::GateNorm::none;
+  c.router_rule.norm = kernels::GateNorm::none;
   c.noise_std = 0.5;
   check_model(c, training_options(0.1, 0.01));
 }
 
 TEST(ModelGradients, MoeWithSigmoidScoresAndScaledGates) {
   auto c = tiny_config();
-  c.gate_rule = {kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5};
+  c.router_rule = {kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 1, 1, kernels::GroupScore::max};
   c.noise_std = 0.3;
   check_model(c, training_options(0.1, 0.01));
-  c.gate_rule.norm = kernels::GateNorm::none;
+  c.router_rule.norm = kernels::GateNorm::none;
   check_model(c, training_options(0.1, 0.01));
 }
 
@@ -81,7 +81,7 @@ TEST(ModelGradients, TopOneRouterLearnsFromTheLanguageModelLoss) {
   // its gradient is non-zero.
   auto c = tiny_config();
   c.top_k = 1;
-  c.gate_rule.norm = kernels::GateNorm::none;
+  c.router_rule.norm = kernels::GateNorm::none;
   MoeTransformer<double> model(c, 7);
   model.params().zero_grads();
   model.forward(tiny_batch(c), training_options(0.0, 0.0));

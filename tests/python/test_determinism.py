@@ -116,4 +116,5 @@ ROUTER_FAMILIES = {
     "sigmoid_scaled_aux_free": ("--set", 'moe.score="sigmoid"', "--set", "moe.route_scale=2.5", "--set",
                                 "moe.aux_free_bias=true", "--set", "moe.aux_free_bias_centre=true"),
     "sigmoid_unnormalised": ("--set", 'moe.score="sigmoid"', "--set", 'moe.gate_norm="none"'),
+    "group_limited": ("--set", "moe.groups=2", "--set", 'moe.group_score="topk_sum"'),
 }

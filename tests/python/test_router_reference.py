@@ -20,12 +20,29 @@ def softmax(x):
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def select(logits, bias, k, score):
+def top(values, count):
+    """Indices of the `count` largest values, ties to the lower index."""
+    return sorted(range(len(values)), key=lambda i: (-values[i], i))[:count]
+
+
+def select(logits, bias, k, score, groups=1, group_topk=1, group_score="max"):
     """Top-k of the selection scores (logits for softmax, sigmoid scores for sigmoid, + bias);
-    ties go to the lower index."""
+    ties go to the lower index. Group-limited: the experts of the best group_topk groups only,
+    a group scored by its best selection score or the sum of its top k / group_topk."""
     chosen = logits if score == "softmax" else 1 / (1 + np.exp(-logits))
     keyed = chosen + bias
-    return np.array([sorted(range(len(row)), key=lambda e: (-row[e], e))[:k] for row in keyed])
+    picks = []
+    for row in keyed:
+        size = len(row) // groups
+        per_group = [row[g * size:(g + 1) * size] for g in range(groups)]
+        if group_score == "max":
+            group_scores = [max(v) for v in per_group]
+        else:
+            group_scores = [sum(sorted(v, reverse=True)[:k // group_topk]) for v in per_group]
+        allowed = {g for g in top(group_scores, group_topk)} if groups > 1 else {0}
+        masked = [v if e // size in allowed else -np.inf for e, v in enumerate(row)]
+        picks.append(top(masked, k))
+    return np.array(picks)
 
 
 def forward(logits, idx, score, norm, scale):
@@ -55,9 +72,11 @@ def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
     return (dgates * gates).sum() + lb_coef * lb + z_coef * z, lb, z, probs
 
 
-def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef):
+def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef, groups=1, group_topk=1,
+              group_score="max"):
     tokens, experts = logits.shape
-    text = " ".join(map(str, [tokens, experts, k, score, norm, scale, lb_coef, z_coef]))
+    text = " ".join(map(str, [tokens, experts, k, score, norm, scale, groups, group_topk, group_score, lb_coef,
+                              z_coef]))
     text += "\n" + " ".join(f"{v:.17g}" for v in np.concatenate([bias, logits.ravel(), dgates.ravel()]))
     r = subprocess.run([PROBE], input=text, capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -106,6 +125,33 @@ class RouterReference(unittest.TestCase):
                     down[n, e] -= h
                     numeric[n, e] = (losses(up, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0] -
                                      losses(down, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0]) / (2 * h)
+                np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
+
+    def test_group_limited_selection_and_its_gradient(self):
+        # 8 experts in 4 groups of 2; the masked experts never enter the selection and get no gate
+        # gradient; ∂L/∂logits against central differences with the selection held fixed.
+        rng = np.random.default_rng(11)
+        tokens, experts = 12, 8
+        for score, group_topk, group_score, k in itertools.product(("softmax", "sigmoid"), (1, 2), ("max", "topk_sum"),
+                                                                   (2,)):
+            with self.subTest(score=score, group_topk=group_topk, group_score=group_score):
+                logits = rng.normal(0, 1.5, (tokens, experts))
+                bias = rng.normal(0, 0.3, experts)
+                dgates = rng.normal(0, 1, (tokens, k))
+                got = run_probe(logits, bias, dgates, k, score, "selected", 1.0, 0.3, 0.05, 4, group_topk, group_score)
+                idx = select(logits, bias, k, score, 4, group_topk, group_score)
+                np.testing.assert_array_equal(got["top_idx"].reshape(tokens, k), idx)
+                if group_topk == 1:  # both picks in one group of two
+                    self.assertTrue(np.all(idx[:, 0] // 2 == idx[:, 1] // 2))
+                fractions = np.bincount(idx.ravel(), minlength=experts) / (tokens * k)
+                h = 1e-6
+                numeric = np.zeros_like(logits)
+                for n, e in itertools.product(range(tokens), range(experts)):
+                    up, down = logits.copy(), logits.copy()
+                    up[n, e] += h
+                    down[n, e] -= h
+                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0] -
+                                     losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_balancing_loss_is_one_at_perfect_balance_for_both_score_functions(self):

@@ -15,6 +15,7 @@ ROUTING_KEYS = {
     "moe.route_scale=2.5": "train/total_loss",
     'moe.gate_norm="none"': "train/total_loss",
     "moe.aux_free_bias_centre=true": "router/routing_bias",
+    "moe.groups=2": "router/load",
 }
 
 

@@ -1,6 +1,7 @@
 // Runs the router kernels in double on given logits and prints what they computed, for
 // tests/python/test_router_reference.py to compare with an independent implementation.
-// stdin: tokens experts k score(softmax|sigmoid) gate_norm(selected|none) route_scale lb_coef z_coef,
+// stdin: tokens experts k score(softmax|sigmoid) gate_norm(selected|none) route_scale groups group_topk
+// group_score(max|topk_sum) lb_coef z_coef,
 // then the bias [experts], the logits [tokens × experts] and ∂L/∂gates [tokens × k].
 // stdout: one line per quantity, "name v1 v2 …".
 #include <cstdio>
@@ -38,11 +39,17 @@ int main(int argc, char** argv) {
   Kokkos::initialize(argc, argv);
   {
     int tokens = 0, experts = 0, k = 0;
-    std::string score, norm;
+    int groups = 1, group_topk = 1;
+    std::string score, norm, group_score;
     double route_scale = 0, lb_coef = 0, z_coef = 0;
-    std::cin >> tokens >> experts >> k >> score >> norm >> route_scale >> lb_coef >> z_coef;
-    const GateRule rule{score == "sigmoid" ? ScoreFunction::sigmoid : ScoreFunction::softmax,
-                        norm == "none" ? GateNorm::none : GateNorm::selected, route_scale};
+    std::cin >> tokens >> experts >> k >> score >> norm >> route_scale >> groups >> group_topk >> group_score >>
+        lb_coef >> z_coef;
+    const RouterRule rule{score == "sigmoid" ? ScoreFunction::sigmoid : ScoreFunction::softmax,
+                          norm == "none" ? GateNorm::none : GateNorm::selected,
+                          route_scale,
+                          groups,
+                          group_topk,
+                          group_score == "topk_sum" ? GroupScore::topk_sum : GroupScore::max};
     RouterState<double> state(tokens, experts, k, rule.score == ScoreFunction::sigmoid);
     View1<double> bias("bias", experts);
     View2<double> dgates("dgates", tokens, k), dlogits("dlogits", tokens, experts);
