@@ -106,6 +106,22 @@ def routing_over_steps(study, axes=None):
     return axes
 
 
+def balance_over_steps(study, axes=None):
+    """Dead experts, busiest-over-mean load and KL(load ‖ uniform) per step (mean over layers and
+    seeds). Three panels."""
+    colours = condition_colours(study.runs)
+    per_step = study.router_layers.groupby(["run", "step"], as_index=False).mean(numeric_only=True)
+    axes = _axes(axes, 1, 3, (13, 3.8))
+    for i, (column, title) in enumerate(zip(("dead_experts", "max_over_mean_load", "load_kl_uniform"),
+                                            ("dead experts per layer", "busiest / mean expert load",
+                                             "KL(load ‖ uniform) (nats)"))):
+        ax = axes[0, i]
+        _band(ax, per_step, study.runs, column, colours, label=i == 0)
+        ax.set(title=title, xlabel="step")
+        ax.grid(alpha=0.3)
+    return axes
+
+
 def load_heat_map(study, run, axes=None):
     """One run's expert load share, layer by layer: experts down, steps across. A panel per layer."""
     rows = study.router[study.router["run"] == run]

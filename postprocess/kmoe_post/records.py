@@ -8,6 +8,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from .load_balance import load_balance
+
 FINALS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv", "test_loss", "test_ppl",
           "train_seconds", "eval_seconds", "peak_host_memory_mib", "peak_device_memory_mib", "early_stop_step")
 TRAIN_COLUMNS = ("tokens", "lr_muon", "lr_adamw", "ce_loss", "lb_loss", "z_loss", "total_loss", "accuracy",
@@ -115,6 +117,8 @@ def _read_run(path):
             for column in ROUTER_LAYER_COLUMNS:
                 if column in f["router"]:
                     router_layers[column] = f["router"][column][:].reshape(-1)
+            for column, values in load_balance(load).items():
+                router_layers[column] = values.reshape(-1)
     return row, trajectory, router, router_layers, evals
 
 

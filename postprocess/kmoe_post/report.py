@@ -110,6 +110,7 @@ def write(report, out):
                plots.save(plots.schedules(study), path("schedules.png"))]
     if not study.router_layers.empty:
         figures.append(plots.save(plots.routing_over_steps(study), path("routing.png")))
+        figures.append(plots.save(plots.balance_over_steps(study), path("balance.png")))
     figures.append(plots.save(plots.condition_bars(study, r.summary, BARS), path("conditions.png"), legend=False))
     if not study.router.empty:
         chosen = r.heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]

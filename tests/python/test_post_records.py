@@ -49,6 +49,28 @@ class LoadTest(unittest.TestCase):
             self.assertEqual(list(one.sort_values(["layer", "expert"])["load"]), list(range(8, 16)))
             self.assertEqual(list(study.evals.columns[:3]), ["run", "step", "val_loss"])
 
+    def test_load_balance_measures_by_hand(self):
+        from kmoe_post.load_balance import load_balance
+        m = load_balance([[4, 4, 4, 4], [16, 0, 0, 0], [6, 2, 0, 0], [0, 0, 0, 0]])
+        self.assertEqual(list(m["dead_experts"]), [0, 3, 2, 4])
+        np.testing.assert_allclose(m["max_over_mean_load"][:3], [1.0, 4.0, 3.0])
+        # KL(q ‖ 1/4): even 0; one expert log 4; (¾, ¼) ¾·log 3 + ¼·log 1 = ¾ log 3.
+        np.testing.assert_allclose(m["load_kl_uniform"][:3], [0.0, np.log(4), 0.75 * np.log(3)], rtol=1e-14)
+        self.assertTrue(np.isnan(m["load_kl_uniform"][3]) and np.isnan(m["max_over_mean_load"][3]))
+
+    def test_router_layer_frames_carry_the_balance_measures(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.h5")
+            write_record(path, "0.0", 1)
+            study = kmoe_post.load([path])
+            layers = study.router_layers
+            # step 1, layer 0 of load = arange(24).reshape(3, 2, 4): loads 0, 1, 2, 3 (sum 6).
+            first = layers[(layers.step == 1) & (layers.layer == 0)].iloc[0]
+            self.assertEqual(first["dead_experts"], 1)
+            self.assertAlmostEqual(first["max_over_mean_load"], 3 / 1.5)
+            q = np.array([0, 1, 2, 3]) / 6
+            self.assertAlmostEqual(first["load_kl_uniform"], sum(x * np.log(4 * x) for x in q if x > 0))
+
     def test_a_directory_or_a_list_of_records_loads_without_a_manifest(self):
         with tempfile.TemporaryDirectory() as tmp:
             write_record(os.path.join(tmp, "a.h5"), "0.1", 3)
