@@ -160,6 +160,11 @@ void validate_relations(const RunDeck& d, const std::string& src) {
         "is \"selected\" with moe.top_k = 1: the one renormalised gate is always moe.route_scale, so the "
         "language-model loss sends the router no gradient (it would learn from the balancing losses only); allowed "
         "with top_k = 1: \"none\" (the gate is the expert's score, as in Switch)");
+  check(e.shared_experts > 0 || (e.shared_expert_d_ff == 0 && e.shared_gate == "none"), src,
+        e.shared_expert_d_ff != 0 ? "moe.shared_expert_d_ff" : "moe.shared_gate",
+        "is set but moe.shared_experts = 0: it would do nothing; set moe.shared_experts >= 1");
+  check(e.shared_experts == 0 || m.ffn == "moe", src, "moe.shared_experts",
+        "needs model.ffn = \"moe\" (a dense model has no routed experts to share with)");
   check(e.num_experts % e.groups == 0, src, "moe.groups",
         "must divide moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(e.group_topk <= e.groups, src, "moe.group_topk", "must be <= moe.groups (" + std::to_string(e.groups) + ")");

@@ -37,9 +37,12 @@ struct MoeSection {
   std::string score = "softmax";       // "softmax" | "sigmoid"
   std::string gate_norm = "selected";  // "selected" | "none"
   double route_scale = 1.0;
-  int64_t groups = 1;               // group-limited routing: experts in contiguous groups
-  int64_t group_topk = 1;           // groups eligible per token
-  std::string group_score = "max";  // "max" | "topk_sum"
+  int64_t groups = 1;                // group-limited routing: experts in contiguous groups
+  int64_t group_topk = 1;            // groups eligible per token
+  std::string group_score = "max";   // "max" | "topk_sum"
+  int64_t shared_experts = 0;        // always-on experts added to the routed output
+  int64_t shared_expert_d_ff = 0;    // 0 = expert_d_ff
+  std::string shared_gate = "none";  // "none" | "sigmoid" | "convex"
   int64_t expert_d_ff = 1536;
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;

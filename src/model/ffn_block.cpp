@@ -11,6 +11,7 @@
 #include "kernels/rmsnorm.hpp"
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
+#include "kernels/shared_expert_mix.hpp"
 #include "kernels/token_grouping.hpp"
 #include "model/moe_transformer.hpp"
 #include "model/transformer_sites.hpp"
@@ -71,6 +72,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     expert_activation(layer);
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::forward, a.activated, a.expert_out);
     combine_forward(a.expert_out, a.router.gates, a.assignment, rows_.ffn_out);
+    if (c.shared_width() > 0) shared_experts_forward(layer);
     const RouterSummary at{c.num_experts};
     const auto& summary = a.host_router_summary;
     stats.load_balancing = summary(at.load_balancing());
@@ -127,6 +129,46 @@ void MoeTransformer<T>::expert_products(int layer, ExpertMatrix which, ExpertPro
 }
 
 template <class T>
+void MoeTransformer<T>::shared_experts_forward(int layer) {
+  const auto& c = config_;
+  const auto& p = indices_.blocks[layer];
+  auto& a = rows_.blocks[layer].shared;
+  const auto& x = rows_.blocks[layer].normed_ffn;
+  linear_forward(x, params_.matrix(p.shared_w1), a.hidden, T(0), c.matmul);
+  silu_dropout_forward(a.hidden, a.activated, dropout_probability(), step_.options.seed,
+                       dropout_stream(layer, dropout_site::kInsideSharedExpert), a.kept);
+  linear_forward(a.activated, params_.matrix(p.shared_w2), a.out, T(0), c.matmul);
+  if (c.shared_gate == SharedGate::sigmoid) linear_forward(x, params_.matrix(p.shared_gate), a.gate);
+  shared_expert_mix_forward(c.shared_gate, c.top_k, a.out, a.gate, rows_.ffn_out);
+}
+
+template <class T>
+void MoeTransformer<T>::shared_experts_mix_backward(int layer) {
+  const auto& a = rows_.blocks[layer].shared;
+  auto& s = rows_.scratch;
+  shared_expert_mix_backward(config_.shared_gate, config_.top_k, a.out, a.gate, s.dbranch, s.shared.dout,
+                             s.shared.dgate);
+}
+
+template <class T>
+void MoeTransformer<T>::shared_experts_backward(int layer) {
+  const auto& c = config_;
+  const auto& p = indices_.blocks[layer];
+  const auto& a = rows_.blocks[layer].shared;
+  const auto& x = rows_.blocks[layer].normed_ffn;
+  auto& s = rows_.scratch;
+  linear_backward_weight(s.shared.dout, a.activated, params_.matrix_grad(p.shared_w2), c.matmul);
+  linear_backward_input(s.shared.dout, params_.matrix(p.shared_w2), s.shared.dactivated, T(0), c.matmul);
+  silu_dropout_backward(a.hidden, s.shared.dactivated, s.shared.dhidden, dropout_probability(), a.kept);
+  linear_backward_weight(s.shared.dhidden, x, params_.matrix_grad(p.shared_w1), c.matmul);
+  linear_backward_input(s.shared.dhidden, params_.matrix(p.shared_w1), s.dnormed, T(1), c.matmul);
+  if (c.shared_gate == SharedGate::sigmoid) {
+    linear_backward_weight(s.shared.dgate, x, params_.matrix_grad(p.shared_gate));
+    linear_backward_input(s.shared.dgate, params_.matrix(p.shared_gate), s.dnormed, T(1));
+  }
+}
+
+template <class T>
 void MoeTransformer<T>::ffn_backward(int layer) {
   const auto& c = config_;
   const auto& p = indices_.blocks[layer];
@@ -142,6 +184,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_weight(s.dhidden, a.normed_ffn, params_.matrix_grad(p.ffn_w1), c.matmul);
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed, T(0), c.matmul);
   } else {
+    if (c.shared_width() > 0) shared_experts_mix_backward(layer);
     combine_backward(a.expert_out, a.router.gates, a.assignment, s.dbranch, s.dgates, s.dexpert_out);
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
@@ -154,6 +197,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
                     T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
+    if (c.shared_width() > 0) shared_experts_backward(layer);
   }
   rmsnorm_backward(a.x_mid, params_.vector(p.ffn_norm), a.rstd_ffn, s.dnormed, s.dx, params_.vector_grad(p.ffn_norm),
                    true);
@@ -167,7 +211,10 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template void MoeTransformer<T>::expert_products(int, ExpertMatrix, ExpertProduct, const View2<T>&, \
                                                    const View2<T>&);                                  \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                               \
-  template void MoeTransformer<T>::ffn_backward(int);
+  template void MoeTransformer<T>::ffn_backward(int);                                                 \
+  template void MoeTransformer<T>::shared_experts_forward(int);                                       \
+  template void MoeTransformer<T>::shared_experts_mix_backward(int);                                  \
+  template void MoeTransformer<T>::shared_experts_backward(int);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

@@ -38,6 +38,14 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
     router_summary = View1<double>("router_summary", kernels::RouterSummary{c.num_experts}.size());
     host_router_summary = HostView1<double>("host_router_summary", router_summary.extent(0));
   }
+  const int S = c.shared_width();
+  if (S > 0) {
+    shared.hidden = View2<T>("shared_hidden", tokens, S);
+    shared.activated = View2<T>("shared_activated", tokens, S);
+    shared.kept = View1<uint8_t>("shared_kept", c.dropout > 0 ? kernels::dropout_bit_bytes(size_t(tokens) * S) : 0);
+    shared.out = View2<T>("shared_out", tokens, c.d_model);
+    shared.gate = View2<T>("shared_gate", c.shared_gate == kernels::SharedGate::sigmoid ? tokens : 0, 1);
+  }
 }
 
 template <class T>
@@ -68,6 +76,13 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
     out.router.gates = first_rows(router.gates, tokens);
     out.assignment = assignment.first_assignments(rows);
   }
+  if (c.shared_width() > 0) {
+    for (View2<T>* v : {&out.shared.hidden, &out.shared.activated, &out.shared.out}) *v = first_rows(*v, tokens);
+    if (shared.gate.extent(0) > 0) out.shared.gate = first_rows(shared.gate, tokens);
+    if (shared.kept.extent(0) > 0) {
+      out.shared.kept = first_rows(shared.kept, kernels::dropout_bit_bytes(size_t(tokens) * c.shared_width()));
+    }
+  }
   return out;
 }
 
@@ -80,6 +95,9 @@ BackwardScratch<T> BackwardScratch<T>::first_tokens(const ModelConfig& c, int to
   }
   for (View2<T>* v : {&out.dexpert_out, &out.dhidden, &out.dactivated, &out.dgrouped}) {
     if (v->extent(0) > 0) *v = first_rows(*v, ffn_rows(c, tokens));
+  }
+  for (View2<T>* v : {&out.shared.dout, &out.shared.dactivated, &out.shared.dhidden, &out.shared.dgate}) {
+    if (v->extent(0) > 0) *v = first_rows(*v, tokens);
   }
   return out;
 }
@@ -98,7 +116,15 @@ BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
       dexpert_out("dexpert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
       dhidden("dhidden", ffn_rows(c, tokens), ffn_width(c)),
       dactivated("dactivated", ffn_rows(c, tokens), ffn_width(c)),
-      dgrouped("dgrouped", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {}
+      dgrouped("dgrouped", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
+  const int S = c.shared_width();
+  if (S > 0) {
+    shared.dout = View2<T>("shared_dout", tokens, c.d_model);
+    shared.dactivated = View2<T>("shared_dactivated", tokens, S);
+    shared.dhidden = View2<T>("shared_dhidden", tokens, S);
+    shared.dgate = View2<T>("shared_dgate", c.shared_gate == kernels::SharedGate::sigmoid ? tokens : 0, 1);
+  }
+}
 
 template struct BlockActivations<float>;
 template struct BlockActivations<double>;

@@ -15,6 +15,21 @@ inline kernels::AttentionShape attention_shape(const ModelConfig& c, int64_t tok
   return {int(tokens / c.seq_len), c.seq_len, c.n_heads, c.head_dim()};
 }
 
+// The shared experts' forward (one FFN of their summed width S), empty without shared experts.
+template <class T>
+struct SharedExpertActivations {
+  View2<T> hidden, activated;  // [N, S] before SiLU, Drop(SiLU(hidden))
+  View1<uint8_t> kept;         // the dropout mask of `activated`
+  View2<T> out;                // [N, D]
+  View2<T> gate;               // [N, 1] the gate logits, then their sigmoids (shared_gate = "sigmoid")
+};
+
+// Their backward scratch.
+template <class T>
+struct SharedExpertGradients {
+  View2<T> dout, dactivated, dhidden, dgate;
+};
+
 template <class T>
 struct BlockActivations {
   View2<T> normed_attn;  // RMSNorm1 output [N, D]
@@ -37,6 +52,7 @@ struct BlockActivations {
   View2<T> activated;                     // [rows, F] Drop(SiLU(hidden)), kept for the weight gradient
   View1<uint8_t> activation_kept;         // the dropout mask of `activated`, one bit per element
   View2<T> expert_out;                    // [rows, D]
+  SharedExpertActivations<T> shared;
 
   BlockActivations() = default;
   BlockActivations(const ModelConfig& c, int tokens);
@@ -48,6 +64,7 @@ template <class T>
 struct BackwardScratch {
   View2<T> dx, dbranch, dnormed, dq, dk, dv, dattn;
   View2<T> dgates, dlogits, dexpert_out, dhidden, dactivated, dgrouped;
+  SharedExpertGradients<T> shared;
 
   BackwardScratch() = default;
   BackwardScratch(const ModelConfig& c, int tokens);

@@ -15,15 +15,17 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
   const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
   const double rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
   const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.top_k) : 0;
-  const double per_layer = 7 * N * D + N * H + 2 * N + 2 * rows * D + 2 * rows * F + router;
-  const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router;
+  const double S = c.shared_width(), shared = S > 0 ? N * (2 * S + D + 1) : 0;
+  const double per_layer = 7 * N * D + N * H + 2 * N + 2 * rows * D + 2 * rows * F + router + shared;
+  const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router + shared;
   const double attention = 9 * N * D + 2 * std::min(double(kernels::kAttentionScoreElements), N * c.seq_len);
   const double logits = std::min(N, double(kernels::kLogitsChunkRows)) * c.vocab_size;
   // Recorded dropout masks: a bit per FFN activation and the attention probabilities' words.
   const double mask_bytes_per_layer =
-      c.dropout > 0 ? double(kernels::dropout_bit_bytes(size_t(rows * F))) +
-                          double(kernels::attention_kept_words(attention_shape(c, tokens))) * sizeof(uint32_t)
-                    : 0;
+      c.dropout > 0
+          ? double(kernels::dropout_bit_bytes(size_t(rows * F))) + double(kernels::dropout_bit_bytes(size_t(N * S))) +
+                double(kernels::attention_kept_words(attention_shape(c, tokens))) * sizeof(uint32_t)
+          : 0;
   MemoryEstimate m;
   // Values, gradients, two moments (AdamW) or momentum (Muon), and the optimizer's workspace.
   m.state_bytes = (4 * P + optimizer_scratch) * value_bytes;

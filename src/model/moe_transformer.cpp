@@ -31,6 +31,7 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
   for (int l = 0; l < config.n_layers; ++l) {
     const std::string p = "blocks." + std::to_string(config.weight_sharing ? 0 : l) + ".";
     BlockParams b{};
+    b.shared_w1 = b.shared_w2 = b.shared_gate = -1;
     b.attn_norm = params_.index_of(p + "attn_norm");
     b.wq = params_.index_of(p + "wq");
     b.wk = params_.index_of(p + "wk");
@@ -40,6 +41,11 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
     if (config.moe) {
       b.router = params_.index_of(p + "router");
       b.first_expert = params_.index_of(p + "experts.0.w1");
+      if (config.shared_width() > 0) {
+        b.shared_w1 = params_.index_of(p + "shared.w1");
+        b.shared_w2 = params_.index_of(p + "shared.w2");
+        if (config.shared_gate == kernels::SharedGate::sigmoid) b.shared_gate = params_.index_of(p + "shared.gate");
+      }
     } else {
       b.ffn_w1 = params_.index_of(p + "ffn.w1");
       b.ffn_w2 = params_.index_of(p + "ffn.w2");

@@ -71,6 +71,7 @@ class MoeTransformer {
   enum class ExpertMatrix { w1, w2, count };
   struct BlockParams {
     int attn_norm, wq, wk, wv, wo, ffn_norm, router, first_expert, ffn_w1, ffn_w2;
+    int shared_w1, shared_w2, shared_gate;  // −1 without shared experts (or without their gate)
     int expert(int e, ExpertMatrix which) const { return first_expert + e * int(ExpertMatrix::count) + int(which); }
   };
   void ensure_buffers(int tokens);
@@ -89,6 +90,12 @@ class MoeTransformer {
   void attention_backward(int layer);
   void ffn_forward(int layer, LayerRouterStats& stats);
   void ffn_backward(int layer);
+  // The shared experts: their output joins rows_.ffn_out; the backward takes ∂L/∂ffn_out from
+  // scratch.dbranch (leaving ∂L/∂routed there) and, after the routed experts' backward, adds their
+  // input gradient into scratch.dnormed.
+  void shared_experts_forward(int layer);
+  void shared_experts_mix_backward(int layer);
+  void shared_experts_backward(int layer);
   int expert_capacity() const;  // rows each expert keeps (0 = dropless)
   // The experts' products of one layer as one grouped call: rows of `a` (or, transposed, its
   // columns) and of `c` follow the layer's expert offsets (capacity applied).

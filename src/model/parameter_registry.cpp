@@ -35,6 +35,14 @@ std::vector<ParamSpec> build_parameter_specs(const ModelConfig& c) {
         add(x + "w1", {c.expert_d_ff, D}, InitRule::Normal, OptimizerGroup::Muon, share);
         add(x + "w2", {D, c.expert_d_ff}, InitRule::Normal, OptimizerGroup::Muon, share);
       }
+      if (c.shared_width() > 0) {
+        add(p + "shared.w1", {c.shared_width(), D}, InitRule::Normal, OptimizerGroup::Muon);
+        add(p + "shared.w2", {D, c.shared_width()}, InitRule::Normal, OptimizerGroup::Muon);
+        // A vector, trained by AdamW like the norms (Newton–Schulz would only rescale it).
+        if (c.shared_gate == kernels::SharedGate::sigmoid) {
+          add(p + "shared.gate", {1, D}, InitRule::Normal, OptimizerGroup::AdamW);
+        }
+      }
     } else {
       add(p + "ffn.w1", {c.d_ff, D}, InitRule::Normal, OptimizerGroup::Muon);
       add(p + "ffn.w2", {D, c.d_ff}, InitRule::Normal, OptimizerGroup::Muon);

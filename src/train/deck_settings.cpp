@@ -24,6 +24,11 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.capacity_factor = e.capacity_factor;
   c.noise_std = e.noise_std;
   c.router_muon = e.router_muon;
+  c.shared_experts = static_cast<int>(e.shared_experts);
+  c.shared_d_ff = static_cast<int>(e.shared_expert_d_ff > 0 ? e.shared_expert_d_ff : e.expert_d_ff);
+  c.shared_gate = e.shared_gate == "sigmoid"  ? kernels::SharedGate::sigmoid
+                  : e.shared_gate == "convex" ? kernels::SharedGate::convex
+                                              : kernels::SharedGate::none;
   c.router_rule =
       kernels::RouterRule{e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
                           e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected,

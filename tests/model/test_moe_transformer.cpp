@@ -76,6 +76,18 @@ TEST(ModelGradients, MoeWithSigmoidScoresAndScaledGates) {
   check_model(c, training_options(0.1, 0.01));
 }
 
+TEST(ModelGradients, MoeWithSharedExpertsUnderEachGate) {
+  for (const auto gate : {kernels::SharedGate::none, kernels::SharedGate::sigmoid, kernels::SharedGate::convex}) {
+    auto c = tiny_config();
+    c.shared_experts = 2;
+    c.shared_d_ff = 3;
+    c.shared_gate = gate;
+    c.dropout = 0.2;  // the shared experts' own dropout mask is reused by their backward
+    SCOPED_TRACE(int(gate));
+    check_model(c, training_options(0.1, 0.01));
+  }
+}
+
 TEST(ModelGradients, TopOneRouterLearnsFromTheLanguageModelLoss) {
   // Without balancing losses, only the gates carry the loss to the router: with gate_norm "none"
   // its gradient is non-zero.

@@ -30,6 +30,33 @@ TEST(ParameterRegistry, ReferenceModelCountsMatchTheFormula) {
   EXPECT_EQ(counts.active, 36592512);
 }
 
+TEST(ParameterRegistry, SharedExpertsCountAsTotalAndActive) {
+  // DeepSeek's matched-active comparison: one shared expert of width F beside top-1 of the routed
+  // experts has the active expert parameters of top-2.
+  auto c = reference_config();
+  const auto plain = count_parameters(build_parameter_specs(c));
+  c.shared_experts = 1;
+  c.shared_d_ff = c.expert_d_ff;
+  const auto with_shared = count_parameters(build_parameter_specs(c));
+  const int64_t shared = 2LL * c.d_model * c.expert_d_ff * c.n_layers;
+  EXPECT_EQ(with_shared.total, plain.total + shared);
+  EXPECT_EQ(with_shared.active, plain.active + shared);
+  c.shared_gate = kernels::SharedGate::sigmoid;  // + one d_model gate vector per layer, for AdamW
+  const auto specs = build_parameter_specs(c);
+  EXPECT_EQ(count_parameters(specs).total, with_shared.total + int64_t(c.d_model) * c.n_layers);
+  for (const auto& s : specs) {
+    if (s.name.find("shared.gate") != std::string::npos) {
+      EXPECT_EQ(s.group, OptimizerGroup::AdamW) << s.name;
+    } else if (s.name.find("shared.w") != std::string::npos) {
+      EXPECT_EQ(s.group, OptimizerGroup::Muon) << s.name;
+    }
+  }
+  c.shared_gate = kernels::SharedGate::none;
+  c.top_k = 1;
+  auto top2 = reference_config();
+  EXPECT_EQ(count_parameters(build_parameter_specs(c)).active, count_parameters(build_parameter_specs(top2)).active);
+}
+
 TEST(ParameterRegistry, WeightSharingCountsOneBlock) {
   auto c = reference_config();
   const auto unshared = count_parameters(build_parameter_specs(c)).total;
@@ -42,7 +69,8 @@ TEST(ParameterRegistry, WeightSharingCountsOneBlock) {
 TEST(ParameterRegistry, MuonGetsHiddenMatricesAndTheRouter) {
   auto c = kmoe::testing::tiny_config();
   for (const auto& s : build_parameter_specs(c)) {
-    const bool hidden_matrix = s.shape.size() == 2 && s.name != "tok_emb";
+    const bool hidden_matrix =
+        s.shape.size() == 2 && s.name != "tok_emb" && s.name.find("shared.gate") == std::string::npos;
     EXPECT_EQ(s.group == OptimizerGroup::Muon, hidden_matrix) << s.name;
   }
   c.router_muon = false;

@@ -117,4 +117,5 @@ ROUTER_FAMILIES = {
                                 "moe.aux_free_bias=true", "--set", "moe.aux_free_bias_centre=true"),
     "sigmoid_unnormalised": ("--set", 'moe.score="sigmoid"', "--set", 'moe.gate_norm="none"'),
     "group_limited": ("--set", "moe.groups=2", "--set", 'moe.group_score="topk_sum"'),
+    "shared_expert_gated": ("--set", "moe.shared_experts=1", "--set", 'moe.shared_gate="sigmoid"'),
 }
