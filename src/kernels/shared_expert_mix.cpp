@@ -22,8 +22,8 @@ void shared_expert_mix_forward(SharedGate rule, int k, const View2<T>& shared, c
           Kokkos::single(Kokkos::PerTeam(team), [&]() { gate(row, 0) = beta; });
         }
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, d), [&](int j) {
-          routed(row, j) = (rule == SharedGate::convex ? routed_share * routed(row, j) : routed(row, j)) +
-                           beta * shared(row, j);
+          routed(row, j) =
+              (rule == SharedGate::convex ? routed_share * routed(row, j) : routed(row, j)) + beta * shared(row, j);
         });
       });
 }
