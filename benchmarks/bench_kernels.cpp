@@ -131,7 +131,7 @@ void BM_RouterAndLosses(benchmark::State& state) {
   RouterSetup r;
   for (auto _ : state) {
     r.route();
-    router_losses(r.state, r.assignment.offsets, r.fractions, r.mean_probs);
+    router_losses(r.state, r.assignment.offsets, LoadFractions::per_pick, r.fractions, r.mean_probs);
     router_backward(r.state, r.dgates, r.fractions, 0.01f, 0.001f, r.dlogits, kResearchGates);
     Kokkos::fence();
   }

@@ -46,8 +46,10 @@ struct MoeSection {
   int64_t expert_d_ff = 1536;
   double capacity_factor = 0.0;  // 0 = dropless
   double noise_std = 0.1;
-  double load_balancing_weight = 0.01;      // schedule start value
-  double load_balancing_weight_end = 0.01;  // defaults to the start value
+  double load_balancing_weight = 0.01;                // schedule start value
+  double load_balancing_weight_end = 0.01;            // defaults to the start value
+  std::string load_balancing_fractions = "per_pick";  // "per_pick" | "per_token" | "first_choice"
+  std::string load_balancing_layers = "sum";          // "sum" | "mean" | "pooled"
   double lb_warmup_frac = 0.0;
   double lb_decay_end_frac = 0.0;
   double z_loss_weight = 0.0;

@@ -5,13 +5,15 @@
 namespace kmoe::kernels {
 
 template <class T>
-void router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
-                   const View1<T>& mean_probs, const View1<double>& summary) {
+void router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
+                   const View1<T>& fractions, const View1<T>& mean_probs, const View1<double>& summary) {
   const auto probs = state.probs;
   const auto lse = state.lse;
+  const auto top_idx = state.top_idx;
   const int tokens = static_cast<int>(probs.extent(0)), E = static_cast<int>(probs.extent(1));
   const int k = static_cast<int>(state.top_idx.extent(1));
-  const T total = T(tokens) * T(k);
+  const T total = convention == LoadFractions::per_pick ? T(tokens) * T(k) : T(tokens);
+  const bool first_choice = convention == LoadFractions::first_choice;
   const RouterSummary at{E};
   Kokkos::parallel_for(
       "router_fractions_and_mean_probs", TeamPolicy(E + 1, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
@@ -23,11 +25,17 @@ void router_losses(const RouterState<T>& state, const View1<int>& offsets, const
         T sum = 0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, tokens), [&](int n, T& acc) { acc += probs(n, e); }, sum);
+        int first_picks = 0;
+        if (first_choice) {
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, tokens), [&](int n, int& acc) { acc += top_idx(n, 0) == e; }, first_picks);
+        }
         Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          fractions(e) = T(offsets(e + 1) - offsets(e)) / total;
+          fractions(e) = T(first_choice ? first_picks : offsets(e + 1) - offsets(e)) / total;
           mean_probs(e) = sum / T(tokens);
           summary(at.offset(e)) = offsets(e);
           summary(at.mean_prob(e)) = sum / T(tokens);
+          summary(at.fraction(e)) = fractions(e);
         });
       });
   // One team sums the losses: the order is fixed for a backend whatever its thread count.
@@ -58,19 +66,19 @@ void router_losses(const RouterState<T>& state, const View1<int>& offsets, const
 }
 
 template <class T>
-RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
-                               const View1<T>& mean_probs) {
+RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
+                               const View1<T>& fractions, const View1<T>& mean_probs) {
   const RouterSummary at{static_cast<int>(state.probs.extent(1))};
   View1<double> summary("router_summary", at.size());
-  router_losses(state, offsets, fractions, mean_probs, summary);
+  router_losses(state, offsets, convention, fractions, mean_probs, summary);
   const auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), summary);
   return RouterLossValues{host(at.load_balancing()), host(at.z_loss()), host(at.entropy())};
 }
 
-#define KMOE_INSTANTIATE(T)                                                                                  \
-  template void router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&, const View1<T>&, \
-                                 const View1<double>&);                                                      \
-  template RouterLossValues router_losses<T>(const RouterState<T>&, const View1<int>&, const View1<T>&,      \
+#define KMOE_INSTANTIATE(T)                                                                                            \
+  template void router_losses<T>(const RouterState<T>&, const View1<int>&, LoadFractions, const View1<T>&,             \
+                                 const View1<T>&, const View1<double>&);                                               \
+  template RouterLossValues router_losses<T>(const RouterState<T>&, const View1<int>&, LoadFractions, const View1<T>&, \
                                              const View1<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

@@ -1,6 +1,5 @@
 // Per-layer router losses and statistics:
-//   Switch load balancing  lb = E · Σ_e f_e · P̄_e   (f_e = share of all (token, slot)
-//                                                      assignments to e; P̄_e = mean_n P_ne)
+//   Switch load balancing  lb = E · Σ_e f_e · P̄_e   (P̄_e = mean_n P_ne; f_e as LoadFractions says)
 //   z-loss                 z  = mean_n logsumexp(logits_n)²
 //   router entropy         H  = mean_n −Σ_e P_ne log P_ne
 // Values are unweighted; the model multiplies by the deck's coefficients.
@@ -10,6 +9,22 @@
 
 namespace kmoe::kernels {
 
+// moe.load_balancing_fractions: what f counts (docs/routing.md).
+//   per_pick      f_e = assignments to e / (T·k): all k picks, sums to 1 (Megatron, OLMo-core); lb = 1 at balance
+//   per_token     f_e = assignments to e / T: sums to k (Hugging Face, flaxformer); lb = k at balance
+//   first_choice  f_e = tokens whose first pick is e / T (GShard, DeepSpeed top-2, Tutel); lb = 1 at balance
+enum class LoadFractions { per_pick, per_token, first_choice };
+
+// moe.load_balancing_layers: how the layers' losses combine — summed (Megatron), averaged (OLMo-core,
+// megablocks), or pooled: f and P̄ averaged over the layers first, then one E·Σ f P̄ (Hugging Face).
+enum class BalanceLayers { sum, mean, pooled };
+
+// The loss of the combined layers at perfect balance (f and P uniform).
+inline double balanced_load_balancing(LoadFractions fractions, BalanceLayers layers, int k, int n_layers) {
+  const double per_layer = fractions == LoadFractions::per_token ? k : 1;
+  return layers == BalanceLayers::sum ? per_layer * n_layers : per_layer;
+}
+
 struct RouterLossValues {
   double load_balancing = 0;
   double z_loss = 0;
@@ -17,26 +32,27 @@ struct RouterLossValues {
 };
 
 // One layer's routing numbers in one device buffer, so the host reads them with one copy:
-// the expert offsets [0, E], the mean router probabilities, then the three losses.
+// the expert offsets [0, E], the mean router probabilities, the fractions f, then the three losses.
 struct RouterSummary {
   int experts;
-  KOKKOS_INLINE_FUNCTION int size() const { return 2 * experts + 4; }
+  KOKKOS_INLINE_FUNCTION int size() const { return 3 * experts + 4; }
   KOKKOS_INLINE_FUNCTION int offset(int e) const { return e; }
   KOKKOS_INLINE_FUNCTION int mean_prob(int e) const { return experts + 1 + e; }
-  KOKKOS_INLINE_FUNCTION int load_balancing() const { return 2 * experts + 1; }
-  KOKKOS_INLINE_FUNCTION int z_loss() const { return 2 * experts + 2; }
-  KOKKOS_INLINE_FUNCTION int entropy() const { return 2 * experts + 3; }
+  KOKKOS_INLINE_FUNCTION int fraction(int e) const { return 2 * experts + 1 + e; }
+  KOKKOS_INLINE_FUNCTION int load_balancing() const { return 3 * experts + 1; }
+  KOKKOS_INLINE_FUNCTION int z_loss() const { return 3 * experts + 2; }
+  KOKKOS_INLINE_FUNCTION int entropy() const { return 3 * experts + 3; }
 };
 
 // `offsets` [E+1] groups the (token, slot) assignments by expert (group_by_key); fills
 // fractions [E], mean_probs [E] and `summary` (RouterSummary layout) on the device, without
 // waiting for it.
 template <class T>
-void router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
-                   const View1<T>& mean_probs, const View1<double>& summary);
+void router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
+                   const View1<T>& fractions, const View1<T>& mean_probs, const View1<double>& summary);
 // The same, returning the losses to the host (tests, benchmarks).
 template <class T>
-RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, const View1<T>& fractions,
-                               const View1<T>& mean_probs);
+RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
+                               const View1<T>& fractions, const View1<T>& mean_probs);
 
 }  // namespace kmoe::kernels

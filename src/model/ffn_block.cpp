@@ -66,7 +66,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
     assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
-    router_losses(a.router, a.assignment.offsets, a.fractions, a.mean_probs, a.router_summary);
+    router_losses(a.router, a.assignment.offsets, c.lb_fractions, a.fractions, a.mean_probs, a.router_summary);
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
@@ -193,7 +193,12 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
     dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
-    router_backward(a.router, s.dgates, a.fractions, T(step_.options.lb_weight * step_.options.grad_scale),
+    // Summed layers: each layer's own f and the full weight; averaged: 1/L of it; pooled: the
+    // layers' mean f (∂/∂P_lne of E·Σ f̄ P̄̄ is E·f̄_e / (L·T)).
+    const bool pooled = c.lb_layers == BalanceLayers::pooled;
+    double lb_coef = step_.options.lb_weight * step_.options.grad_scale;
+    if (c.lb_layers != BalanceLayers::sum) lb_coef /= c.n_layers;
+    router_backward(a.router, s.dgates, pooled ? work_.pooled_fractions : a.fractions, T(lb_coef),
                     T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));

@@ -53,6 +53,9 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
     indices_.blocks.push_back(b);
   }
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
+  if (config.moe && config.lb_layers == BalanceLayers::pooled) {
+    work_.pooled_fractions = View1<T>("pooled_fractions", config.num_experts);
+  }
   rope_table_ = RopeTable<T>(config.seq_len, config.head_dim(), config.rope_base);
 }
 
@@ -178,9 +181,11 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   for (int l = 0; l < c.n_layers; ++l) {
     attention_forward(l, rows_.residual[l]);
     ffn_forward(l, result.layers[l]);
-    result.load_balancing += result.layers[l].load_balancing;
+    result.load_balancing += result.layers[l].load_balancing;  // summed; combined_load_balancing revises
     result.z_loss += result.layers[l].z_loss;
   }
+
+  if (c.moe && c.lb_layers != BalanceLayers::sum) result.load_balancing = combined_load_balancing(result);
 
   rmsnorm_forward(rows_.residual[c.n_layers], params_.vector(indices_.final_norm), T(c.norm_eps), rows_.final_normed,
                   rows_.final_rstd);
@@ -198,6 +203,29 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   result.total_loss =
       result.cross_entropy + options.lb_weight * result.load_balancing + options.z_weight * result.z_loss;
   return result;
+}
+
+template <class T>
+double MoeTransformer<T>::combined_load_balancing(const ForwardResult& result) {
+  const auto& c = config_;
+  if (c.lb_layers == BalanceLayers::mean) return result.load_balancing / c.n_layers;
+  const RouterSummary at{c.num_experts};
+  std::vector<double> f(c.num_experts, 0.0), p(c.num_experts, 0.0);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const auto& summary = rows_.blocks[l].host_router_summary;
+    for (int e = 0; e < c.num_experts; ++e) {
+      f[e] += summary(at.fraction(e)) / c.n_layers;
+      p[e] += summary(at.mean_prob(e)) / c.n_layers;
+    }
+  }
+  auto host = Kokkos::create_mirror_view(work_.pooled_fractions);
+  double lb = 0;
+  for (int e = 0; e < c.num_experts; ++e) {
+    host(e) = T(f[e]);
+    lb += f[e] * p[e];
+  }
+  Kokkos::deep_copy(work_.pooled_fractions, host);
+  return c.num_experts * lb;
 }
 
 template <class T>

@@ -39,7 +39,7 @@ struct LayerRouterStats {
 
 struct ForwardResult {
   double cross_entropy = 0;   // mean over tokens
-  double load_balancing = 0;  // Σ_l lb_l (unweighted)
+  double load_balancing = 0;  // the layers' lb_l combined as moe.load_balancing_layers says (unweighted)
   double z_loss = 0;          // Σ_l z_l (unweighted)
   double total_loss = 0;      // cross_entropy + lb_weight·load_balancing + z_weight·z_loss
   int64_t correct = 0;        // argmax hits
@@ -90,6 +90,8 @@ class MoeTransformer {
   void attention_backward(int layer);
   void ffn_forward(int layer, LayerRouterStats& stats);
   void ffn_backward(int layer);
+  // The layers' balancing losses combined; for "pooled" also the layers' mean f on the device.
+  double combined_load_balancing(const ForwardResult& result);
   // The shared experts: their output joins rows_.ffn_out; the backward takes ∂L/∂ffn_out from
   // scratch.dbranch (leaving ∂L/∂routed there) and, after the routed experts' backward, adds their
   // input gradient into scratch.dnormed.
@@ -129,6 +131,7 @@ class MoeTransformer {
     kernels::KeyGroupingWorkspace token_grouping, expert_grouping;
     View2<uint8_t> dropout_kept;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
     kernels::AttentionWorkspace<T> attention;
+    View1<T> pooled_fractions;  // [experts] the layers' mean f (moe.load_balancing_layers = "pooled")
   };
   // What a forward leaves for its backward.
   struct StepState {

@@ -36,6 +36,12 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
                           static_cast<int>(e.groups),
                           static_cast<int>(e.group_topk),
                           e.group_score == "topk_sum" ? kernels::GroupScore::topk_sum : kernels::GroupScore::max};
+  c.lb_fractions = e.load_balancing_fractions == "per_token"      ? kernels::LoadFractions::per_token
+                   : e.load_balancing_fractions == "first_choice" ? kernels::LoadFractions::first_choice
+                                                                  : kernels::LoadFractions::per_pick;
+  c.lb_layers = e.load_balancing_layers == "mean"     ? kernels::BalanceLayers::mean
+                : e.load_balancing_layers == "pooled" ? kernels::BalanceLayers::pooled
+                                                      : kernels::BalanceLayers::sum;
   c.matmul = kernels::matmul_from_name(deck.train.precision);
   return c;
 }

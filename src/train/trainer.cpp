@@ -217,6 +217,14 @@ void Run::write_run_attributes() {
   record_->set_attribute("backend", backend_description());
   record_->set_attribute("matrix_products", kernels::matrix_product_library());
   record_->set_attribute("precision", deck_.train.precision);
+  if (deck_.model.ffn == "moe") {
+    const auto& e = deck_.moe;
+    const auto c = model_config_from_deck(deck_);
+    record_->set_attribute("load_balancing_convention",
+                           "f " + e.load_balancing_fractions + ", layers " + e.load_balancing_layers);
+    record_->set_attribute("load_balancing_at_balance",
+                           kernels::balanced_load_balancing(c.lb_fractions, c.lb_layers, c.top_k, c.n_layers));
+  }
   record_->set_attribute("total_params", counts.total);
   record_->set_attribute("active_params", counts.active);
   record_->set_attribute("unigram_entropy", shards_.unigram_entropy);

@@ -39,7 +39,7 @@ struct RouterFixture {
     router_forward(state, noise, zero_bias, rule);
     const View1<int> keys(state.top_idx.data(), kTokens * k);
     group_by_key(keys, kExperts, offsets, order);
-    const auto values = router_losses(state, offsets, fractions, mean_probs);
+    const auto values = router_losses(state, offsets, LoadFractions::per_pick, fractions, mean_probs);
     return weighted_sum(state.gates) + lb_coef * values.load_balancing + z_coef * values.z_loss;
   }
 };

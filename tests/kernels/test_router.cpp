@@ -24,7 +24,8 @@ struct Routed {
 };
 
 Routed route(const std::vector<std::vector<double>>& logits, int k,
-             RouterRule rule = {ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max}) {
+             RouterRule rule = {ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max},
+             LoadFractions fractions = LoadFractions::per_pick) {
   const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
   Routed r{RouterState<double>(n, E, k, rule.score == ScoreFunction::sigmoid),
            View1<int>("offsets", E + 1),
@@ -38,7 +39,7 @@ Routed route(const std::vector<std::vector<double>>& logits, int k,
   Kokkos::deep_copy(r.state.logits, h);
   router_forward(r.state, RouterNoise{}, View1<double>("bias", E), rule);
   group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
-  r.losses = router_losses(r.state, r.offsets, r.fractions, r.mean_probs);
+  r.losses = router_losses(r.state, r.offsets, fractions, r.fractions, r.mean_probs);
   return r;
 }
 

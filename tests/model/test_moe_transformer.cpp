@@ -117,6 +117,50 @@ TEST(ModelGradients, WeightSharedDepth) {
   check_model(c, training_options(0.1, 0.01));
 }
 
+TEST(ModelGradients, EveryBalancingConvention) {
+  for (const auto fractions :
+       {kernels::LoadFractions::per_pick, kernels::LoadFractions::per_token, kernels::LoadFractions::first_choice}) {
+    for (const auto layers :
+         {kernels::BalanceLayers::sum, kernels::BalanceLayers::mean, kernels::BalanceLayers::pooled}) {
+      auto c = tiny_config();
+      c.lb_fractions = fractions;
+      c.lb_layers = layers;
+      SCOPED_TRACE(::testing::Message() << int(fractions) << " " << int(layers));
+      check_model(c, training_options(0.3, 0.0));
+    }
+  }
+}
+
+// The layers' losses combined by hand from the per-layer statistics: summed, averaged, or pooled
+// (E · Σ_e mean_l f_le · mean_l P̄_le, with f_le = assignments / (T·k)).
+TEST(ModelGradients, BalancingLayersCombineAsTheDeckSays) {
+  auto c = tiny_config();
+  c.n_layers = 3;
+  const auto batch = tiny_batch(c);
+  const auto run = [&](kernels::BalanceLayers layers) {
+    c.lb_layers = layers;
+    MoeTransformer<double> model(c, 7);
+    return model.forward(batch, training_options(0.3, 0.0));
+  };
+  const auto sum = run(kernels::BalanceLayers::sum), mean = run(kernels::BalanceLayers::mean),
+             pooled = run(kernels::BalanceLayers::pooled);
+  double by_hand = 0;
+  for (const auto& l : sum.layers) by_hand += l.load_balancing;
+  EXPECT_NEAR(sum.load_balancing, by_hand, 1e-12);
+  EXPECT_NEAR(mean.load_balancing, by_hand / 3, 1e-12);
+  double pooled_by_hand = 0;
+  for (int e = 0; e < c.num_experts; ++e) {
+    double f = 0, p = 0;
+    for (const auto& l : sum.layers) {
+      f += double(l.expert_tokens[e]) / double(sum.tokens * c.top_k) / 3;
+      p += l.mean_prob[e] / 3;
+    }
+    pooled_by_hand += c.num_experts * f * p;
+  }
+  EXPECT_NEAR(pooled.load_balancing, pooled_by_hand, 1e-12);
+  EXPECT_NE(pooled.load_balancing, mean.load_balancing);  // pooling is not averaging
+}
+
 TEST(ModelGradients, LoadBalancingWeightActs) {
   const auto c = tiny_config();
   const auto batch = tiny_batch(c);

@@ -64,6 +64,16 @@ def forward(logits, idx, score, norm, scale):
     return scale * gates, probs, lse
 
 
+def load_fractions(idx, experts, convention):
+    """f: each expert's share of all picks (per_pick), picks per token (per_token), or share of
+    first picks (first_choice)."""
+    tokens, k = idx.shape
+    if convention == "first_choice":
+        return np.bincount(idx[:, 0], minlength=experts) / tokens
+    counts = np.bincount(idx.ravel(), minlength=experts)
+    return counts / (tokens * k) if convention == "per_pick" else counts / tokens
+
+
 def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
     gates, probs, lse = forward(logits, idx, score, norm, scale)
     experts = logits.shape[1]
@@ -73,10 +83,10 @@ def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
 
 
 def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef, groups=1, group_topk=1,
-              group_score="max"):
+              group_score="max", fractions="per_pick"):
     tokens, experts = logits.shape
-    text = " ".join(map(str, [tokens, experts, k, score, norm, scale, groups, group_topk, group_score, lb_coef,
-                              z_coef]))
+    text = " ".join(map(str, [tokens, experts, k, score, norm, scale, groups, group_topk, group_score, fractions,
+                              lb_coef, z_coef]))
     text += "\n" + " ".join(f"{v:.17g}" for v in np.concatenate([bias, logits.ravel(), dgates.ravel()]))
     r = subprocess.run([PROBE], input=text, capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -154,15 +164,39 @@ class RouterReference(unittest.TestCase):
                                      losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
-    def test_balancing_loss_is_one_at_perfect_balance_for_both_score_functions(self):
-        # Every token's scores equal: P is uniform; four tokens over four experts with k = 2 and a
-        # bias that rotates the picks make f uniform too.
+    def test_each_balancing_convention_and_its_gradient(self):
+        rng = np.random.default_rng(5)
+        tokens, experts, k = 10, 5, 2
+        for score, convention in itertools.product(("softmax", "sigmoid"), ("per_pick", "per_token", "first_choice")):
+            with self.subTest(score=score, convention=convention):
+                logits = rng.normal(0, 1.5, (tokens, experts))
+                dgates = rng.normal(0, 1, (tokens, k))
+                got = run_probe(logits, np.zeros(experts), dgates, k, score, "selected", 1.0, 0.3, 0.05,
+                                fractions=convention)
+                idx = select(logits, np.zeros(experts), k, score)
+                fractions = load_fractions(idx, experts, convention)
+                np.testing.assert_allclose(got["fractions"], fractions, rtol=1e-14)
+                total, lb, _, _ = losses(logits, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)
+                self.assertAlmostEqual(got["load_balancing"][0], lb, places=12)
+                h = 1e-6
+                numeric = np.zeros_like(logits)
+                for n, e in itertools.product(range(tokens), range(experts)):
+                    up, down = logits.copy(), logits.copy()
+                    up[n, e] += h
+                    down[n, e] -= h
+                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0] -
+                                     losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
+                np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
+
+    def test_balancing_loss_at_perfect_balance_is_what_the_catalogue_says(self):
+        # Uniform P (equal logits) gives E·Σ f·(1/E) = Σ f: 1 for per_pick and first_choice, k for
+        # per_token (Hugging Face's), whatever f is.
         tokens, experts, k = 4, 4, 2
-        for score in ("softmax", "sigmoid"):
-            logits = np.zeros((tokens, experts))
-            got = run_probe(logits, np.zeros(experts), np.zeros((tokens, k)), k, score, "none", 1.0, 0, 0)
-            # All ties: every token picks experts 0 and 1, f = (½, ½, 0, 0), P̄ = ¼ each: lb = 4 · ¼ = 1.
-            self.assertAlmostEqual(got["load_balancing"][0], 1.0, places=14)
+        for score, convention in itertools.product(("softmax", "sigmoid"), ("per_pick", "per_token", "first_choice")):
+            expected = k if convention == "per_token" else 1
+            got = run_probe(np.zeros((tokens, experts)), np.zeros(experts), np.zeros((tokens, k)), k, score, "none", 1.0,
+                            0, 0, fractions=convention)
+            self.assertAlmostEqual(got["load_balancing"][0], expected, places=14, msg=(score, convention))
 
 
 if __name__ == "__main__":

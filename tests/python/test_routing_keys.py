@@ -18,6 +18,10 @@ CASES = [
         "moe.aux_free_bias_centre=true": "router/routing_bias",
         "moe.groups=2": "router/load",
         "moe.shared_experts=1": "train/total_loss",
+        'moe.load_balancing_fractions="per_token"': "train/lb_loss",
+        'moe.load_balancing_fractions="first_choice"': "train/lb_loss",
+        'moe.load_balancing_layers="mean"': "train/lb_loss",
+        'moe.load_balancing_layers="pooled"': "train/lb_loss",
     }),
     (("moe.shared_experts=1",), {
         "moe.shared_expert_d_ff=16": "train/total_loss",
@@ -47,6 +51,19 @@ class RoutingKeys(unittest.TestCase):
                                 h5py.File(os.path.join(runs, reference + ".h5"), "r") as g:
                             self.assertFalse(np.array_equal(f[dataset][()], g[dataset][()]),
                                              f"{override} left {dataset} unchanged")
+
+
+    def test_the_record_says_which_balancing_convention_ran_and_its_value_at_balance(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = os.path.join(tmp, "runs")
+            for name, overrides, convention, at_balance in (
+                    ("default", (), "f per_pick, layers sum", 2.0),  # 1 per layer, 2 layers summed
+                    ("hf", ('moe.load_balancing_fractions="per_token"', 'moe.load_balancing_layers="pooled"'),
+                     "f per_token, layers pooled", 2.0)):  # k = 2
+                self.assertEqual(train(write_deck(tmp, name), *sets(overrides)).returncode, 0)
+                with h5py.File(os.path.join(runs, name + ".h5"), "r") as f:
+                    self.assertEqual(f.attrs["load_balancing_convention"], convention)
+                    self.assertEqual(f.attrs["load_balancing_at_balance"], at_balance)
 
 
 if __name__ == "__main__":
