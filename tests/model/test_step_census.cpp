@@ -62,6 +62,29 @@ TEST(StepCensus, LaunchesDoNotGrowWithBatchHeadsOrExperts) {
   }
 }
 
+// The routing families keep the census flat: more groups or more shared experts add no launch,
+// copy, reduction or BLAS call (a group limit and the shared experts' FFN are one launch each).
+TEST(StepCensus, RoutingFamiliesDoNotGrowWithGroupsOrSharedExperts) {
+  auto c = testing::tiny_config();
+  c.num_experts = 8;
+  c.dropout = 0.1;
+  c.router_rule = {kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 2, 1,
+                   kernels::GroupScore::topk_sum};
+  c.shared_experts = 1;
+  c.shared_gate = kernels::SharedGate::sigmoid;
+  c.lb_layers = kernels::BalanceLayers::pooled;
+  auto more = c;
+  more.router_rule.groups = 4;
+  more.router_rule.group_topk = 2;
+  more.shared_experts = 3;
+  const auto a = census_of_a_step(c, 2), b = census_of_a_step(more, 2);
+  EXPECT_EQ(a.launches, b.launches) << differences(a, b);
+  EXPECT_EQ(a.deep_copies, b.deep_copies);
+  EXPECT_EQ(a.reductions, b.reductions);
+  EXPECT_EQ(a.blas_calls, b.blas_calls);
+  EXPECT_EQ(a.allocations, 0u);
+}
+
 TEST(StepCensus, AStepAllocatesNothing) {
   auto c = testing::tiny_config();
   c.dropout = 0.1;
