@@ -114,7 +114,8 @@ struct RouterSetup {
   RouterState<float> state{kTokens, kExperts, kTopK};
   ExpertAssignment assignment{kExperts, kTokens* kTopK, kTopK};
   KeyGroupingWorkspace grouping;
-  View1<float> fractions{"f", kExperts}, mean_probs{"p", kExperts}, bias{"bias", kExperts};
+  BalanceStatistics<float> balance{View2<float>("f", 1, kExperts), {}, View1<float>("p", kExperts)};
+  View1<float> bias{"bias", kExperts};
   RouterSetup() {
     fill(x, 1);
     fill(w, 0.5f);
@@ -131,8 +132,8 @@ void BM_RouterAndLosses(benchmark::State& state) {
   RouterSetup r;
   for (auto _ : state) {
     r.route();
-    router_losses(r.state, r.assignment.offsets, LoadFractions::per_pick, r.fractions, r.mean_probs);
-    router_backward(r.state, r.dgates, r.fractions, 0.01f, 0.001f, r.dlogits, kResearchGates);
+    router_losses(r.state, r.assignment.offsets, LoadFractions::per_pick, r.balance);
+    router_backward(r.state, r.dgates, r.balance.fractions, 0.01f, 0.001f, r.dlogits, kResearchGates);
     Kokkos::fence();
   }
   report_tokens(state);

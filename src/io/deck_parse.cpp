@@ -165,6 +165,10 @@ void validate_relations(const RunDeck& d, const std::string& src) {
         "is set but moe.shared_experts = 0: it would do nothing; set moe.shared_experts >= 1");
   check(e.shared_experts == 0 || m.ffn == "moe", src, "moe.shared_experts",
         "needs model.ffn = \"moe\" (a dense model has no routed experts to share with)");
+  check(e.load_balancing_layers != "pooled" || e.load_balancing_scope == "micro_batch", src,
+        "moe.load_balancing_layers",
+        "is \"pooled\" (Hugging Face's convention, over one micro-batch) with moe.load_balancing_scope = \"" +
+            e.load_balancing_scope + "\": use \"sum\" or \"mean\" with that scope, or scope \"micro_batch\"");
   check(e.num_experts % e.groups == 0, src, "moe.groups",
         "must divide moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(e.group_topk <= e.groups, src, "moe.group_topk", "must be <= moe.groups (" + std::to_string(e.groups) + ")");

@@ -237,6 +237,14 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
        "how the layers' balancing losses combine: summed (Megatron), averaged (OLMo-core), or f and P averaged "
        "over the layers before one product (Hugging Face, which hides per-layer imbalance)"},
       {"moe",
+       "load_balancing_scope",
+       &e.load_balancing_scope,
+       {},
+       {"micro_batch", "sequence", "global_batch"},
+       "the tokens f and P are taken over: the micro-batch (Megatron aux_loss), each sequence, the loss their mean "
+       "(DeepSeek seq_aux), or f from the running counts of the optimizer update's micro-batches so far with P "
+       "local (Qwen, Megatron global_aux_loss)"},
+      {"moe",
        "load_balancing_weight_end",
        &e.load_balancing_weight_end,
        closed(0, 1000),

@@ -50,6 +50,7 @@ struct MoeSection {
   double load_balancing_weight_end = 0.01;            // defaults to the start value
   std::string load_balancing_fractions = "per_pick";  // "per_pick" | "per_token" | "first_choice"
   std::string load_balancing_layers = "sum";          // "sum" | "mean" | "pooled"
+  std::string load_balancing_scope = "micro_batch";   // "micro_batch" | "sequence" | "global_batch"
   double lb_warmup_frac = 0.0;
   double lb_decay_end_frac = 0.0;
   double z_loss_weight = 0.0;

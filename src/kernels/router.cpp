@@ -121,7 +121,7 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
 }
 
 template <class T>
-void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
+void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View2<T>& fractions, T lb_coef,
                      T z_coef, const View2<T>& dlogits, const RouterRule& rule) {
   const auto logits = state.logits;
   const auto probs = state.probs;
@@ -132,6 +132,7 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
   const int tokens = static_cast<int>(probs.extent(0)), E = static_cast<int>(probs.extent(1));
   const int k = static_cast<int>(top_idx.extent(1));
   const T lb_scale = lb_coef * T(E) / T(tokens);  // ∂(lb_coef·E·Σ f_e P̄_e)/∂P_ne = lb_scale·f_e
+  const int group_tokens = tokens / static_cast<int>(fractions.extent(0));
   const T z_scale = z_coef * T(2) / T(tokens);
   const bool renormalised = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
   const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
@@ -139,14 +140,15 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
       "router_backward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
         // Balancing: a_e = ∂L/∂P_ne. Softmax: ∂L/∂l_j = P_j (a_j − Σ_e P_e a_e). Sigmoid, P = s / Z:
         // ∂L/∂l_j = s_j (1 − s_j) / Z · (a_j − Σ_e P_e a_e).
+        const int g = n / group_tokens;
         T p_dot_a = 0;
-        for (int e = 0; e < E; ++e) p_dot_a += probs(n, e) * lb_scale * fractions(e);
+        for (int e = 0; e < E; ++e) p_dot_a += probs(n, e) * lb_scale * fractions(g, e);
         T score_sum = 0;
         if (sigmoid) {
           for (int e = 0; e < E; ++e) score_sum += scores(n, e);
         }
         for (int e = 0; e < E; ++e) {
-          const T balancing = lb_scale * fractions(e) - p_dot_a;
+          const T balancing = lb_scale * fractions(g, e) - p_dot_a;
           if (sigmoid) {
             const T softmax = math::exp(logits(n, e) - lse(n));
             dlogits(n, e) =
@@ -187,7 +189,7 @@ void router_backward(const RouterState<T>& state, const View2<T>& dgates, const 
 #define KMOE_INSTANTIATE(T)                                                                                        \
   template struct RouterState<T>;                                                                                  \
   template void router_forward<T>(const RouterState<T>&, const RouterNoise&, const View1<T>&, const RouterRule&);  \
-  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View1<T>&, T, T, const View2<T>&, \
+  template void router_backward<T>(const RouterState<T>&, const View2<T>&, const View2<T>&, T, T, const View2<T>&, \
                                    const RouterRule&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)

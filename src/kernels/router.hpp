@@ -66,10 +66,12 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
                     const RouterRule& rule);
 
 // dlogits = ∂L/∂logits from the gate gradients, the load-balancing term
-// lb_coef · E · Σ f_e P̄_e (f = assignment fractions, no gradient) and the z-loss term
+// lb_coef · E · Σ f_e P̄_e (f = assignment fractions, no gradient; `fractions` [G, E] holds one row
+// per group of tokens/G consecutive tokens: G = 1 for the micro-batch, the sequences for
+// moe.load_balancing_scope = "sequence", where lb is the mean over the groups) and the z-loss term
 // z_coef · mean(lse²).
 template <class T>
-void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View1<T>& fractions, T lb_coef,
+void router_backward(const RouterState<T>& state, const View2<T>& dgates, const View2<T>& fractions, T lb_coef,
                      T z_coef, const View2<T>& dlogits, const RouterRule& rule);
 
 }  // namespace kmoe::kernels

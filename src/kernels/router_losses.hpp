@@ -19,6 +19,11 @@ enum class LoadFractions { per_pick, per_token, first_choice };
 // megablocks), or pooled: f and P̄ averaged over the layers first, then one E·Σ f P̄ (Hugging Face).
 enum class BalanceLayers { sum, mean, pooled };
 
+// moe.load_balancing_scope: the tokens f and P̄ are taken over — the micro-batch (Megatron aux_loss),
+// each sequence (DeepSeek seq_aux; the loss is the sequences' mean), or the optimizer update's
+// micro-batches so far (Qwen / Megatron global_aux_loss: f from the running counts, P̄ local).
+enum class BalanceScope { micro_batch, sequence, global_batch };
+
 // The loss of the combined layers at perfect balance (f and P uniform).
 inline double balanced_load_balancing(LoadFractions fractions, BalanceLayers layers, int k, int n_layers) {
   const double per_layer = fractions == LoadFractions::per_token ? k : 1;
@@ -47,12 +52,23 @@ struct RouterSummary {
 // `offsets` [E+1] groups the (token, slot) assignments by expert (group_by_key); fills
 // fractions [E], mean_probs [E] and `summary` (RouterSummary layout) on the device, without
 // waiting for it.
+// f and P̄ of the balancing loss, over the micro-batch (one row) or per group of tokens / G
+// consecutive tokens (G rows: the sequences, moe.load_balancing_scope = "sequence", where the loss
+// is the mean of the groups' E·Σ f P̄).
+template <class T>
+struct BalanceStatistics {
+  View2<T> fractions;         // [G, E] f, no gradient
+  View2<T> group_mean_probs;  // [G, E] P̄ of each group (G > 1 only)
+  View1<T> mean_probs;        // [E] P̄ over the micro-batch (statistics)
+  int groups() const { return static_cast<int>(fractions.extent(0)); }
+};
+
 template <class T>
 void router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
-                   const View1<T>& fractions, const View1<T>& mean_probs, const View1<double>& summary);
+                   const BalanceStatistics<T>& balance, const View1<double>& summary);
 // The same, returning the losses to the host (tests, benchmarks).
 template <class T>
 RouterLossValues router_losses(const RouterState<T>& state, const View1<int>& offsets, LoadFractions convention,
-                               const View1<T>& fractions, const View1<T>& mean_probs);
+                               const BalanceStatistics<T>& balance);
 
 }  // namespace kmoe::kernels

@@ -66,7 +66,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
     assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
-    router_losses(a.router, a.assignment.offsets, c.lb_fractions, a.fractions, a.mean_probs, a.router_summary);
+    router_losses(a.router, a.assignment.offsets, c.lb_fractions, a.balance, a.router_summary);
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
@@ -75,7 +75,9 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     if (c.shared_width() > 0) shared_experts_forward(layer);
     const RouterSummary at{c.num_experts};
     const auto& summary = a.host_router_summary;
-    stats.load_balancing = summary(at.load_balancing());
+    stats.load_balancing = c.lb_scope == BalanceScope::global_batch && step_.options.training
+                               ? global_load_balancing(layer)
+                               : summary(at.load_balancing());
     stats.z_loss = summary(at.z_loss());
     stats.entropy = summary(at.entropy());
     for (int e = 0; e < c.num_experts; ++e) {
@@ -193,12 +195,11 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
     dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
-    // Summed layers: each layer's own f and the full weight; averaged: 1/L of it; pooled: the
-    // layers' mean f (∂/∂P_lne of E·Σ f̄ P̄̄ is E·f̄_e / (L·T)).
-    const bool pooled = c.lb_layers == BalanceLayers::pooled;
+    // Summed layers: the full weight; averaged or pooled: 1/L of it (∂/∂P_lne of E·Σ f̄ P̄̄ is
+    // E·f̄_e / (L·T)). The f: the layer's, its sequences', the update's so far, or the layers' mean.
     double lb_coef = step_.options.lb_weight * step_.options.grad_scale;
     if (c.lb_layers != BalanceLayers::sum) lb_coef /= c.n_layers;
-    router_backward(a.router, s.dgates, pooled ? work_.pooled_fractions : a.fractions, T(lb_coef),
+    router_backward(a.router, s.dgates, balance_fractions(layer), T(lb_coef),
                     T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
     linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
     linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));

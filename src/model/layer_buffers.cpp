@@ -33,8 +33,10 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
     router =
         kernels::RouterState<T>(tokens, c.num_experts, c.top_k, c.router_rule.score == kernels::ScoreFunction::sigmoid);
     assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), c.top_k);
-    fractions = View1<T>("fractions", c.num_experts);
-    mean_probs = View1<T>("mean_probs", c.num_experts);
+    const int groups = c.lb_scope == kernels::BalanceScope::sequence ? tokens / c.seq_len : 1;
+    balance.fractions = View2<T>("fractions", groups, c.num_experts);
+    balance.group_mean_probs = View2<T>("group_mean_probs", groups > 1 ? groups : 0, c.num_experts);
+    balance.mean_probs = View1<T>("mean_probs", c.num_experts);
     router_summary = View1<double>("router_summary", kernels::RouterSummary{c.num_experts}.size());
     host_router_summary = HostView1<double>("host_router_summary", router_summary.extent(0));
   }
@@ -75,6 +77,10 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
     out.router.top_idx = first_rows(router.top_idx, tokens);
     out.router.gates = first_rows(router.gates, tokens);
     out.assignment = assignment.first_assignments(rows);
+    if (c.lb_scope == kernels::BalanceScope::sequence) {
+      out.balance.fractions = first_rows(balance.fractions, tokens / c.seq_len);
+      out.balance.group_mean_probs = first_rows(balance.group_mean_probs, tokens / c.seq_len);
+    }
   }
   if (c.shared_width() > 0) {
     for (View2<T>* v : {&out.shared.hidden, &out.shared.activated, &out.shared.out}) *v = first_rows(*v, tokens);

@@ -6,6 +6,7 @@
 #include "kernels/causal_attention.hpp"
 #include "kernels/expert_dispatch.hpp"
 #include "kernels/router.hpp"
+#include "kernels/router_losses.hpp"
 #include "model/model_config.hpp"
 
 namespace kmoe {
@@ -44,7 +45,7 @@ struct BlockActivations {
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
   kernels::ExpertAssignment assignment;
-  View1<T> fractions, mean_probs;         // [experts] assignment shares f and mean router probability
+  kernels::BalanceStatistics<T> balance;  // f and P̄ of the balancing loss
   View1<double> router_summary;           // offsets, mean probabilities, losses (RouterSummary)
   HostView1<double> host_router_summary;  // its copy: the layer's one host synchronisation
   View2<T> grouped_in;                    // [rows, D]

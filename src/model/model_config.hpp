@@ -33,11 +33,11 @@ struct ModelConfig {
   int shared_experts;  // always-on experts beside the routed ones (moe.shared_experts)
   int shared_d_ff;     // the width of each (moe.shared_expert_d_ff, 0 resolved to expert_d_ff)
   kernels::SharedGate shared_gate;
-  kernels::RouterRule router_rule;
+  kernels::RouterRule router_rule;      // moe.score, gate_norm, route_scale, groups, group_topk, group_score
   kernels::LoadFractions lb_fractions;  // moe.load_balancing_fractions
-  kernels::BalanceLayers
-      lb_layers;  // moe.load_balancing_layers  // moe.score, gate_norm, route_scale, groups, group_topk, group_score
-  kernels::Matmul matmul;  // train.precision: the products' operands (not the router's)
+  kernels::BalanceLayers lb_layers;     // moe.load_balancing_layers
+  kernels::BalanceScope lb_scope;       // moe.load_balancing_scope
+  kernels::Matmul matmul;               // train.precision: the products' operands (not the router's)
 
   int head_dim() const { return d_model / n_heads; }
   // The shared experts as one FFN of their summed width (DeepSeek builds them so: it is the same sum).

@@ -54,7 +54,12 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
   }
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
   if (config.moe && config.lb_layers == BalanceLayers::pooled) {
-    work_.pooled_fractions = View1<T>("pooled_fractions", config.num_experts);
+    work_.pooled_fractions = View2<T>("pooled_fractions", 1, config.num_experts);
+  }
+  if (config.moe && config.lb_scope == BalanceScope::global_batch) {
+    work_.global_fractions = View2<T>("global_fractions", config.n_layers, config.num_experts);
+    work_.host_global_fractions = Kokkos::create_mirror_view(work_.global_fractions);
+    step_.global_fraction_sums.assign(size_t(config.n_layers) * config.num_experts, 0.0);
   }
   rope_table_ = RopeTable<T>(config.seq_len, config.head_dim(), config.rope_base);
 }
@@ -172,6 +177,14 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
   ensure_buffers(tokens);
   step_.batch = batch;
   step_.options = options;
+  const bool global_balance = c.moe && c.lb_scope == BalanceScope::global_batch && options.training;
+  if (global_balance) {
+    if (options.first_micro_batch) {
+      std::fill(step_.global_fraction_sums.begin(), step_.global_fraction_sums.end(), 0.0);
+      step_.global_micro_batches = 0;
+    }
+    ++step_.global_micro_batches;
+  }
 
   embedding_forward(batch.inputs, params_.matrix(indices_.tok_emb), T(std::sqrt(double(c.d_model))), rows_.residual[0]);
   apply_dropout(rows_.residual[0], 0, kEmbedding);
@@ -185,6 +198,7 @@ ForwardResult MoeTransformer<T>::forward(const TokenBatch& batch, const StepOpti
     result.z_loss += result.layers[l].z_loss;
   }
 
+  if (global_balance) Kokkos::deep_copy(work_.global_fractions, work_.host_global_fractions);
   if (c.moe && c.lb_layers != BalanceLayers::sum) result.load_balancing = combined_load_balancing(result);
 
   rmsnorm_forward(rows_.residual[c.n_layers], params_.vector(indices_.final_norm), T(c.norm_eps), rows_.final_normed,
@@ -221,11 +235,37 @@ double MoeTransformer<T>::combined_load_balancing(const ForwardResult& result) {
   auto host = Kokkos::create_mirror_view(work_.pooled_fractions);
   double lb = 0;
   for (int e = 0; e < c.num_experts; ++e) {
-    host(e) = T(f[e]);
+    host(0, e) = T(f[e]);
     lb += f[e] * p[e];
   }
   Kokkos::deep_copy(work_.pooled_fractions, host);
   return c.num_experts * lb;
+}
+
+template <class T>
+double MoeTransformer<T>::global_load_balancing(int layer) {
+  const int E = config_.num_experts;
+  const RouterSummary at{E};
+  const auto& summary = rows_.blocks[layer].host_router_summary;
+  double lb = 0;
+  for (int e = 0; e < E; ++e) {
+    double& sum = step_.global_fraction_sums[size_t(layer) * E + e];
+    sum += summary(at.fraction(e));
+    const double f = sum / step_.global_micro_batches;
+    work_.host_global_fractions(layer, e) = T(f);
+    lb += f * summary(at.mean_prob(e));
+  }
+  return E * lb;
+}
+
+template <class T>
+View2<T> MoeTransformer<T>::balance_fractions(int layer) const {
+  const auto& c = config_;
+  if (c.lb_layers == BalanceLayers::pooled) return work_.pooled_fractions;
+  if (c.lb_scope == BalanceScope::global_batch && step_.options.training) {
+    return View2<T>(work_.global_fractions.data() + size_t(layer) * c.num_experts, 1, c.num_experts);
+  }
+  return rows_.blocks[layer].balance.fractions;
 }
 
 template <class T>

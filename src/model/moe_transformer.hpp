@@ -27,7 +27,8 @@ struct StepOptions {
   uint64_t rng_step;  // micro-batch counter: fresh noise / masks each micro-batch
   double lb_weight;   // load-balancing coefficient in force
   double z_weight;
-  double grad_scale;  // e.g. 1 / grad_accum
+  double grad_scale;       // e.g. 1 / grad_accum
+  bool first_micro_batch;  // of an optimizer update: the global-batch balancing counts restart
 };
 
 struct LayerRouterStats {
@@ -92,6 +93,11 @@ class MoeTransformer {
   void ffn_backward(int layer);
   // The layers' balancing losses combined; for "pooled" also the layers' mean f on the device.
   double combined_load_balancing(const ForwardResult& result);
+  // moe.load_balancing_scope = "global_batch": adds this micro-batch's f to the update's running
+  // sums and returns the layer's loss with their mean f (P̄ stays this micro-batch's).
+  double global_load_balancing(int layer);
+  // The f of layer `layer` that its router backward takes.
+  View2<T> balance_fractions(int layer) const;
   // The shared experts: their output joins rows_.ffn_out; the backward takes ∂L/∂ffn_out from
   // scratch.dbranch (leaving ∂L/∂routed there) and, after the routed experts' backward, adds their
   // input gradient into scratch.dnormed.
@@ -131,7 +137,9 @@ class MoeTransformer {
     kernels::KeyGroupingWorkspace token_grouping, expert_grouping;
     View2<uint8_t> dropout_kept;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
     kernels::AttentionWorkspace<T> attention;
-    View1<T> pooled_fractions;  // [experts] the layers' mean f (moe.load_balancing_layers = "pooled")
+    View2<T> pooled_fractions;  // [1, experts] the layers' mean f (moe.load_balancing_layers = "pooled")
+    View2<T> global_fractions;  // [layer, experts] the update's running f (moe.load_balancing_scope = "global_batch")
+    typename View2<T>::HostMirror host_global_fractions;
   };
   // What a forward leaves for its backward.
   struct StepState {
@@ -139,6 +147,8 @@ class MoeTransformer {
     StepOptions options{};
     int tokens = 0;
     bool has_gradient = false;
+    std::vector<double> global_fraction_sums;  // [layer · experts] Σ f over the update's micro-batches so far
+    int global_micro_batches = 0;
   };
 
   ModelConfig config_;

@@ -42,6 +42,9 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.lb_layers = e.load_balancing_layers == "mean"     ? kernels::BalanceLayers::mean
                 : e.load_balancing_layers == "pooled" ? kernels::BalanceLayers::pooled
                                                       : kernels::BalanceLayers::sum;
+  c.lb_scope = e.load_balancing_scope == "sequence"       ? kernels::BalanceScope::sequence
+               : e.load_balancing_scope == "global_batch" ? kernels::BalanceScope::global_batch
+                                                          : kernels::BalanceScope::micro_batch;
   c.matmul = kernels::matmul_from_name(deck.train.precision);
   return c;
 }
@@ -77,9 +80,10 @@ StepOptions training_step_options(const RunDeck& deck, int64_t micro_batch, doub
   o.lb_weight = lb_weight;
   o.z_weight = deck.moe.z_loss_weight;
   o.grad_scale = 1.0 / double(deck.train.grad_accum);
+  o.first_micro_batch = micro_batch % deck.train.grad_accum == 0;
   return o;
 }
 
-StepOptions evaluation_step_options() { return StepOptions{false, 0, 0, 0.0, 0.0, 0.0}; }
+StepOptions evaluation_step_options() { return StepOptions{false, 0, 0, 0.0, 0.0, 0.0, true}; }
 
 }  // namespace kmoe

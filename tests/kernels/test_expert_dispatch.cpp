@@ -29,7 +29,8 @@ struct RouterFixture {
   View2<double> raw_logits{"raw", kTokens, kExperts};
   RouterState<double> state;
   View1<int> offsets{"offsets", kExperts + 1}, order;
-  View1<double> fractions{"f", kExperts}, mean_probs{"p", kExperts}, zero_bias{"bias", kExperts};
+  BalanceStatistics<double> balance{View2<double>("f", 1, kExperts), {}, View1<double>("p", kExperts)};
+  View1<double> zero_bias{"bias", kExperts};
   RouterNoise noise;
   double lb_coef = 0.3, z_coef = 0.05;
 
@@ -39,7 +40,7 @@ struct RouterFixture {
     router_forward(state, noise, zero_bias, rule);
     const View1<int> keys(state.top_idx.data(), kTokens * k);
     group_by_key(keys, kExperts, offsets, order);
-    const auto values = router_losses(state, offsets, LoadFractions::per_pick, fractions, mean_probs);
+    const auto values = router_losses(state, offsets, LoadFractions::per_pick, balance);
     return weighted_sum(state.gates) + lb_coef * values.load_balancing + z_coef * values.z_loss;
   }
 };
@@ -53,7 +54,7 @@ void check_router_gradient(double noise_std, int top_k = kTopK, RouterRule rule 
   fx.loss();
   View2<double> dgates("dgates", kTokens, top_k), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
-  router_backward(fx.state, dgates, fx.fractions, fx.lb_coef, fx.z_coef, dlogits, rule);
+  router_backward(fx.state, dgates, fx.balance.fractions, fx.lb_coef, fx.z_coef, dlogits, rule);
   EXPECT_LT(fd_relative_error(
                 fx.raw_logits, to_vector(dlogits), [&] { return fx.loss(); }, 1e-7),
             1e-6);
@@ -89,9 +90,9 @@ TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
   fx.loss();
   View2<double> dgates("dgates", kTokens, 1), dlogits("dlogits", kTokens, kExperts);
   weighted_sum_grad(dgates);
-  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits, kSoftmaxSelected);
+  router_backward(fx.state, dgates, fx.balance.fractions, 0.0, 0.0, dlogits, kSoftmaxSelected);
   for (double g : to_vector(dlogits)) EXPECT_EQ(g, 0.0);
-  router_backward(fx.state, dgates, fx.fractions, 0.0, 0.0, dlogits,
+  router_backward(fx.state, dgates, fx.balance.fractions, 0.0, 0.0, dlogits,
                   {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
   double largest = 0;
   for (double g : to_vector(dlogits)) largest = std::max(largest, std::abs(g));

@@ -19,7 +19,7 @@ namespace {
 struct Routed {
   RouterState<double> state;
   View1<int> offsets, order;
-  View1<double> fractions, mean_probs;
+  BalanceStatistics<double> balance;
   RouterLossValues losses;
 };
 
@@ -30,8 +30,7 @@ Routed route(const std::vector<std::vector<double>>& logits, int k,
   Routed r{RouterState<double>(n, E, k, rule.score == ScoreFunction::sigmoid),
            View1<int>("offsets", E + 1),
            View1<int>("order", n * k),
-           View1<double>("f", E),
-           View1<double>("p", E),
+           BalanceStatistics<double>{View2<double>("f", 1, E), {}, View1<double>("p", E)},
            {}};
   auto h = Kokkos::create_mirror_view(r.state.logits);
   for (int i = 0; i < n; ++i)
@@ -39,7 +38,7 @@ Routed route(const std::vector<std::vector<double>>& logits, int k,
   Kokkos::deep_copy(r.state.logits, h);
   router_forward(r.state, RouterNoise{}, View1<double>("bias", E), rule);
   group_by_key(View1<int>(r.state.top_idx.data(), n * k), E, r.offsets, r.order);
-  r.losses = router_losses(r.state, r.offsets, fractions, r.fractions, r.mean_probs);
+  r.losses = router_losses(r.state, r.offsets, fractions, r.balance);
   return r;
 }
 
@@ -143,7 +142,7 @@ TEST(RouterValues, TheBiasSteersSigmoidSelectionButNotTheGates) {
 TEST(RouterValues, LoadBalancingLossOnAConstructedAssignment) {
   // Both tokens pick experts 0 and 1: f = (1/2, 1/2, 0, 0); P̄ = (0.4, 0.3, 0.2, 0.1).
   const auto r = route({logs({4, 3, 2, 1}), logs({4, 3, 2, 1})}, 2);
-  EXPECT_EQ(to_vector(r.fractions), (std::vector<double>{0.5, 0.5, 0, 0}));
+  EXPECT_EQ(to_vector(r.balance.fractions), (std::vector<double>{0.5, 0.5, 0, 0}));
   EXPECT_NEAR(r.losses.load_balancing, 4 * (0.5 * 0.4 + 0.5 * 0.3), 1e-14);  // = 1.4
   // Perfect balance gives exactly 1.
   const auto balanced = route({logs({4, 3, 2, 1}), logs({1, 2, 3, 4})}, 2);

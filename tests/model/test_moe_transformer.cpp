@@ -131,6 +131,47 @@ TEST(ModelGradients, EveryBalancingConvention) {
   }
 }
 
+TEST(ModelGradients, EveryBalancingScope) {
+  for (const auto scope : {kernels::BalanceScope::sequence, kernels::BalanceScope::global_batch}) {
+    for (const auto layers : {kernels::BalanceLayers::sum, kernels::BalanceLayers::mean}) {
+      auto c = tiny_config();
+      c.lb_scope = scope;
+      c.lb_layers = layers;
+      c.lb_fractions = kernels::LoadFractions::per_token;
+      SCOPED_TRACE(::testing::Message() << int(scope) << " " << int(layers));
+      check_model(c, training_options(0.3, 0.0));
+    }
+  }
+}
+
+// Global-batch balancing (Qwen, Megatron global_aux_loss): the second micro-batch of an update takes
+// f from the running mean of both micro-batches' f, with its own P̄; a new update starts afresh.
+TEST(ModelGradients, GlobalBatchBalancingUsesTheUpdatesRunningCounts) {
+  auto c = tiny_config();
+  const auto first = tiny_batch(c, 2, 0), second = tiny_batch(c, 2, 5);
+  MoeTransformer<double> plain(c, 7);
+  const auto a = plain.forward(first, training_options(0.3, 0.0));
+  const auto b = plain.forward(second, training_options(0.3, 0.0));
+  c.lb_scope = kernels::BalanceScope::global_batch;
+  MoeTransformer<double> global(c, 7);
+  auto options = training_options(0.3, 0.0);
+  const auto g1 = global.forward(first, options);
+  options.first_micro_batch = false;
+  const auto g2 = global.forward(second, options);
+  const double total = double(b.tokens) * c.top_k;
+  for (int l = 0; l < c.n_layers; ++l) {
+    EXPECT_NEAR(g1.layers[l].load_balancing, a.layers[l].load_balancing, 1e-12);  // one micro-batch so far
+    double by_hand = 0;
+    for (int e = 0; e < c.num_experts; ++e) {
+      const double f = (a.layers[l].expert_tokens[e] + b.layers[l].expert_tokens[e]) / total / 2;
+      by_hand += c.num_experts * f * b.layers[l].mean_prob[e];
+    }
+    EXPECT_NEAR(g2.layers[l].load_balancing, by_hand, 1e-12) << l;
+  }
+  options.first_micro_batch = true;  // the next update restarts the counts
+  EXPECT_NEAR(global.forward(second, options).layers[0].load_balancing, b.layers[0].load_balancing, 1e-12);
+}
+
 // The layers' losses combined by hand from the per-layer statistics: summed, averaged, or pooled
 // (E · Σ_e mean_l f_le · mean_l P̄_le, with f_le = assignments / (T·k)).
 TEST(ModelGradients, BalancingLayersCombineAsTheDeckSays) {

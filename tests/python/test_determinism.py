@@ -118,4 +118,9 @@ ROUTER_FAMILIES = {
     "sigmoid_unnormalised": ("--set", 'moe.score="sigmoid"', "--set", 'moe.gate_norm="none"'),
     "group_limited": ("--set", "moe.groups=2", "--set", 'moe.group_score="topk_sum"'),
     "shared_expert_gated": ("--set", "moe.shared_experts=1", "--set", 'moe.shared_gate="sigmoid"'),
+    "hugging_face_balancing": ("--set", 'moe.load_balancing_fractions="per_token"', "--set",
+                               'moe.load_balancing_layers="pooled"'),
+    "global_batch_balancing": ("--set", 'moe.load_balancing_scope="global_batch"', "--set",
+                               'moe.load_balancing_fractions="first_choice"'),
+    "sequence_balancing": ("--set", 'moe.load_balancing_scope="sequence"', "--set", 'moe.load_balancing_layers="mean"'),
 }

@@ -83,10 +83,10 @@ def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
 
 
 def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef, groups=1, group_topk=1,
-              group_score="max", fractions="per_pick"):
+              group_score="max", fractions="per_pick", balance_groups=1):
     tokens, experts = logits.shape
     text = " ".join(map(str, [tokens, experts, k, score, norm, scale, groups, group_topk, group_score, fractions,
-                              lb_coef, z_coef]))
+                              balance_groups, lb_coef, z_coef]))
     text += "\n" + " ".join(f"{v:.17g}" for v in np.concatenate([bias, logits.ravel(), dgates.ravel()]))
     r = subprocess.run([PROBE], input=text, capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -186,6 +186,38 @@ class RouterReference(unittest.TestCase):
                     down[n, e] -= h
                     numeric[n, e] = (losses(up, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0] -
                                      losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
+                np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
+
+    def test_sequence_scope_balances_each_sequence_and_averages(self):
+        # DeepSeek's seq_aux: f and P̄ per sequence, the loss the sequences' mean; its gradient.
+        rng = np.random.default_rng(9)
+        sequences, length, experts, k = 3, 4, 5, 2
+        tokens = sequences * length
+        for convention in ("per_pick", "per_token", "first_choice"):
+            with self.subTest(convention=convention):
+                logits = rng.normal(0, 1.5, (tokens, experts))
+                dgates = rng.normal(0, 1, (tokens, k))
+                got = run_probe(logits, np.zeros(experts), dgates, k, "softmax", "selected", 1.0, 0.3, 0.0,
+                                fractions=convention, balance_groups=sequences)
+                idx = select(logits, np.zeros(experts), k, "softmax")
+                f = np.stack([load_fractions(idx[b * length:(b + 1) * length], experts, convention)
+                              for b in range(sequences)])
+                np.testing.assert_allclose(got["fractions"].reshape(sequences, experts), f, rtol=1e-14)
+
+                def loss(x):
+                    gates, probs, _ = forward(x, idx, "softmax", "selected", 1.0)
+                    per_sequence = [experts * np.dot(f[b], probs[b * length:(b + 1) * length].mean(axis=0))
+                                    for b in range(sequences)]
+                    return (dgates * gates).sum() + 0.3 * np.mean(per_sequence), np.mean(per_sequence)
+
+                self.assertAlmostEqual(got["load_balancing"][0], loss(logits)[1], places=12)
+                h = 1e-6
+                numeric = np.zeros_like(logits)
+                for n, e in itertools.product(range(tokens), range(experts)):
+                    up, down = logits.copy(), logits.copy()
+                    up[n, e] += h
+                    down[n, e] -= h
+                    numeric[n, e] = (loss(up)[0] - loss(down)[0]) / (2 * h)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_balancing_loss_at_perfect_balance_is_what_the_catalogue_says(self):

@@ -22,6 +22,8 @@ CASES = [
         'moe.load_balancing_fractions="first_choice"': "train/lb_loss",
         'moe.load_balancing_layers="mean"': "train/lb_loss",
         'moe.load_balancing_layers="pooled"': "train/lb_loss",
+        'moe.load_balancing_scope="sequence"': "train/lb_loss",
+        'moe.load_balancing_scope="global_batch"': "train/lb_loss",
     }),
     (("moe.shared_experts=1",), {
         "moe.shared_expert_d_ff=16": "train/total_loss",
