@@ -90,36 +90,33 @@ def schedules(study, axes=None):
     return axes
 
 
-def routing_over_steps(study, axes=None):
-    """Largest and smallest expert share and router entropy per step (mean over layers and seeds).
-    Three panels."""
+def _layer_means_over_steps(study, panels, axes):
+    """One panel per (router-layer column, title): its mean over layers and seeds per step."""
     colours = condition_colours(study.runs)
     per_step = study.router_layers.groupby(["run", "step"], as_index=False).mean(numeric_only=True)
-    axes = _axes(axes, 1, 3, (13, 3.8))
-    for i, (column, title) in enumerate(zip(("max_load_frac", "min_load_frac", "entropy"),
-                                            ("largest expert share", "smallest expert share",
-                                             "router entropy (nats)"))):
+    axes = _axes(axes, 1, len(panels), (13, 3.8))
+    for i, (column, title) in enumerate(panels):
         ax = axes[0, i]
         _band(ax, per_step, study.runs, column, colours, label=i == 0)
         ax.set(title=title, xlabel="step")
         ax.grid(alpha=0.3)
     return axes
+
+
+def routing_over_steps(study, axes=None):
+    """Largest and smallest expert share and router entropy per step (mean over layers and seeds).
+    Three panels."""
+    return _layer_means_over_steps(study, (("max_load_frac", "largest expert share"),
+                                           ("min_load_frac", "smallest expert share"),
+                                           ("entropy", "router entropy (nats)")), axes)
 
 
 def balance_over_steps(study, axes=None):
     """Dead experts, busiest-over-mean load and KL(load ‖ uniform) per step (mean over layers and
     seeds). Three panels."""
-    colours = condition_colours(study.runs)
-    per_step = study.router_layers.groupby(["run", "step"], as_index=False).mean(numeric_only=True)
-    axes = _axes(axes, 1, 3, (13, 3.8))
-    for i, (column, title) in enumerate(zip(("dead_experts", "max_over_mean_load", "load_kl_uniform"),
-                                            ("dead experts per layer", "busiest / mean expert load",
-                                             "KL(load ‖ uniform) (nats)"))):
-        ax = axes[0, i]
-        _band(ax, per_step, study.runs, column, colours, label=i == 0)
-        ax.set(title=title, xlabel="step")
-        ax.grid(alpha=0.3)
-    return axes
+    return _layer_means_over_steps(study, (("dead_experts", "dead experts per layer"),
+                                           ("max_over_mean_load", "busiest / mean expert load"),
+                                           ("load_kl_uniform", "KL(load ‖ uniform) (nats)")), axes)
 
 
 def load_heat_map(study, run, axes=None):

@@ -82,6 +82,17 @@ def losses(logits, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef):
     return (dgates * gates).sum() + lb_coef * lb + z_coef * z, lb, z, probs
 
 
+def numeric_gradient(loss, logits, h=1e-6):
+    """∂loss/∂logits by central differences (loss returns a number)."""
+    grad = np.zeros_like(logits)
+    for n, e in itertools.product(*map(range, logits.shape)):
+        up, down = logits.copy(), logits.copy()
+        up[n, e] += h
+        down[n, e] -= h
+        grad[n, e] = (loss(up) - loss(down)) / (2 * h)
+    return grad
+
+
 def run_probe(logits, bias, dgates, k, score, norm, scale, lb_coef, z_coef, groups=1, group_topk=1,
               group_score="max", fractions="per_pick", balance_groups=1):
     tokens, experts = logits.shape
@@ -127,14 +138,8 @@ class RouterReference(unittest.TestCase):
                 entropy = -np.mean((probs * np.log(probs)).sum(axis=1))
                 self.assertAlmostEqual(got["entropy"][0], entropy, places=12)
 
-                h = 1e-6
-                numeric = np.zeros_like(logits)
-                for n, e in itertools.product(range(tokens), range(experts)):
-                    up, down = logits.copy(), logits.copy()
-                    up[n, e] += h
-                    down[n, e] -= h
-                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0] -
-                                     losses(down, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0]) / (2 * h)
+                numeric = numeric_gradient(
+                    lambda x: losses(x, idx, fractions, dgates, score, norm, scale, lb_coef, z_coef)[0], logits)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_group_limited_selection_and_its_gradient(self):
@@ -154,14 +159,8 @@ class RouterReference(unittest.TestCase):
                 if group_topk == 1:  # both picks in one group of two
                     self.assertTrue(np.all(idx[:, 0] // 2 == idx[:, 1] // 2))
                 fractions = np.bincount(idx.ravel(), minlength=experts) / (tokens * k)
-                h = 1e-6
-                numeric = np.zeros_like(logits)
-                for n, e in itertools.product(range(tokens), range(experts)):
-                    up, down = logits.copy(), logits.copy()
-                    up[n, e] += h
-                    down[n, e] -= h
-                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0] -
-                                     losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
+                numeric = numeric_gradient(
+                    lambda x: losses(x, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0], logits)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_each_balancing_convention_and_its_gradient(self):
@@ -178,14 +177,8 @@ class RouterReference(unittest.TestCase):
                 np.testing.assert_allclose(got["fractions"], fractions, rtol=1e-14)
                 total, lb, _, _ = losses(logits, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)
                 self.assertAlmostEqual(got["load_balancing"][0], lb, places=12)
-                h = 1e-6
-                numeric = np.zeros_like(logits)
-                for n, e in itertools.product(range(tokens), range(experts)):
-                    up, down = logits.copy(), logits.copy()
-                    up[n, e] += h
-                    down[n, e] -= h
-                    numeric[n, e] = (losses(up, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0] -
-                                     losses(down, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0]) / (2 * h)
+                numeric = numeric_gradient(
+                    lambda x: losses(x, idx, fractions, dgates, score, "selected", 1.0, 0.3, 0.05)[0], logits)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_sequence_scope_balances_each_sequence_and_averages(self):
@@ -211,13 +204,7 @@ class RouterReference(unittest.TestCase):
                     return (dgates * gates).sum() + 0.3 * np.mean(per_sequence), np.mean(per_sequence)
 
                 self.assertAlmostEqual(got["load_balancing"][0], loss(logits)[1], places=12)
-                h = 1e-6
-                numeric = np.zeros_like(logits)
-                for n, e in itertools.product(range(tokens), range(experts)):
-                    up, down = logits.copy(), logits.copy()
-                    up[n, e] += h
-                    down[n, e] -= h
-                    numeric[n, e] = (loss(up)[0] - loss(down)[0]) / (2 * h)
+                numeric = numeric_gradient(lambda x: loss(x)[0], logits)
                 np.testing.assert_allclose(got["dlogits"].reshape(tokens, experts), numeric, rtol=1e-6, atol=1e-8)
 
     def test_balancing_loss_at_perfect_balance_is_what_the_catalogue_says(self):
