@@ -220,8 +220,9 @@ void Run::write_run_attributes() {
   if (deck_.model.ffn == "moe") {
     const auto& e = deck_.moe;
     const auto c = model_config_from_deck(deck_);
-    record_->set_attribute("load_balancing_convention",
-                           "f " + e.load_balancing_fractions + ", layers " + e.load_balancing_layers);
+    record_->set_attribute("load_balancing_convention", "f " + e.load_balancing_fractions + ", layers " +
+                                                            e.load_balancing_layers + ", scope " +
+                                                            e.load_balancing_scope);
     record_->set_attribute("load_balancing_at_balance",
                            kernels::balanced_load_balancing(c.lb_fractions, c.lb_layers, c.top_k, c.n_layers));
   }

@@ -59,9 +59,9 @@ class RoutingKeys(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             runs = os.path.join(tmp, "runs")
             for name, overrides, convention, at_balance in (
-                    ("default", (), "f per_pick, layers sum", 2.0),  # 1 per layer, 2 layers summed
+                    ("default", (), "f per_pick, layers sum, scope micro_batch", 2.0),  # 1 per layer, 2 layers
                     ("hf", ('moe.load_balancing_fractions="per_token"', 'moe.load_balancing_layers="pooled"'),
-                     "f per_token, layers pooled", 2.0)):  # k = 2
+                     "f per_token, layers pooled, scope micro_batch", 2.0)):  # k = 2
                 self.assertEqual(train(write_deck(tmp, name), *sets(overrides)).returncode, 0)
                 with h5py.File(os.path.join(runs, name + ".h5"), "r") as f:
                     self.assertEqual(f.attrs["load_balancing_convention"], convention)
