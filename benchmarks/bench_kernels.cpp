@@ -106,7 +106,8 @@ void BM_SiluDropout(benchmark::State& state) {
   report_tokens(state);
 }
 
-constexpr RouterRule kResearchGates{ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max};
+constexpr RouterRule kResearchGates{Routing::token_choice, ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1,
+                                    GroupScore::max};
 
 struct RouterSetup {
   View2<float> x{"x", kTokens, kDim}, w{"w", kExperts, kDim}, dgates{"dg", kTokens, kTopK},

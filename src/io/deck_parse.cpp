@@ -169,6 +169,8 @@ void validate_relations(const RunDeck& d, const std::string& src) {
         "moe.load_balancing_layers",
         "is \"pooled\" (Hugging Face's convention, over one micro-batch) with moe.load_balancing_scope = \"" +
             e.load_balancing_scope + "\": use \"sum\" or \"mean\" with that scope, or scope \"micro_batch\"");
+  check(e.routing != "random" || e.noise_std == 0, src, "moe.noise_std",
+        "must be 0 with moe.routing = \"random\": the logits are already random draws, noise on them would do nothing");
   check(e.num_experts % e.groups == 0, src, "moe.groups",
         "must divide moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(e.group_topk <= e.groups, src, "moe.group_topk", "must be <= moe.groups (" + std::to_string(e.groups) + ")");

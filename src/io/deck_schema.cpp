@@ -144,6 +144,14 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
       {"moe", "num_experts", &e.num_experts, closed(1, 1024), {}, "experts per MoE layer"},
       {"moe", "top_k", &e.top_k, closed(1, 64), {}, "experts per token; must be <= num_experts"},
       {"moe",
+       "routing",
+       &e.routing,
+       {},
+       {"token_choice", "random"},
+       "token_choice: each token takes its top-k by the router; random: fresh N(0, 1) logits from the counter RNG "
+       "each micro-batch (and at evaluation), their gradient passed straight through to the router (Megatron's "
+       "force-balance baseline)"},
+      {"moe",
        "score",
        &e.score,
        {},

@@ -34,8 +34,9 @@ struct ModelSection {
 struct MoeSection {
   int64_t num_experts = 8;
   int64_t top_k = 2;
-  std::string score = "softmax";       // "softmax" | "sigmoid"
-  std::string gate_norm = "selected";  // "selected" | "none"
+  std::string routing = "token_choice";  // "token_choice" | "random"
+  std::string score = "softmax";         // "softmax" | "sigmoid"
+  std::string gate_norm = "selected";    // "selected" | "none"
   double route_scale = 1.0;
   int64_t groups = 1;                // group-limited routing: experts in contiguous groups
   int64_t group_topk = 1;            // groups eligible per token

@@ -26,6 +26,7 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
   const int tokens = static_cast<int>(logits.extent(0)), E = static_cast<int>(logits.extent(1));
   const int k = static_cast<int>(top_idx.extent(1));
   const double noise_std = noise.std;
+  const bool random_logits = rule.routing == Routing::random;
   const uint64_t seed = noise.seed, stream = noise.stream;
   const bool renormalise = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
   const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
@@ -33,7 +34,9 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
   const int group_picks = rule.group_score == GroupScore::topk_sum ? k / group_topk : 1;
   Kokkos::parallel_for(
       "router_forward", Range(0, tokens), KOKKOS_LAMBDA(int n) {
-        if (noise_std > 0.0) {
+        if (random_logits) {
+          for (int e = 0; e < E; ++e) logits(n, e) = static_cast<T>(rng::normal(seed, stream, uint64_t(n) * E + e));
+        } else if (noise_std > 0.0) {
           for (int e = 0; e < E; ++e) {
             logits(n, e) += static_cast<T>(noise_std * rng::normal(seed, stream, uint64_t(n) * E + e));
           }

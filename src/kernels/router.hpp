@@ -32,6 +32,11 @@ enum class GateNorm { selected, none };
 // moe.score: the score function.
 enum class ScoreFunction { softmax, sigmoid };
 
+// moe.routing: token_choice — each token takes its top-k by the router; random — the logits are
+// fresh N(0, 1) draws of the counter RNG (the noise argument's seed and stream) instead of x·W_r,
+// and their gradient goes to x·W_r unchanged (straight through: Megatron's force-balance baseline).
+enum class Routing { token_choice, random };
+
 // moe.group_score: a group's score for group-limited routing — its best selection score
 // (DeepSeek-V2) or the sum of its top (top_k / group_topk) selection scores (DeepSeek-V3, Megatron).
 enum class GroupScore { max, topk_sum };
@@ -40,6 +45,7 @@ enum class GroupScore { max, topk_sum };
 // group limit: experts in `groups` contiguous groups, only the best `group_topk` groups eligible
 // (groups = 1: no limit; at most kMaxExpertGroups).
 struct RouterRule {
+  Routing routing;
   ScoreFunction score;
   GateNorm norm;
   double route_scale;
@@ -58,7 +64,8 @@ struct RouterNoise {
   uint64_t stream = 0;
 };
 
-// `logits` must already hold x·W_rᵀ. Adds noise, then fills probs, lse, top_idx, gates.
+// `logits` must already hold x·W_rᵀ. Adds noise (or, for random routing, replaces the logits by
+// the noise's N(0, 1) draws), then fills probs, lse, top_idx, gates.
 // `selection_bias` [experts] is added to the scores used for selection only (aux-loss-free
 // balancing); pass zeros for the plain router.
 template <class T>

@@ -57,7 +57,11 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
   } else {
     linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
     RouterNoise noise;
-    if (step_.options.training) {
+    if (c.router_rule.routing == Routing::random) {  // in evaluation too: the baseline routes at random
+      noise = RouterNoise{1.0, step_.options.seed,
+                          rng::stream_id(rng::Purpose::RandomRouting, static_cast<uint32_t>(layer),
+                                         static_cast<uint32_t>(step_.options.rng_step))};
+    } else if (step_.options.training) {
       noise = RouterNoise{c.noise_std, step_.options.seed,
                           rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
                                          static_cast<uint32_t>(step_.options.rng_step))};

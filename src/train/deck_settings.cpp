@@ -30,7 +30,8 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
                   : e.shared_gate == "convex" ? kernels::SharedGate::convex
                                               : kernels::SharedGate::none;
   c.router_rule =
-      kernels::RouterRule{e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
+      kernels::RouterRule{e.routing == "random" ? kernels::Routing::random : kernels::Routing::token_choice,
+                          e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
                           e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected,
                           e.route_scale,
                           static_cast<int>(e.groups),

@@ -126,6 +126,7 @@ TEST(RunDeckErrors, InvalidRoutingCombinationsNameTheKeys) {
   expect_error_mentions("[moe]\nnum_experts = 8\ngroups = 4\ngroup_topk = 3\ntop_k = 2\ngroup_score = \"topk_sum\"\n",
                         {"moe.group_score", "topk_sum", "group_topk <= top_k"});
   expect_error_mentions("[moe]\nscore = \"relu\"\n", {"moe.score", "softmax", "sigmoid"});
+  expect_error_mentions("[moe]\nrouting = \"random\"\n", {"moe.noise_std", "random", "nothing"});
   expect_error_mentions("[moe]\nload_balancing_layers = \"pooled\"\nload_balancing_scope = \"sequence\"\n",
                         {"moe.load_balancing_layers", "pooled", "sequence"});
   expect_error_mentions("[moe]\nshared_gate = \"sigmoid\"\n", {"moe.shared_gate", "shared_experts = 0", "nothing"});

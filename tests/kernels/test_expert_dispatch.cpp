@@ -45,7 +45,8 @@ struct RouterFixture {
   }
 };
 
-constexpr RouterRule kSoftmaxSelected{ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max};
+constexpr RouterRule kSoftmaxSelected{Routing::token_choice, ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1,
+                                      GroupScore::max};
 
 void check_router_gradient(double noise_std, int top_k = kTopK, RouterRule rule = kSoftmaxSelected) {
   RouterFixture fx(top_k, rule);
@@ -63,10 +64,12 @@ void check_router_gradient(double noise_std, int top_k = kTopK, RouterRule rule 
 TEST(KernelGradients, RouterWithoutNoise) { check_router_gradient(0.0); }
 TEST(KernelGradients, RouterWithNoise) { check_router_gradient(0.5); }
 TEST(KernelGradients, RouterGatesWithoutRenormalisation) {
-  check_router_gradient(0.5, 2, {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
+  check_router_gradient(0.5, 2,
+                        {Routing::token_choice, ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
 }
 TEST(KernelGradients, RouterTopOneGateIsTheProbability) {
-  check_router_gradient(0.0, 1, {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
+  check_router_gradient(0.0, 1,
+                        {Routing::token_choice, ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
 }
 // Every score function and normalisation, with a route scale: gates, the balancing loss on the
 // normalised sigmoid scores, and the z-loss on the logits.
@@ -76,11 +79,12 @@ TEST(KernelGradients, RouterEveryScoreFunctionNormalisationAndScale) {
       for (const double scale : {1.0, 2.5}) {
         SCOPED_TRACE(::testing::Message() << "sigmoid " << (score == ScoreFunction::sigmoid) << " selected "
                                           << (norm == GateNorm::selected) << " scale " << scale);
-        check_router_gradient(0.3, kTopK, {score, norm, scale, 1, 1, GroupScore::max});
+        check_router_gradient(0.3, kTopK, {Routing::token_choice, score, norm, scale, 1, 1, GroupScore::max});
       }
     }
   }
-  check_router_gradient(0.0, 1, {ScoreFunction::sigmoid, GateNorm::none, 2.5, 1, 1, GroupScore::max});
+  check_router_gradient(0.0, 1,
+                        {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::none, 2.5, 1, 1, GroupScore::max});
 }
 
 TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
@@ -93,7 +97,7 @@ TEST(KernelGradients, TopOneRenormalisedGateSendsTheRouterNoGradient) {
   router_backward(fx.state, dgates, fx.balance.fractions, 0.0, 0.0, dlogits, kSoftmaxSelected);
   for (double g : to_vector(dlogits)) EXPECT_EQ(g, 0.0);
   router_backward(fx.state, dgates, fx.balance.fractions, 0.0, 0.0, dlogits,
-                  {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
+                  {Routing::token_choice, ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
   double largest = 0;
   for (double g : to_vector(dlogits)) largest = std::max(largest, std::abs(g));
   EXPECT_GT(largest, 1e-3);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/counter_rng.hpp"
 #include "gradient_check.hpp"
 #include "kernels/expert_dispatch.hpp"
 #include "kernels/router.hpp"
@@ -24,7 +25,8 @@ struct Routed {
 };
 
 Routed route(const std::vector<std::vector<double>>& logits, int k,
-             RouterRule rule = {ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max},
+             RouterRule rule = {Routing::token_choice, ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1,
+                                GroupScore::max},
              LoadFractions fractions = LoadFractions::per_pick) {
   const int n = static_cast<int>(logits.size()), E = static_cast<int>(logits[0].size());
   Routed r{RouterState<double>(n, E, k, rule.score == ScoreFunction::sigmoid),
@@ -67,13 +69,13 @@ TEST(RouterValues, GatesAreTheSelectedProbabilitiesRenormalised) {
 TEST(RouterValues, UnnormalisedGatesAreTheSelectedProbabilities) {
   // Switch / OLMoE: g = P of each selected expert, summing to less than 1.
   const auto r = route({logs({1, 2, 3, 4}), logs({4, 3, 2, 1})}, 2,
-                       {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
+                       {Routing::token_choice, ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
   EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 2, 0, 1}));
   const auto gates = to_vector(r.state.gates);
   const std::vector<double> expected = {0.4, 0.3, 0.4, 0.3};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(gates[i], expected[i], 1e-15);
-  const auto top1 =
-      route({logs({1, 2, 3, 4})}, 1, {ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
+  const auto top1 = route({logs({1, 2, 3, 4})}, 1,
+                          {Routing::token_choice, ScoreFunction::softmax, GateNorm::none, 1.0, 1, 1, GroupScore::max});
   EXPECT_NEAR(to_vector(top1.state.gates)[0], 0.4, 1e-15);
 }
 
@@ -87,7 +89,7 @@ std::vector<double> logits_of_scores(std::initializer_list<double> scores) {
 TEST(RouterValues, SigmoidScoresRenormalisedOverTheSelectionAndScaled) {
   // DeepSeek-V3: the top-2 sigmoid scores 0.8 and 0.6, g = 2.5 · s / (0.8 + 0.6).
   const auto r = route({logits_of_scores({0.1, 0.6, 0.3, 0.8})}, 2,
-                       {ScoreFunction::sigmoid, GateNorm::selected, 2.5, 1, 1, GroupScore::max});
+                       {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::selected, 2.5, 1, 1, GroupScore::max});
   EXPECT_EQ(to_vector(r.state.top_idx), (std::vector<double>{3, 1}));
   const auto gates = to_vector(r.state.gates);
   EXPECT_NEAR(gates[0], 2.5 * 0.8 / 1.4, 1e-14);
@@ -102,7 +104,7 @@ TEST(RouterValues, SigmoidScoresRenormalisedOverTheSelectionAndScaled) {
 
 TEST(RouterValues, UnnormalisedSigmoidGatesAreTheScoresTimesTheScale) {
   const auto r = route({logits_of_scores({0.1, 0.6, 0.3, 0.8})}, 2,
-                       {ScoreFunction::sigmoid, GateNorm::none, 2.0, 1, 1, GroupScore::max});
+                       {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::none, 2.0, 1, 1, GroupScore::max});
   const auto gates = to_vector(r.state.gates);
   EXPECT_NEAR(gates[0], 1.6, 1e-14);
   EXPECT_NEAR(gates[1], 1.2, 1e-14);
@@ -113,13 +115,29 @@ TEST(RouterValues, GroupLimitedRoutingPicksFromTheBestGroupsOnly) {
   // (DeepSeek-V2) group 0 wins and both picks come from it, although expert 2 outscores expert 1;
   // by the sum of its top two (DeepSeek-V3) group 1 wins (1.2 > 1.0).
   const auto logits = logits_of_scores({0.9, 0.1, 0.6, 0.6});
-  const auto by_max = route({logits}, 2, {ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 1, GroupScore::max});
+  const auto by_max = route(
+      {logits}, 2, {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 1, GroupScore::max});
   EXPECT_EQ(to_vector(by_max.state.top_idx), (std::vector<double>{0, 1}));
-  const auto by_sum = route({logits}, 2, {ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 1, GroupScore::topk_sum});
+  const auto by_sum =
+      route({logits}, 2,
+            {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 1, GroupScore::topk_sum});
   EXPECT_EQ(to_vector(by_sum.state.top_idx), (std::vector<double>{2, 3}));
   // Both groups allowed: the plain top-2.
-  const auto both = route({logits}, 2, {ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 2, GroupScore::max});
+  const auto both = route(
+      {logits}, 2, {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::selected, 1.0, 2, 2, GroupScore::max});
   EXPECT_EQ(to_vector(both.state.top_idx), (std::vector<double>{0, 2}));
+}
+
+TEST(RouterValues, RandomRoutingDrawsItsLogitsFromTheCounterRng) {
+  // Whatever x·W_r was, the logits become N(0, 1) draws of (seed, stream, n·E + e).
+  const int n = 5, E = 4;
+  RouterState<double> state(n, E, 2);
+  Kokkos::deep_copy(state.logits, 3.0);
+  const RouterNoise draws{1.0, 11, 77};
+  router_forward(state, draws, View1<double>("bias", E),
+                 {Routing::random, ScoreFunction::softmax, GateNorm::selected, 1.0, 1, 1, GroupScore::max});
+  const auto logits = to_vector(state.logits);
+  for (int i = 0; i < n * E; ++i) EXPECT_EQ(logits[i], rng::normal(11, 77, uint64_t(i))) << i;
 }
 
 TEST(RouterValues, TheBiasSteersSigmoidSelectionButNotTheGates) {
@@ -132,7 +150,8 @@ TEST(RouterValues, TheBiasSteersSigmoidSelectionButNotTheGates) {
   Kokkos::deep_copy(state.logits, h);
   View1<double> bias("bias", E);
   Kokkos::deep_copy(Kokkos::subview(bias, 0), 0.6);
-  router_forward(state, RouterNoise{}, bias, {ScoreFunction::sigmoid, GateNorm::selected, 1.0, 1, 1, GroupScore::max});
+  router_forward(state, RouterNoise{}, bias,
+                 {Routing::token_choice, ScoreFunction::sigmoid, GateNorm::selected, 1.0, 1, 1, GroupScore::max});
   EXPECT_EQ(to_vector(state.top_idx), (std::vector<double>{3, 0}));
   const auto gates = to_vector(state.gates);
   EXPECT_NEAR(gates[0], 0.8 / 0.9, 1e-14);

@@ -69,7 +69,9 @@ TEST(ModelGradients, MoeTopOneWithGatesFromAllExperts) {
 
 TEST(ModelGradients, MoeWithSigmoidScoresAndScaledGates) {
   auto c = tiny_config();
-  c.router_rule = {kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 1, 1, kernels::GroupScore::max};
+  c.router_rule = {
+      kernels::Routing::token_choice, kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 1, 1,
+      kernels::GroupScore::max};
   c.noise_std = 0.3;
   check_model(c, training_options(0.1, 0.01));
   c.router_rule.norm = kernels::GateNorm::none;
@@ -86,6 +88,25 @@ TEST(ModelGradients, MoeWithSharedExpertsUnderEachGate) {
     SCOPED_TRACE(int(gate));
     check_model(c, training_options(0.1, 0.01));
   }
+}
+
+// Random routing (Megatron's force-balance baseline): the router's weights change nothing in the
+// forward (the logits are random draws), yet they receive the logits' gradient straight through.
+TEST(ModelGradients, RandomRoutingPassesTheGradientStraightThroughToTheRouter) {
+  auto c = tiny_config();
+  c.router_rule.routing = kernels::Routing::random;
+  const auto batch = tiny_batch(c);
+  MoeTransformer<double> a(c, 7), b(c, 7);
+  const int router = a.params().index_of("blocks.0.router");
+  Kokkos::deep_copy(b.params().vector(router), 0.5);
+  const auto options = training_options(0.1, 0.01);
+  a.params().zero_grads();
+  const auto ra = a.forward(batch, options);
+  a.backward();
+  EXPECT_EQ(ra.total_loss, b.forward(batch, options).total_loss);
+  double largest = 0;
+  for (double g : to_vector(a.params().vector_grad(router))) largest = std::max(largest, std::abs(g));
+  EXPECT_GT(largest, 1e-6);
 }
 
 TEST(ModelGradients, TopOneRouterLearnsFromTheLanguageModelLoss) {

@@ -68,8 +68,9 @@ TEST(StepCensus, RoutingFamiliesDoNotGrowWithGroupsOrSharedExperts) {
   auto c = testing::tiny_config();
   c.num_experts = 8;
   c.dropout = 0.1;
-  c.router_rule = {kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 2, 1,
-                   kernels::GroupScore::topk_sum};
+  c.router_rule = {
+      kernels::Routing::token_choice, kernels::ScoreFunction::sigmoid, kernels::GateNorm::selected, 2.5, 2, 1,
+      kernels::GroupScore::topk_sum};
   c.shared_experts = 1;
   c.shared_gate = kernels::SharedGate::sigmoid;
   c.lb_layers = kernels::BalanceLayers::pooled;

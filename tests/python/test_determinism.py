@@ -122,5 +122,6 @@ ROUTER_FAMILIES = {
                                'moe.load_balancing_layers="pooled"'),
     "global_batch_balancing": ("--set", 'moe.load_balancing_scope="global_batch"', "--set",
                                'moe.load_balancing_fractions="first_choice"'),
+    "random_routing": ("--set", 'moe.routing="random"', "--set", "moe.noise_std=0"),
     "sequence_balancing": ("--set", 'moe.load_balancing_scope="sequence"', "--set", 'moe.load_balancing_layers="mean"'),
 }

@@ -25,6 +25,9 @@ CASES = [
         'moe.load_balancing_scope="sequence"': "train/lb_loss",
         'moe.load_balancing_scope="global_batch"': "train/lb_loss",
     }),
+    (("moe.noise_std=0",), {
+        'moe.routing="random"': "router/load",
+    }),
     (("moe.shared_experts=1",), {
         "moe.shared_expert_d_ff=16": "train/total_loss",
         'moe.shared_gate="sigmoid"': "train/total_loss",

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     double route_scale = 0, lb_coef = 0, z_coef = 0;
     std::cin >> tokens >> experts >> k >> score >> norm >> route_scale >> groups >> group_topk >> group_score >>
         fraction_rule >> balance_groups >> lb_coef >> z_coef;
-    const RouterRule rule{score == "sigmoid" ? ScoreFunction::sigmoid : ScoreFunction::softmax,
+    const RouterRule rule{Routing::token_choice,
+                          score == "sigmoid" ? ScoreFunction::sigmoid : ScoreFunction::softmax,
                           norm == "none" ? GateNorm::none : GateNorm::selected,
                           route_scale,
                           groups,
