@@ -76,9 +76,9 @@ def research_csv(runs, varied):
     out = pd.DataFrame({"run": runs["run"], "condition": runs["condition"], "state": runs["state"]})
     for name, column in RESEARCH_COLUMNS + EXTRA_COLUMNS:
         out[name] = runs[column] if column in runs else np.nan
-    for column in varied:
+    for column in varied:  # a varied key whose every run was left out has no column
         if column not in out:
-            out[column] = runs[column]
+            out[column] = runs[column] if column in runs else np.nan
     return out
 
 

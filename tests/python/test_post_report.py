@@ -50,6 +50,9 @@ class TablesTest(unittest.TestCase):
                 self.assertIn(column, csv.columns)
             self.assertEqual(sorted(csv["seed"]), [1, 2, 3])
             self.assertAlmostEqual(csv.set_index("seed").loc[2, "expert_usage_cv"], 0.12)
+            # A varied key whose every run was left out (e.g. trained under other settings) is an empty column.
+            csv = tables.research_csv(study.runs, study.varied + ["score"])
+            self.assertTrue(csv["score"].isna().all())
 
 
 class StatisticsTest(unittest.TestCase):
