@@ -148,11 +148,13 @@ class ShippedStudyDecksTest(unittest.TestCase):
     def test_every_study_deck_in_inputs_expands(self):
         decks = os.path.join(os.path.dirname(__file__), "..", "..", "inputs", "studies")
         names = sorted(n for n in os.listdir(decks) if n.endswith(".toml"))
-        self.assertEqual(names, ["ablations.toml", "capacity.toml", "noise-lb-small.toml", "noise-lb.toml", "zloss.toml"])
+        self.assertEqual(names, ["ablations.toml", "capacity.toml", "noise-lb-small.toml", "noise-lb.toml",
+                                 "routing-families.toml", "zloss.toml"])
         for name in names:
             plan = study("plan", os.path.join(decks, name))
             self.assertEqual(plan.returncode, 0, name + ": " + plan.stderr)
         self.assertIn("total: 18 cells", study("plan", os.path.join(decks, "noise-lb.toml")).stdout)
+        self.assertIn("total: 12 cells", study("plan", os.path.join(decks, "routing-families.toml")).stdout)
 
 
 if __name__ == "__main__":
