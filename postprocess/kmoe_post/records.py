@@ -170,10 +170,16 @@ _NOT_SETTINGS = {"run.name", "run.seed", "run.output_dir", "output.hdf5", "outpu
                  "data.train_shard", "data.val_shard", "model.init_weights"}
 
 
+# Deck keys whose default is another key's value (the resolved deck in a record spells it out): when
+# the study varies the other key, they vary with it.
+_FOLLOWS = {"load_balancing_weight_end": "load_balancing_weight"}
+
+
 def _settings(row, varied_keys):
     """The run's deck outside the keys the study varies: runs of one study agree on it."""
+    varied = set(varied_keys) | {k for k, followed in _FOLLOWS.items() if followed in varied_keys}
     return tuple(sorted((k, repr(v)) for k, v in row.items()
-                        if "." in k and k not in _NOT_SETTINGS and k.split(".")[-1] not in varied_keys))
+                        if "." in k and k not in _NOT_SETTINGS and k.split(".")[-1] not in varied))
 
 
 def load(source):

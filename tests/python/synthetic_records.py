@@ -10,8 +10,8 @@ def write_record(path, noise, seed, status="complete", steps=3, layers=2, expert
                  expert_cv=0.1, lb_weight=None):
     with h5py.File(path, "w") as f:
         moe = f"noise_std = {noise}\nnum_experts = {experts}\n"
-        if lb_weight is not None:
-            moe += f"load_balancing_weight = {lb_weight}\n"
+        if lb_weight is not None:  # a record's deck is resolved: the end weight follows the start by default
+            moe += f"load_balancing_weight = {lb_weight}\nload_balancing_weight_end = {lb_weight}\n"
         f.attrs["deck"] = f'[run]\nname = "r"\nseed = {seed}\n[moe]\n{moe}'
         f.attrs["status"] = status
         f.attrs["stop_reason"] = ""
