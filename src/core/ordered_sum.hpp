@@ -15,31 +15,19 @@ class OrderedSum {
  public:
   static constexpr size_t kBlock = 4096;
 
-  // Σ term(i) for i < n; term(i) returns a double. The block scratch grows on first use only.
+  // Σ term(i) for i < n; term(i) returns a double. The scratch grows on first use only.
   template <class Term>
   double operator()(const char* name, size_t n, const Term& term) {
-    const size_t blocks = (n + kBlock - 1) / kBlock;
-    if (partials_.extent(0) < blocks) partials_ = View1<double>("ordered_sum_partials", blocks);
-    const auto partials = partials_;
-    Kokkos::parallel_for(
-        name, Range(0, blocks), KOKKOS_LAMBDA(size_t b) {
-          const size_t end = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
-          double acc = 0;
-          for (size_t i = b * kBlock; i < end; ++i) acc += term(i);
-          partials(b) = acc;
-        });
+    if (total_.extent(0) == 0) total_ = View1<double>("ordered_sum_total", 1);
+    each(
+        name, 1, n, KOKKOS_LAMBDA(int, size_t i) { return term(i); }, total_);
     double total = 0;
-    Kokkos::parallel_reduce(
-        "ordered_sum_of_blocks", Range(0, 1),
-        KOKKOS_LAMBDA(size_t, double& acc) {
-          for (size_t b = 0; b < blocks; ++b) acc += partials(b);
-        },
-        total);
+    Kokkos::deep_copy(total, Kokkos::subview(total_, 0));
     return total;
   }
 
   // sums(e) = Σ term(e, i) for i < n, for every e < count, on the device and without a sync:
-  // each entry's bits are those operator() gives it alone.
+  // entry e's bits are those of the sum of its terms alone.
   template <class Term>
   void each(const char* name, int count, size_t n, const Term& term, const View1<double>& sums) {
     const size_t blocks = (n + kBlock - 1) / kBlock, total_blocks = blocks * size_t(count);
@@ -62,7 +50,7 @@ class OrderedSum {
   }
 
  private:
-  View1<double> partials_;
+  View1<double> partials_, total_;
 };
 
 }  // namespace kmoe

@@ -49,7 +49,7 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
         if (sigmoid) {
           T score_sum = 0;
           for (int e = 0; e < E; ++e) {
-            scores(n, e) = T(1) / (T(1) + math::exp(-logits(n, e)));
+            scores(n, e) = math::sigmoid(logits(n, e));
             score_sum += scores(n, e);
           }
           for (int e = 0; e < E; ++e) probs(n, e) = scores(n, e) / (score_sum + eps);

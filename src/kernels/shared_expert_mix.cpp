@@ -5,19 +5,33 @@
 
 namespace kmoe::kernels {
 
+namespace {
+
+// The fixed weights of routed and shared output: k/(k+1) and 1/(k+1) for the convex mix, else 1 and
+// 1 (the sigmoid gate's weight is per token).
+template <class T>
+struct MixShares {
+  T routed, shared;
+  MixShares(SharedGate rule, int k)
+      : routed(rule == SharedGate::convex ? T(k) / T(k + 1) : T(1)),
+        shared(rule == SharedGate::convex ? T(1) / T(k + 1) : T(1)) {}
+};
+
+}  // namespace
+
 template <class T>
 void shared_expert_mix_forward(SharedGate rule, int k, const View2<T>& shared, const View2<T>& gate,
                                const View2<T>& routed) {
   KMOE_CHECK_EXTENTS_OF("shared_expert_mix_forward", shared, long(routed.extent(0)), long(routed.extent(1)));
   const int n = static_cast<int>(routed.extent(0)), d = static_cast<int>(routed.extent(1));
-  const T routed_share = rule == SharedGate::convex ? T(k) / T(k + 1) : T(1);
-  const T shared_share = rule == SharedGate::convex ? T(1) / T(k + 1) : T(1);
+  const MixShares<T> shares(rule, k);
+  const T routed_share = shares.routed, shared_share = shares.shared;
   Kokkos::parallel_for(
       "shared_expert_mix_forward", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int row = team.league_rank();
         T beta = shared_share;
         if (rule == SharedGate::sigmoid) {
-          beta = T(1) / (T(1) + math::exp(-gate(row, 0)));
+          beta = math::sigmoid(gate(row, 0));
           team.team_barrier();
           Kokkos::single(Kokkos::PerTeam(team), [&]() { gate(row, 0) = beta; });
         }
@@ -34,8 +48,8 @@ void shared_expert_mix_backward(SharedGate rule, int k, const View2<T>& shared, 
   KMOE_CHECK_EXTENTS_OF("shared_expert_mix_backward", shared, long(dout.extent(0)), long(dout.extent(1)));
   KMOE_CHECK_EXTENTS_OF("shared_expert_mix_backward", dshared, long(dout.extent(0)), long(dout.extent(1)));
   const int n = static_cast<int>(dout.extent(0)), d = static_cast<int>(dout.extent(1));
-  const T routed_share = rule == SharedGate::convex ? T(k) / T(k + 1) : T(1);
-  const T shared_share = rule == SharedGate::convex ? T(1) / T(k + 1) : T(1);
+  const MixShares<T> shares(rule, k);
+  const T routed_share = shares.routed, shared_share = shares.shared;
   Kokkos::parallel_for(
       "shared_expert_mix_backward", TeamPolicy(n, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int row = team.league_rank();

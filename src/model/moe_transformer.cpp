@@ -55,6 +55,7 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
   if (config.moe && config.lb_layers == BalanceLayers::pooled) {
     work_.pooled_fractions = View2<T>("pooled_fractions", 1, config.num_experts);
+    work_.host_pooled_fractions = Kokkos::create_mirror_view(work_.pooled_fractions);
   }
   if (config.moe && config.lb_scope == BalanceScope::global_batch) {
     work_.global_fractions = View2<T>("global_fractions", config.n_layers, config.num_experts);
@@ -232,13 +233,12 @@ double MoeTransformer<T>::combined_load_balancing(const ForwardResult& result) {
       p[e] += summary(at.mean_prob(e)) / c.n_layers;
     }
   }
-  auto host = Kokkos::create_mirror_view(work_.pooled_fractions);
   double lb = 0;
   for (int e = 0; e < c.num_experts; ++e) {
-    host(0, e) = T(f[e]);
+    work_.host_pooled_fractions(0, e) = T(f[e]);
     lb += f[e] * p[e];
   }
-  Kokkos::deep_copy(work_.pooled_fractions, host);
+  Kokkos::deep_copy(work_.pooled_fractions, work_.host_pooled_fractions);
   return c.num_experts * lb;
 }
 

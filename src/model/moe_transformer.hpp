@@ -138,6 +138,7 @@ class MoeTransformer {
     View2<uint8_t> dropout_kept;  // [layer · kSites + site, mask bytes] of the residual-branch dropouts
     kernels::AttentionWorkspace<T> attention;
     View2<T> pooled_fractions;  // [1, experts] the layers' mean f (moe.load_balancing_layers = "pooled")
+    typename View2<T>::HostMirror host_pooled_fractions;
     View2<T> global_fractions;  // [layer, experts] the update's running f (moe.load_balancing_scope = "global_batch")
     typename View2<T>::HostMirror host_global_fractions;
   };

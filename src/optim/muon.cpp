@@ -28,7 +28,8 @@ struct ShapeGroup {
   // Members updated in one pass. A device takes the whole group: its launches do not grow with
   // the matrices. The host takes as many as fit in 4 MiB of fp32, so that a pass's dozens of sweeps
   // (momentum, norms, five Newton–Schulz steps) find their matrices in cache: whole groups of the
-  // reference model's 48 expert matrices (113 MB) made the update 1.4× slower on 2 cores.
+  // reference model's 48 expert matrices (113 MB) measured 1.3× slower on 2 cores (with per-element
+  // index divisions then; without them whole groups were still no faster than these passes).
   int members_per_pass() const {
     constexpr size_t kHostPassElements = size_t(1) << 20;
     const int count = static_cast<int>(param_offsets.size());
