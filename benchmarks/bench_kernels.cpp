@@ -113,7 +113,7 @@ struct RouterSetup {
   View2<float> x{"x", kTokens, kDim}, w{"w", kExperts, kDim}, dgates{"dg", kTokens, kTopK},
       dlogits{"dl", kTokens, kExperts};
   RouterState<float> state{kTokens, kExperts, kTopK};
-  ExpertAssignment assignment{kExperts, kTokens* kTopK, kTopK};
+  ExpertAssignment assignment{kExperts, kTokens* kTopK, kTokens* kTopK, kTopK};
   KeyGroupingWorkspace grouping;
   BalanceStatistics<float> balance{View2<float>("f", 1, kExperts), {}, View1<float>("p", kExperts)};
   View1<float> bias{"bias", kExperts};

@@ -90,4 +90,10 @@ TokenShard::~TokenShard() {
 
 uint64_t TokenShard::checksum() const { return fnv1a64(mapping_, mapped_bytes_); }
 
+std::vector<int64_t> count_tokens(const TokenShard& shard, int64_t vocab_size) {
+  std::vector<int64_t> counts(vocab_size, 0);
+  for (int64_t i = 0; i < shard.size(); ++i) ++counts[shard[i]];
+  return counts;
+}
+
 }  // namespace kmoe

@@ -43,4 +43,7 @@ class TokenShard {
   bool wide_ = false;
 };
 
+// How often each token id occurs in the shard ([vocab_size]).
+std::vector<int64_t> count_tokens(const TokenShard& shard, int64_t vocab_size);
+
 }  // namespace kmoe

@@ -146,6 +146,46 @@ void check(bool ok, const std::string& source, const std::string& key, const std
   if (!ok) throw Error(source + ": key '" + key + "' " + msg);
 }
 
+// The keys each routing family needs or cannot use (docs/routing.md).
+void validate_routing_family(const MoeSection& e, const std::string& src) {
+  const bool no_balancing_loss = e.load_balancing_weight == 0 && e.load_balancing_weight_end == 0;
+  const std::string family = "with moe.routing = \"" + e.routing + "\"";
+  if (e.routing == "expert_choice") {
+    check(e.capacity_factor > 0, src, "moe.capacity_factor",
+          "must be > 0 " + family + ": it sets the tokens each expert chooses");
+    check(e.gate_norm == "none", src, "moe.gate_norm",
+          "must be \"none\" " + family + ": the gates are the chosen experts' scores (Zhou et al.)");
+  }
+  if (e.routing == "hash") {
+    check(e.noise_std == 0, src, "moe.noise_std", "must be 0 " + family + ": there are no logits to add noise to");
+    check(e.z_loss_weight == 0, src, "moe.z_loss_weight", "must be 0 " + family + ": there are no logits");
+    check(e.score == "softmax", src, "moe.score", "must be \"softmax\" (unused) " + family + ": there are no scores");
+    check(e.gate_norm == "selected", src, "moe.gate_norm",
+          "must be \"selected\" " + family + ": the gates are route_scale / top_k");
+  }
+  if (e.routing == "sinkhorn") {
+    check(e.noise_std == 0, src, "moe.noise_std",
+          "must be 0 " + family + ": the balancing would see the noise (Megatron adds none)");
+  }
+  if (e.routing == "expert_choice" || e.routing == "hash" || e.routing == "sinkhorn") {
+    check(no_balancing_loss, src, "moe.load_balancing_weight",
+          "must be 0 (and moe.load_balancing_weight_end) " + family +
+              ": the routing balances by construction (Megatron asserts it for sinkhorn; flaxformer sets 0 for "
+              "expert choice; hash has no router)");
+    check(!e.aux_free_bias, src, "moe.aux_free_bias", "must be false " + family + ": it balances by construction");
+    check(e.groups == 1, src, "moe.groups", "must be 1 " + family + ": group-limited routing is token choice's");
+  }
+  check(e.routing == "expert_choice" || e.expert_choice_group == "micro_batch", src, "moe.expert_choice_group",
+        "is set but moe.routing is not \"expert_choice\": it would do nothing");
+  check(e.routing == "hash" || e.hash_table == "random", src, "moe.hash_table",
+        "is set but moe.routing is not \"hash\": it would do nothing");
+  const bool drops = e.capacity_factor > 0 && e.routing != "expert_choice";
+  check(drops || e.drop_policy == "position", src, "moe.drop_policy",
+        "needs moe.capacity_factor > 0 and token-choice routing (nothing is dropped otherwise)");
+  check(drops || !e.renorm_after_drop, src, "moe.renorm_after_drop",
+        "needs moe.capacity_factor > 0 and token-choice routing (nothing is dropped otherwise)");
+}
+
 void validate_relations(const RunDeck& d, const std::string& src) {
   const auto& m = d.model;
   const auto& e = d.moe;
@@ -156,7 +196,7 @@ void validate_relations(const RunDeck& d, const std::string& src) {
             std::to_string(m.d_model / m.n_heads) + ")");
   check(e.top_k <= e.num_experts, src, "moe.top_k",
         "must be <= moe.num_experts (" + std::to_string(e.num_experts) + ")");
-  check(!(e.top_k == 1 && e.gate_norm == "selected" && m.ffn == "moe"), src, "moe.gate_norm",
+  check(!(e.top_k == 1 && e.gate_norm == "selected" && m.ffn == "moe" && e.routing != "hash"), src, "moe.gate_norm",
         "is \"selected\" with moe.top_k = 1: the one renormalised gate is always moe.route_scale, so the "
         "language-model loss sends the router no gradient (it would learn from the balancing losses only); allowed "
         "with top_k = 1: \"none\" (the gate is the expert's score, as in Switch)");
@@ -171,6 +211,7 @@ void validate_relations(const RunDeck& d, const std::string& src) {
             e.load_balancing_scope + "\": use \"sum\" or \"mean\" with that scope, or scope \"micro_batch\"");
   check(e.routing != "random" || e.noise_std == 0, src, "moe.noise_std",
         "must be 0 with moe.routing = \"random\": the logits are already random draws, noise on them would do nothing");
+  validate_routing_family(e, src);
   check(e.num_experts % e.groups == 0, src, "moe.groups",
         "must divide moe.num_experts (" + std::to_string(e.num_experts) + ")");
   check(e.group_topk <= e.groups, src, "moe.group_topk", "must be <= moe.groups (" + std::to_string(e.groups) + ")");

@@ -147,10 +147,26 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
        "routing",
        &e.routing,
        {},
-       {"token_choice", "random"},
-       "token_choice: each token takes its top-k by the router; random: fresh N(0, 1) logits from the counter RNG "
-       "each micro-batch (and at evaluation), their gradient passed straight through to the router (Megatron's "
-       "force-balance baseline)"},
+       {"token_choice", "expert_choice", "hash", "random", "sinkhorn"},
+       "token_choice: each token takes its top-k by the router; expert_choice: each expert takes its top "
+       "capacity tokens of a group (Zhou et al.; not causal); hash: a fixed token-id table, no router (Roller et "
+       "al.); random: fresh N(0, 1) logits from the counter RNG each micro-batch (and at evaluation), their "
+       "gradient passed straight through (Megatron's force-balance baseline); sinkhorn: training selection from "
+       "Sinkhorn-balanced scores, plain top-k at evaluation (S-BASE, Megatron)"},
+      {"moe",
+       "expert_choice_group",
+       &e.expert_choice_group,
+       {},
+       {"micro_batch", "sequence"},
+       "expert_choice: the tokens an expert chooses among; capacity = ceil(capacity_factor * group tokens * "
+       "top_k / num_experts)"},
+      {"moe",
+       "hash_table",
+       &e.hash_table,
+       {},
+       {"random", "balanced"},
+       "hash: k distinct experts per token id at random (counter RNG, run seed), or balanced by the training "
+       "split's token counts (greedy: frequent ids first, each to the least-loaded experts)"},
       {"moe",
        "score",
        &e.score,
@@ -217,7 +233,20 @@ std::vector<DeckField> deck_fields(RunDeck& d) {
        &e.capacity_factor,
        closed(0, 1024),
        {},
-       "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless"},
+       "expert capacity = factor * tokens * top_k / num_experts; 0 = dropless (expert_choice needs > 0)"},
+      {"moe",
+       "drop_policy",
+       &e.drop_policy,
+       {},
+       {"position", "probability"},
+       "which assignments a full expert keeps: the earliest in token order (Megatron position) or those with "
+       "the highest gates (Megatron probs, DeepSpeed); needs capacity_factor > 0"},
+      {"moe",
+       "renorm_after_drop",
+       &e.renorm_after_drop,
+       {},
+       {},
+       "rescale each token's surviving gates to the sum its selection had (DeepSpeed); needs capacity_factor > 0"},
       {"moe",
        "noise_std",
        &e.noise_std,

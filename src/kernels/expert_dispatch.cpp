@@ -4,12 +4,12 @@
 
 namespace kmoe::kernels {
 
-ExpertAssignment::ExpertAssignment(int experts, int assignments, int k)
-    : offsets("offsets", experts + 1), order("order", assignments), slot_of("slot_of", assignments), k(k) {}
+ExpertAssignment::ExpertAssignment(int experts, int rows, int assignments, int k)
+    : offsets("offsets", experts + 1), order("order", rows), slot_of("slot_of", assignments), k(k) {}
 
-ExpertAssignment ExpertAssignment::first_assignments(int assignments) const {
+ExpertAssignment ExpertAssignment::first_assignments(int rows, int assignments) const {
   ExpertAssignment out = *this;
-  out.order = first_rows(order, assignments);
+  out.order = first_rows(order, rows);
   out.slot_of = first_rows(slot_of, assignments);
   return out;
 }

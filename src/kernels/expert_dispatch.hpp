@@ -20,15 +20,16 @@ KOKKOS_INLINE_FUNCTION int kept_rows(int assigned, int capacity) {
 // it keeps the first `capacity`.
 struct ExpertAssignment {
   View1<int> offsets;  // [experts + 1]
-  View1<int> order;    // grouped row → assignment a = n·k + s
-  View1<int> slot_of;  // assignment → grouped row, −1 when dropped by capacity
+  View1<int> order;    // [rows] grouped row → assignment a = n·k + s
+  View1<int> slot_of;  // [assignments] assignment → grouped row, −1 when dropped
   int k = 1;           // slots per token
   int capacity = 0;    // rows an expert keeps (0 = no capacity)
 
   ExpertAssignment() = default;
-  ExpertAssignment(int experts, int assignments, int k);
-  // The same buffers for the first `assignments` assignments.
-  ExpertAssignment first_assignments(int assignments) const;
+  // rows = assignments, except for expert choice (experts × their capacity).
+  ExpertAssignment(int experts, int rows, int assignments, int k);
+  // The same buffers for fewer rows and assignments.
+  ExpertAssignment first_assignments(int rows, int assignments) const;
 };
 
 // Groups the assignments by expert (expert_of[a], stable) and gives each its grouped row.

@@ -26,7 +26,8 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
   const int tokens = static_cast<int>(logits.extent(0)), E = static_cast<int>(logits.extent(1));
   const int k = static_cast<int>(top_idx.extent(1));
   const double noise_std = noise.std;
-  const bool random_logits = rule.routing == Routing::random;
+  const bool random_logits = rule.routing == Routing::random, expert_choice = rule.routing == Routing::expert_choice;
+  const bool select_on_logits = rule.score == ScoreFunction::softmax || rule.routing == Routing::sinkhorn;
   const uint64_t seed = noise.seed, stream = noise.stream;
   const bool renormalise = rule.norm == GateNorm::selected, sigmoid = rule.score == ScoreFunction::sigmoid;
   const T route_scale = T(rule.route_scale), eps = T(kScoreSumEpsilon);
@@ -56,7 +57,16 @@ void router_forward(const RouterState<T>& state, const RouterNoise& noise, const
         } else {
           for (int e = 0; e < E; ++e) probs(n, e) = math::exp(logits(n, e) - max_logit) / sum;
         }
-        const auto selection_score = [&](int e) { return (sigmoid ? scores(n, e) : logits(n, e)) + selection_bias(e); };
+        if (expert_choice) {  // the experts choose later (choose_tokens); a slot per expert
+          for (int e = 0; e < E; ++e) {
+            top_idx(n, e) = e;
+            gates(n, e) = route_scale * scores(n, e);
+          }
+          return;
+        }
+        const auto selection_score = [&](int e) {
+          return (select_on_logits ? logits(n, e) : scores(n, e)) + selection_bias(e);
+        };
         // The best i ∈ [first, last) with use(i) after (prev, prev_score) in the order (score
         // descending, index ascending): picking k times this way is a top-k whose ties keep the
         // lower index, at k·(last − first) cost.

@@ -34,8 +34,12 @@ enum class ScoreFunction { softmax, sigmoid };
 
 // moe.routing: token_choice — each token takes its top-k by the router; random — the logits are
 // fresh N(0, 1) draws of the counter RNG (the noise argument's seed and stream) instead of x·W_r,
-// and their gradient goes to x·W_r unchanged (straight through: Megatron's force-balance baseline).
-enum class Routing { token_choice, random };
+// and their gradient goes to x·W_r unchanged (straight through: Megatron's force-balance baseline);
+// expert_choice — each expert takes its top tokens (kernels/expert_choice; here: slot e = expert
+// e, gates = route_scale · s); hash — a token-id table (kernels/hash_routing, not router_forward);
+// sinkhorn — in training the top-k of the logits plus the Sinkhorn bias (kernels/sinkhorn), passed
+// as the selection bias, for both score functions.
+enum class Routing { token_choice, random, expert_choice, hash, sinkhorn };
 
 // moe.group_score: a group's score for group-limited routing — its best selection score
 // (DeepSeek-V2) or the sum of its top (top_k / group_topk) selection scores (DeepSeek-V3, Megatron).

@@ -4,14 +4,19 @@
 #include <cmath>
 
 #include "core/counter_rng.hpp"
+#include "core/error.hpp"
 #include "kernels/batched_gemm.hpp"
 #include "kernels/dense_gemm.hpp"
+#include "kernels/capacity_drop.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/expert_choice.hpp"
+#include "kernels/hash_routing.hpp"
 #include "kernels/expert_dispatch.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
 #include "kernels/shared_expert_mix.hpp"
+#include "kernels/sinkhorn.hpp"
 #include "kernels/token_grouping.hpp"
 #include "model/moe_transformer.hpp"
 #include "model/transformer_sites.hpp"
@@ -41,7 +46,55 @@ template <class T>
 int MoeTransformer<T>::expert_capacity() const {
   const auto& c = config_;
   if (c.capacity_factor <= 0) return 0;
+  if (c.routing() == Routing::expert_choice) {  // every chosen row is kept
+    return step_.tokens / c.choice_group_tokens(step_.tokens) * c.choice_capacity(step_.tokens);
+  }
   return static_cast<int>(std::ceil(c.capacity_factor * step_.tokens * c.top_k / c.num_experts));
+}
+
+template <class T>
+void MoeTransformer<T>::route_tokens(int layer) {
+  const auto& c = config_;
+  auto& a = rows_.blocks[layer];
+  if (c.routing() == Routing::hash) {
+    require(hash_table_.extent(0) > 0, "moe.routing = \"hash\" needs its table (set_hash_table) before a forward");
+    hash_route_forward(step_.batch.inputs, hash_table_, c.router_rule.route_scale, a.router);
+  } else {
+    linear_forward(a.normed_ffn, params_.matrix(indices_.blocks[layer].router), a.router.logits);
+    RouterNoise noise;
+    if (c.routing() == Routing::random) {  // in evaluation too: the baseline routes at random
+      noise = RouterNoise{1.0, step_.options.seed,
+                          rng::stream_id(rng::Purpose::RandomRouting, static_cast<uint32_t>(layer),
+                                         static_cast<uint32_t>(step_.options.rng_step))};
+    } else if (step_.options.training) {
+      noise = RouterNoise{c.noise_std, step_.options.seed,
+                          rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
+                                         static_cast<uint32_t>(step_.options.rng_step))};
+    }
+    View1<T> selection_bias(Kokkos::subview(routing_bias_, layer, Kokkos::ALL()));
+    if (c.routing() == Routing::sinkhorn && step_.options.training) {  // evaluation: plain top-k
+      sinkhorn_selection_bias(a.router.logits, work_.sinkhorn_bias, work_.sinkhorn);
+      selection_bias = work_.sinkhorn_bias;
+    }
+    router_forward(a.router, noise, selection_bias, c.router_rule);
+  }
+  if (c.routing() == Routing::expert_choice) {
+    choose_tokens(a.router.scores, c.choice_group_tokens(step_.tokens), c.choice_capacity(step_.tokens),
+                  a.assignment);
+    return;
+  }
+  const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
+  assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
+  if (c.drop_policy == DropPolicy::probability) order_by_gate(a.router.gates, a.assignment, work_.gate_order);
+  if (c.renorm_after_drop) {
+    renormalise_kept_gates_forward(a.router.gates, a.assignment, c.router_rule.route_scale, a.kept_gates);
+  }
+}
+
+template <class T>
+View2<T> MoeTransformer<T>::combined_gates(int layer) const {
+  const auto& a = rows_.blocks[layer];
+  return config_.renorm_after_drop ? a.kept_gates : a.router.gates;
 }
 
 template <class T>
@@ -55,27 +108,14 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     expert_activation(layer);
     linear_forward(a.activated, params_.matrix(p.ffn_w2), rows_.ffn_out, T(0), c.matmul);
   } else {
-    linear_forward(a.normed_ffn, params_.matrix(p.router), a.router.logits);
-    RouterNoise noise;
-    if (c.router_rule.routing == Routing::random) {  // in evaluation too: the baseline routes at random
-      noise = RouterNoise{1.0, step_.options.seed,
-                          rng::stream_id(rng::Purpose::RandomRouting, static_cast<uint32_t>(layer),
-                                         static_cast<uint32_t>(step_.options.rng_step))};
-    } else if (step_.options.training) {
-      noise = RouterNoise{c.noise_std, step_.options.seed,
-                          rng::stream_id(rng::Purpose::RouterNoise, static_cast<uint32_t>(layer),
-                                         static_cast<uint32_t>(step_.options.rng_step))};
-    }
-    router_forward(a.router, noise, View1<T>(Kokkos::subview(routing_bias_, layer, Kokkos::ALL())), c.router_rule);
-    const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
-    assign_experts(assignment_expert, expert_capacity(), a.assignment, work_.expert_grouping);
+    route_tokens(layer);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
     router_losses(a.router, a.assignment.offsets, c.lb_fractions, a.balance, a.router_summary);
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::forward, a.activated, a.expert_out);
-    combine_forward(a.expert_out, a.router.gates, a.assignment, rows_.ffn_out);
+    combine_forward(a.expert_out, combined_gates(layer), a.assignment, rows_.ffn_out);
     if (c.shared_width() > 0) shared_experts_forward(layer);
     const RouterSummary at{c.num_experts};
     const auto& summary = a.host_router_summary;
@@ -191,7 +231,10 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     linear_backward_input(s.dhidden, params_.matrix(p.ffn_w1), s.dnormed, T(0), c.matmul);
   } else {
     if (c.shared_width() > 0) shared_experts_mix_backward(layer);
-    combine_backward(a.expert_out, a.router.gates, a.assignment, s.dbranch, s.dgates, s.dexpert_out);
+    combine_backward(a.expert_out, combined_gates(layer), a.assignment, s.dbranch, s.dgates, s.dexpert_out);
+    if (c.renorm_after_drop) {
+      renormalise_kept_gates_backward(a.router.gates, a.assignment, c.router_rule.route_scale, s.dgates);
+    }
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::weight_grad, s.dexpert_out, a.activated);
     expert_products(layer, ExpertMatrix::w2, ExpertProduct::input_grad, s.dexpert_out, s.dactivated);
     silu_dropout_backward(a.hidden, s.dactivated, s.dhidden, dropout_probability(), a.activation_kept);
@@ -199,14 +242,16 @@ void MoeTransformer<T>::ffn_backward(int layer) {
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::input_grad, s.dhidden, s.dgrouped);
     Kokkos::deep_copy(s.dnormed, T(0));
     dispatch_backward(s.dgrouped, a.assignment, s.dnormed);
-    // Summed layers: the full weight; averaged or pooled: 1/L of it (∂/∂P_lne of E·Σ f̄ P̄̄ is
-    // E·f̄_e / (L·T)). The f: the layer's, its sequences', the update's so far, or the layers' mean.
-    double lb_coef = step_.options.lb_weight * step_.options.grad_scale;
-    if (c.lb_layers != BalanceLayers::sum) lb_coef /= c.n_layers;
-    router_backward(a.router, s.dgates, balance_fractions(layer), T(lb_coef),
-                    T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
-    linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
-    linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
+    if (c.has_router()) {  // hash routing has none
+      // Summed layers: the full weight; averaged or pooled: 1/L of it (∂/∂P_lne of E·Σ f̄ P̄̄ is
+      // E·f̄_e / (L·T)). The f: the layer's, its sequences', the update's so far, or the layers' mean.
+      double lb_coef = step_.options.lb_weight * step_.options.grad_scale;
+      if (c.lb_layers != BalanceLayers::sum) lb_coef /= c.n_layers;
+      router_backward(a.router, s.dgates, balance_fractions(layer), T(lb_coef),
+                      T(step_.options.z_weight * step_.options.grad_scale), s.dlogits, c.router_rule);
+      linear_backward_input(s.dlogits, params_.matrix(p.router), s.dnormed, T(1));
+      linear_backward_weight(s.dlogits, a.normed_ffn, params_.matrix_grad(p.router));
+    }
     if (c.shared_width() > 0) shared_experts_backward(layer);
   }
   rmsnorm_backward(a.x_mid, params_.vector(p.ffn_norm), a.rstd_ffn, s.dnormed, s.dx, params_.vector_grad(p.ffn_norm),
@@ -220,6 +265,8 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template void MoeTransformer<T>::expert_activation(int);                                            \
   template void MoeTransformer<T>::expert_products(int, ExpertMatrix, ExpertProduct, const View2<T>&, \
                                                    const View2<T>&);                                  \
+  template void MoeTransformer<T>::route_tokens(int);                                                 \
+  template View2<T> MoeTransformer<T>::combined_gates(int) const;                                     \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                               \
   template void MoeTransformer<T>::ffn_backward(int);                                                 \
   template void MoeTransformer<T>::shared_experts_forward(int);                                       \

@@ -6,7 +6,7 @@
 namespace kmoe {
 
 namespace {
-int ffn_rows(const ModelConfig& c, int tokens) { return c.moe ? tokens * c.top_k : tokens; }
+int ffn_rows(const ModelConfig& c, int tokens) { return c.moe ? c.routed_rows(tokens) : tokens; }
 int ffn_width(const ModelConfig& c) { return c.moe ? c.expert_d_ff : c.d_ff; }
 }  // namespace
 
@@ -31,8 +31,9 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
       expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
     router =
-        kernels::RouterState<T>(tokens, c.num_experts, c.top_k, c.router_rule.score == kernels::ScoreFunction::sigmoid);
-    assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), c.top_k);
+        kernels::RouterState<T>(tokens, c.num_experts, c.slots(), c.router_rule.score == kernels::ScoreFunction::sigmoid);
+    assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), tokens * c.slots(), c.slots());
+    if (c.renorm_after_drop) kept_gates = View2<T>("kept_gates", tokens, c.slots());
     const int groups = c.lb_scope == kernels::BalanceScope::sequence ? tokens / c.seq_len : 1;
     balance.fractions = View2<T>("fractions", groups, c.num_experts);
     balance.group_mean_probs = View2<T>("group_mean_probs", groups > 1 ? groups : 0, c.num_experts);
@@ -76,7 +77,8 @@ BlockActivations<T> BlockActivations<T>::first_tokens(const ModelConfig& c, int 
     out.router.lse = first_rows(router.lse, tokens);
     out.router.top_idx = first_rows(router.top_idx, tokens);
     out.router.gates = first_rows(router.gates, tokens);
-    out.assignment = assignment.first_assignments(rows);
+    out.assignment = assignment.first_assignments(rows, tokens * c.slots());
+    if (kept_gates.extent(0) > 0) out.kept_gates = first_rows(kept_gates, tokens);
     if (c.lb_scope == kernels::BalanceScope::sequence) {
       out.balance.fractions = first_rows(balance.fractions, tokens / c.seq_len);
       out.balance.group_mean_probs = first_rows(balance.group_mean_probs, tokens / c.seq_len);
@@ -117,7 +119,7 @@ BackwardScratch<T>::BackwardScratch(const ModelConfig& c, int tokens)
       dk("dk", tokens, c.d_model),
       dv("dv", tokens, c.d_model),
       dattn("dattn", tokens, c.d_model),
-      dgates("dgates", tokens, c.moe ? c.top_k : 0),
+      dgates("dgates", tokens, c.moe ? c.slots() : 0),
       dlogits("dlogits", tokens, c.moe ? c.num_experts : 0),
       dexpert_out("dexpert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model),
       dhidden("dhidden", ffn_rows(c, tokens), ffn_width(c)),

@@ -45,6 +45,7 @@ struct BlockActivations {
   // Feed-forward: rows are (token, slot) assignments grouped by expert (MoE) or tokens (dense).
   kernels::RouterState<T> router;
   kernels::ExpertAssignment assignment;
+  View2<T> kept_gates;                    // [N, slots] the gates after a capacity drop (moe.renorm_after_drop)
   kernels::BalanceStatistics<T> balance;  // f and P̄ of the balancing loss
   View1<double> router_summary;           // offsets, mean probabilities, losses (RouterSummary)
   HostView1<double> host_router_summary;  // its copy: the layer's one host synchronisation

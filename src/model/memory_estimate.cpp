@@ -10,11 +10,21 @@
 
 namespace kmoe {
 
+namespace {
+// Rows of the grouped expert buffers (tokens may be past int here).
+double routed_rows(const ModelConfig& c, double tokens) {
+  if (!c.moe) return tokens;
+  if (c.routing() != kernels::Routing::expert_choice) return tokens * c.top_k;
+  const double groups = c.expert_choice_per_sequence ? tokens / c.seq_len : 1;
+  return std::min(tokens * c.num_experts, tokens * c.top_k * c.capacity_factor + c.num_experts * groups);
+}
+}  // namespace
+
 MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes,
                                         double optimizer_scratch) {
   const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
-  const double rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
-  const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.top_k) : 0;
+  const double rows = routed_rows(c, N), F = c.moe ? c.expert_d_ff : c.d_ff;
+  const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.slots()) : 0;
   const double S = c.shared_width(), shared = S > 0 ? N * (2 * S + D + 1) : 0;
   const double per_layer = 7 * N * D + N * H + 2 * N + 2 * rows * D + 2 * rows * F + router + shared;
   const double scratch = 7 * N * D + 2 * rows * D + 2 * rows * F + router + shared;
@@ -36,13 +46,13 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
 }
 
 std::string index_range_problem(const ModelConfig& c, int64_t tokens) {
-  const double N = double(tokens), rows = c.moe ? N * c.top_k : N, F = c.moe ? c.expert_d_ff : c.d_ff;
+  const double N = double(tokens), rows = routed_rows(c, N), F = c.moe ? c.expert_d_ff : c.d_ff;
   const struct {
     const char* what;
     double elements;
   } buffers[] = {
       {"batch_size x seq_len x d_model (activations)", N * c.d_model},
-      {"tokens x top_k x expert width (expert hidden)", rows * F},
+      {"routed rows x expert width (expert hidden)", rows * F},
       {"vocab_size x d_model (embedding)", double(c.vocab_size) * c.d_model},
       {"logits block x vocab_size", double(kernels::kLogitsChunkRows) * c.vocab_size},
       {"tokens x num_experts (router)", N * c.num_experts},

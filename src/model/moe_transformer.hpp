@@ -14,6 +14,7 @@
 #include "kernels/causal_attention.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/rope.hpp"
+#include "kernels/sinkhorn.hpp"
 #include "kernels/token_grouping.hpp"
 #include "model/layer_buffers.hpp"
 #include "model/model_config.hpp"
@@ -65,6 +66,9 @@ class MoeTransformer {
   // b_e += rate · sign(mean load − load_e), the steps re-centred to zero mean when `centre`.
   void update_routing_bias(const ForwardResult& update, double rate, bool centre);
   std::vector<double> routing_bias() const;  // [layer · expert]
+  // moe.routing = "hash": the token-id → experts table [vocab · top_k] (kernels/hash_routing), set
+  // before the first forward.
+  void set_hash_table(const std::vector<int>& table);
   void set_routing_bias(const std::vector<double>& values);
 
  private:
@@ -90,6 +94,10 @@ class MoeTransformer {
   void attention_forward(int layer, const View2<T>& x);
   void attention_backward(int layer);
   void ffn_forward(int layer, LayerRouterStats& stats);
+  // The router's forward and the assignment of rows to experts, for each moe.routing.
+  void route_tokens(int layer);
+  // The gates the experts' outputs are combined with: the router's, or its kept ones renormalised.
+  View2<T> combined_gates(int layer) const;
   void ffn_backward(int layer);
   // The layers' balancing losses combined; for "pooled" also the layers' mean f on the device.
   double combined_load_balancing(const ForwardResult& result);
@@ -141,6 +149,9 @@ class MoeTransformer {
     typename View2<T>::HostMirror host_pooled_fractions;
     View2<T> global_fractions;  // [layer, experts] the update's running f (moe.load_balancing_scope = "global_batch")
     typename View2<T>::HostMirror host_global_fractions;
+    kernels::SinkhornWorkspace<T> sinkhorn;  // moe.routing = "sinkhorn"
+    View1<T> sinkhorn_bias;                  // [experts] the selection bias it gives
+    View1<int> gate_order;                   // moe.drop_policy = "probability": the rows being reordered
   };
   // What a forward leaves for its backward.
   struct StepState {
@@ -156,6 +167,7 @@ class MoeTransformer {
   ParameterSet<T> params_;
   ParameterIndices indices_;
   View2<T> routing_bias_;  // [layer, expert]
+  View2<int> hash_table_;  // [vocab, top_k] (moe.routing = "hash")
   kernels::RopeTable<T> rope_table_;
   TokenRowBuffers capacity_, rows_;  // allocated for capacity_tokens_; the current batch's rows of them
   int capacity_tokens_ = 0;

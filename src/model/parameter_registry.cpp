@@ -27,8 +27,10 @@ std::vector<ParamSpec> build_parameter_specs(const ModelConfig& c) {
     for (const char* w : {"wq", "wk", "wv", "wo"}) add(p + w, {D, D}, InitRule::Normal, OptimizerGroup::Muon);
     add(p + "ffn_norm", {D}, InitRule::Ones, OptimizerGroup::AdamW);
     if (c.moe) {
-      add(p + "router", {c.num_experts, D}, InitRule::Normal,
-          c.router_muon ? OptimizerGroup::Muon : OptimizerGroup::AdamW);
+      if (c.has_router()) {
+        add(p + "router", {c.num_experts, D}, InitRule::Normal,
+            c.router_muon ? OptimizerGroup::Muon : OptimizerGroup::AdamW);
+      }
       const double share = double(c.top_k) / c.num_experts;
       for (int e = 0; e < c.num_experts; ++e) {
         const std::string x = p + "experts." + std::to_string(e) + ".";

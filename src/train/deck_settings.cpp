@@ -23,6 +23,10 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
   c.expert_d_ff = static_cast<int>(e.expert_d_ff);
   c.capacity_factor = e.capacity_factor;
   c.noise_std = e.noise_std;
+  c.drop_policy = e.drop_policy == "probability" ? kernels::DropPolicy::probability : kernels::DropPolicy::position;
+  c.renorm_after_drop = e.renorm_after_drop;
+  c.expert_choice_per_sequence = e.expert_choice_group == "sequence";
+  c.balanced_hash_table = e.hash_table == "balanced";
   c.router_muon = e.router_muon;
   c.shared_experts = static_cast<int>(e.shared_experts);
   c.shared_d_ff = static_cast<int>(e.shared_expert_d_ff > 0 ? e.shared_expert_d_ff : e.expert_d_ff);
@@ -30,7 +34,11 @@ ModelConfig model_config_from_deck(const RunDeck& deck) {
                   : e.shared_gate == "convex" ? kernels::SharedGate::convex
                                               : kernels::SharedGate::none;
   c.router_rule =
-      kernels::RouterRule{e.routing == "random" ? kernels::Routing::random : kernels::Routing::token_choice,
+      kernels::RouterRule{e.routing == "random"          ? kernels::Routing::random
+                          : e.routing == "expert_choice" ? kernels::Routing::expert_choice
+                          : e.routing == "hash"          ? kernels::Routing::hash
+                          : e.routing == "sinkhorn"      ? kernels::Routing::sinkhorn
+                                                         : kernels::Routing::token_choice,
                           e.score == "sigmoid" ? kernels::ScoreFunction::sigmoid : kernels::ScoreFunction::softmax,
                           e.gate_norm == "none" ? kernels::GateNorm::none : kernels::GateNorm::selected,
                           e.route_scale,

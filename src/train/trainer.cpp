@@ -182,7 +182,7 @@ void Run::set_up() {
   start_memory_ledger();
   shards_ = open_shards(deck_, log_);
   data_identity_ = data_identity(shards_);
-  model_ = make_model<float>(deck_);
+  model_ = make_model<float>(deck_, shards_.train.get());
   optimizer_ = std::make_unique<HybridOptimizer<float>>(model_->params(), optimizer_settings_from_deck(deck_));
   allocate_before_first_step(*model_, deck_);
   const auto counts = count_parameters(model_->params().specs());

@@ -111,7 +111,7 @@ TEST(KernelGradients, ExpertDispatchGatherCombine) {
   for (int n = 0; n < kTokens; ++n)
     for (int s = 0; s < kTopK; ++s) ht(n, s) = picks[n][s];
   Kokkos::deep_copy(top_idx, ht);
-  ExpertAssignment assignment(kExperts, rows, kTopK);
+  ExpertAssignment assignment(kExperts, rows, rows, kTopK);
   KeyGroupingWorkspace workspace;
   assign_experts(View1<int>(top_idx.data(), rows), 0, assignment, workspace);
   View2<double> x("x", kTokens, d), gates("gates", kTokens, kTopK), grouped("grouped", rows, d);
