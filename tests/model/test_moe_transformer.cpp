@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gradient_check.hpp"
+#include "kernels/hash_routing.hpp"
 #include "tiny_model.hpp"
 
 using namespace kmoe;
@@ -22,9 +23,8 @@ StepOptions training_options(double lb_weight, double z_weight) {
 }
 
 // Checks every parameter tensor's gradient against central differences of the total loss.
-void check_model(const ModelConfig& config, const StepOptions& options) {
-  MoeTransformer<double> model(config, 7);
-  const auto batch = tiny_batch(config);
+void check_gradients(MoeTransformer<double>& model, const StepOptions& options) {
+  const auto batch = tiny_batch(model.config());
   model.params().zero_grads();
   model.forward(batch, options);
   model.backward();
@@ -37,6 +37,11 @@ void check_model(const ModelConfig& config, const StepOptions& options) {
                                        grads.begin() + specs[i].offset + specs[i].size());
     EXPECT_LT(fd_relative_error(tensor, analytic, loss), 1e-6) << specs[i].name;
   }
+}
+
+void check_model(const ModelConfig& config, const StepOptions& options) {
+  MoeTransformer<double> model(config, 7);
+  check_gradients(model, options);
 }
 
 TEST(ModelGradients, MoeWithLoadBalancingAndZLoss) { check_model(tiny_config(), training_options(0.3, 0.05)); }
@@ -107,6 +112,55 @@ TEST(ModelGradients, RandomRoutingPassesTheGradientStraightThroughToTheRouter) {
   double largest = 0;
   for (double g : to_vector(a.params().vector_grad(router))) largest = std::max(largest, std::abs(g));
   EXPECT_GT(largest, 1e-6);
+}
+
+// Expert choice: the experts pick their tokens per micro-batch or per sequence; gates are the
+// chosen experts' scores, so the router learns through every chosen pair.
+TEST(ModelGradients, ExpertChoiceInEachGroupAndScoreFunction) {
+  for (const bool per_sequence : {false, true}) {
+    for (const auto score : {kernels::ScoreFunction::softmax, kernels::ScoreFunction::sigmoid}) {
+      auto c = tiny_config();
+      c.router_rule.routing = kernels::Routing::expert_choice;
+      c.router_rule.score = score;
+      c.router_rule.norm = kernels::GateNorm::none;
+      c.router_rule.route_scale = 1.5;
+      c.capacity_factor = 1.0;
+      c.expert_choice_per_sequence = per_sequence;
+      c.noise_std = 0.3;
+      SCOPED_TRACE(::testing::Message() << per_sequence << " " << int(score));
+      check_model(c, training_options(0.0, 0.05));
+    }
+  }
+}
+
+// Hash routing: no router parameters; the experts, attention and embeddings still train.
+TEST(ModelGradients, HashRoutingHasNoRouter) {
+  auto c = tiny_config();
+  c.router_rule.routing = kernels::Routing::hash;
+  MoeTransformer<double> model(c, 7);
+  for (const auto& spec : model.params().specs()) EXPECT_EQ(spec.name.find("router"), std::string::npos);
+  model.set_hash_table(kernels::random_hash_table(c.vocab_size, c.num_experts, c.top_k, 3));
+  check_gradients(model, training_options(0.0, 0.0));
+}
+
+TEST(ModelGradients, SinkhornSelection) {
+  auto c = tiny_config();
+  c.router_rule.routing = kernels::Routing::sinkhorn;
+  check_model(c, training_options(0.0, 0.05));
+  c.router_rule.norm = kernels::GateNorm::none;
+  check_model(c, training_options(0.0, 0.05));
+}
+
+TEST(ModelGradients, CapacityDropByProbabilityWithRenormalisedGates) {
+  for (const bool renorm : {false, true}) {
+    auto c = tiny_config();
+    c.capacity_factor = 0.5;
+    c.drop_policy = kernels::DropPolicy::probability;
+    c.renorm_after_drop = renorm;
+    c.router_rule.route_scale = 2.0;
+    SCOPED_TRACE(renorm);
+    check_model(c, training_options(0.1, 0.01));
+  }
 }
 
 TEST(ModelGradients, TopOneRouterLearnsFromTheLanguageModelLoss) {
