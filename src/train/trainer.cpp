@@ -225,6 +225,12 @@ void Run::write_run_attributes() {
                                                             e.load_balancing_scope);
     record_->set_attribute("load_balancing_at_balance",
                            kernels::balanced_load_balancing(c.lb_fractions, c.lb_layers, c.top_k, c.n_layers));
+    // Expert choice sees the later tokens of its group: its losses are not a causal model's.
+    record_->set_attribute("routing_causal",
+                           std::string(c.routing() == kernels::Routing::expert_choice ? "no: expert choice sees the "
+                                                                                        "later tokens of its " +
+                                                                                            e.expert_choice_group
+                                                                                      : "yes"));
   }
   record_->set_attribute("total_params", counts.total);
   record_->set_attribute("active_params", counts.active);

@@ -139,6 +139,31 @@ TEST(RunDeckErrors, InvalidRoutingCombinationsNameTheKeys) {
   EXPECT_EQ(deck.moe.groups, 4);
 }
 
+TEST(RunDeckErrors, EachRoutingFamilyRefusesWhatItCannotUse) {
+  const std::string no_lb = "load_balancing_weight = 0\nload_balancing_weight_end = 0\n";
+  const std::string ec = "[moe]\nrouting = \"expert_choice\"\n";
+  expect_error_mentions(ec + "gate_norm = \"none\"\n" + no_lb, {"moe.capacity_factor", "> 0", "expert_choice"});
+  expect_error_mentions(ec + "capacity_factor = 1.0\n" + no_lb, {"moe.gate_norm", "\"none\"", "expert_choice"});
+  expect_error_mentions(ec + "capacity_factor = 1.0\ngate_norm = \"none\"\n",
+                        {"moe.load_balancing_weight", "must be 0", "by construction"});
+  const std::string hash = "[moe]\nrouting = \"hash\"\nnoise_std = 0\n" + no_lb;
+  expect_error_mentions("[moe]\nrouting = \"hash\"\n" + no_lb, {"moe.noise_std", "hash"});
+  expect_error_mentions(hash + "z_loss_weight = 0.1\n", {"moe.z_loss_weight", "no logits"});
+  expect_error_mentions(hash + "score = \"sigmoid\"\n", {"moe.score", "hash"});
+  expect_error_mentions(hash + "aux_free_bias = true\n", {"moe.aux_free_bias", "hash"});
+  expect_error_mentions(hash + "groups = 2\n", {"moe.groups", "hash"});
+  EXPECT_EQ(parse_run_deck_string(hash + "top_k = 1\n", "hash1.toml").moe.top_k, 1);  // no router to freeze
+  expect_error_mentions("[moe]\nrouting = \"sinkhorn\"\nnoise_std = 0\n", {"moe.load_balancing_weight", "sinkhorn"});
+  expect_error_mentions("[moe]\nrouting = \"sinkhorn\"\n" + no_lb, {"moe.noise_std", "sinkhorn"});
+  expect_error_mentions("[moe]\nhash_table = \"balanced\"\n", {"moe.hash_table", "nothing"});
+  expect_error_mentions("[moe]\nexpert_choice_group = \"sequence\"\n", {"moe.expert_choice_group", "nothing"});
+  expect_error_mentions("[moe]\ndrop_policy = \"probability\"\n", {"moe.drop_policy", "capacity_factor > 0"});
+  expect_error_mentions("[moe]\nrenorm_after_drop = true\n", {"moe.renorm_after_drop", "capacity_factor > 0"});
+  expect_error_mentions(ec + "capacity_factor = 1.0\ngate_norm = \"none\"\n" + no_lb + "renorm_after_drop = true\n",
+                        {"moe.renorm_after_drop", "token-choice"});
+  expect_error_mentions("[moe]\nrouting = \"expert\"\n", {"moe.routing", "expert_choice", "hash", "sinkhorn"});
+}
+
 TEST(RunDeckErrors, AnUnterminatedQuoteInSetIsAnError) {
   try {
     parse_run_deck_string("", "ok.toml", {"data.corpus=\"/x"});

@@ -28,6 +28,24 @@ CASES = [
     (("moe.noise_std=0",), {
         'moe.routing="random"': "router/load",
     }),
+    (("moe.noise_std=0", "moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0", "moe.z_loss_weight=0"), {
+        'moe.routing="sinkhorn"': "router/load",
+        'moe.routing="hash"': "router/load",
+    }),
+    (("moe.noise_std=0", "moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0", "moe.z_loss_weight=0",
+      'moe.routing="hash"'), {
+        'moe.hash_table="balanced"': "router/load",
+    }),
+    (("moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0", 'moe.gate_norm="none"',
+      "moe.capacity_factor=0.75"), {
+        'moe.routing="expert_choice"': "router/load",
+        'moe.drop_policy="probability"': "train/total_loss",
+        "moe.renorm_after_drop=true": "train/total_loss",
+    }),
+    (("moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0", 'moe.gate_norm="none"',
+      "moe.capacity_factor=1.0", 'moe.routing="expert_choice"'), {
+        'moe.expert_choice_group="sequence"': "train/total_loss",
+    }),
     (("moe.shared_experts=1",), {
         "moe.shared_expert_d_ff=16": "train/total_loss",
         'moe.shared_gate="sigmoid"': "train/total_loss",
@@ -67,8 +85,18 @@ class RoutingKeys(unittest.TestCase):
                      "f per_token, layers pooled, scope micro_batch", 2.0)):  # k = 2
                 self.assertEqual(train(write_deck(tmp, name), *sets(overrides)).returncode, 0)
                 with h5py.File(os.path.join(runs, name + ".h5"), "r") as f:
+                    self.assertEqual(f.attrs["routing_causal"], "yes")
                     self.assertEqual(f.attrs["load_balancing_convention"], convention)
                     self.assertEqual(f.attrs["load_balancing_at_balance"], at_balance)
+
+    def test_the_record_says_expert_choice_is_not_causal(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            overrides = ('moe.routing="expert_choice"', "moe.capacity_factor=1.0", 'moe.gate_norm="none"',
+                         "moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0",
+                         'moe.expert_choice_group="sequence"')
+            self.assertEqual(train(write_deck(tmp, "ec"), *sets(overrides)).returncode, 0)
+            with h5py.File(os.path.join(tmp, "runs", "ec.h5"), "r") as f:
+                self.assertEqual(f.attrs["routing_causal"], "no: expert choice sees the later tokens of its sequence")
 
 
 if __name__ == "__main__":
