@@ -7,6 +7,7 @@
 
 #include "core/kernel_census.hpp"
 #include "kernels/batched_gemm.hpp"
+#include "kernels/hash_routing.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "tiny_model.hpp"
 
@@ -16,6 +17,9 @@ namespace {
 // The census of the second micro-batch (the first sizes the buffers).
 KernelCensus census_of_a_step(const ModelConfig& c, int batch) {
   MoeTransformer<float> model(c, 42);
+  if (c.routing() == kernels::Routing::hash) {
+    model.set_hash_table(kernels::random_hash_table(c.vocab_size, c.num_experts, c.top_k, 42));
+  }
   const auto tokens = testing::tiny_batch(c, batch);
   StepOptions options = kmoe::testing::default_training_options();
   for (int step = 0; step < 2; ++step) {
@@ -84,6 +88,33 @@ TEST(StepCensus, RoutingFamiliesDoNotGrowWithGroupsOrSharedExperts) {
   EXPECT_EQ(a.reductions, b.reductions);
   EXPECT_EQ(a.blas_calls, b.blas_calls);
   EXPECT_EQ(a.allocations, 0u);
+}
+
+// Expert choice, hash routing, Sinkhorn selection and the drop policies: one launch each,
+// whatever the experts and tokens, and nothing allocated after the first step.
+TEST(StepCensus, AssignmentFamiliesDoNotGrowWithExpertsOrTokens) {
+  auto expert_choice = testing::tiny_config();
+  expert_choice.router_rule.routing = kernels::Routing::expert_choice;
+  expert_choice.router_rule.norm = kernels::GateNorm::none;
+  expert_choice.capacity_factor = 1.0;
+  auto hash = testing::tiny_config();
+  hash.router_rule.routing = kernels::Routing::hash;
+  auto sinkhorn = testing::tiny_config();
+  sinkhorn.router_rule.routing = kernels::Routing::sinkhorn;
+  auto drops = testing::tiny_config();
+  drops.capacity_factor = 0.75;
+  drops.drop_policy = kernels::DropPolicy::probability;
+  drops.renorm_after_drop = true;
+  for (const auto& c : {expert_choice, hash, sinkhorn, drops}) {
+    auto more = c;
+    more.num_experts = 8;
+    const auto a = census_of_a_step(c, 2), b = census_of_a_step(more, 4);
+    SCOPED_TRACE(int(c.routing()));
+    EXPECT_EQ(a.launches, b.launches) << differences(a, b);
+    EXPECT_EQ(a.deep_copies, b.deep_copies);
+    EXPECT_EQ(a.reductions, b.reductions);
+    EXPECT_EQ(a.allocations, 0u);
+  }
 }
 
 TEST(StepCensus, AStepAllocatesNothing) {
