@@ -119,6 +119,50 @@ def balance_over_steps(study, axes=None):
                                            ("load_kl_uniform", "KL(load ‖ uniform) (nats)")), axes)
 
 
+def routing_change(study, axes=None):
+    """The routing probe per condition: the fraction of the probe batch's (token, expert) pairs
+    routed differently from the previous evaluation (mean over layers; band over seeds). One panel."""
+    colours = condition_colours(study.runs)
+    axes = _axes(axes, 1, 1, (6, 3.8))
+    ax = axes[0, 0]
+    _band(ax, study.evals, study.runs, "routing_change", colours)
+    ax.set(title="routing changed since the previous evaluation", xlabel="step", ylabel="share of (token, expert) pairs")
+    ax.grid(alpha=0.3)
+    return axes
+
+
+def coactivation_heat_maps(study, axes=None):
+    """The last evaluation's expert co-activation on the probe batch, for each condition's first run
+    (rows) and layer (columns): the share of probe tokens routed to both experts (the diagonal: to
+    the expert)."""
+    frame = study.coactivation
+    first = study.runs.groupby("condition", sort=False)["run"].first()
+    first = first[first.isin(frame["run"])]
+    layers, experts = frame["layer"].max() + 1, frame["expert_i"].max() + 1
+    axes = _axes(axes, len(first), layers, (2.3 * layers + 1, 2.1 * len(first)))
+    image = None
+    for row, (condition, run) in enumerate(first.items()):
+        rows = frame[(frame["run"] == run) & (frame["step"] == frame.loc[frame["run"] == run, "step"].max())]
+        counts = rows.sort_values(["layer", "expert_i", "expert_j"])["tokens"].to_numpy(float)
+        counts = counts.reshape(layers, experts, experts)
+        tokens = int(study.runs.loc[study.runs["run"] == run, "probe_tokens"].iloc[0])
+        for layer in range(layers):
+            ax = axes[row, layer]
+            share = counts[layer] / max(tokens, 1)
+            image = ax.imshow(share, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks(range(experts))
+            ax.set_yticks(range(experts))
+            ax.tick_params(labelsize=6)
+            if row == 0:
+                ax.set_title(f"layer {layer}", fontsize=8)
+            if layer == 0:
+                ax.set_ylabel(condition, fontsize=8)
+    if image is not None:
+        axes[0, 0].figure.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01,
+                                   label="share of probe tokens")
+    return axes
+
+
 def load_heat_map(study, run, axes=None):
     """One run's expert load share, layer by layer: experts down, steps across. A panel per layer."""
     rows = study.router[study.router["run"] == run]

@@ -28,6 +28,9 @@ class Study:
     evals: pd.DataFrame
     varied: list  # the run columns the study varies (short keys, e.g. "noise_std"), seed last
     left_out: list = dataclasses.field(default_factory=list)  # (record path, why it is not in the study)
+    # The routing probe's co-activation counts: run, step, layer, expert_i, expert_j, tokens
+    # (probe tokens routed to both; the diagonal: to expert_i). Empty for records without it.
+    coactivation: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def _flatten(table, prefix=""):
@@ -77,7 +80,9 @@ def _read_run(path):
                "total_params": int(f.attrs["total_params"]), "active_params": int(f.attrs["active_params"]),
                "unigram_entropy": float(f.attrs.get("unigram_entropy", np.nan)),
                "data": _text(f.attrs.get("data", "")), "steps": int(f["train/step"].shape[0]),
-               "backend": _text(f.attrs.get("backend", "")), "precision": _text(f.attrs.get("precision", "fp32"))}
+               "backend": _text(f.attrs.get("backend", "")), "precision": _text(f.attrs.get("precision", "fp32")),
+               "probe_tokens": int(f.attrs.get("routing_probe_tokens", 0)),
+               "routing_causal": _text(f.attrs.get("routing_causal", ""))}
         row.update({k: v for k, v in deck.items()})
         row["seed"] = deck.get("run.seed")
         final = f.get("final")
@@ -99,6 +104,15 @@ def _read_run(path):
         for column in EVAL_COLUMNS:
             if column in f["eval"]:
                 evals[column] = f["eval"][column][:]
+        coactivation = pd.DataFrame()
+        if "eval/routing_change" in f and len(evals):
+            with np.errstate(all="ignore"):  # the first evaluation has no change (NaN in every layer)
+                evals["routing_change"] = np.nanmean(f["eval/routing_change"][:], axis=1)
+            counts = f["eval/coactivation"][:]
+            n_evals, layers, experts, _ = counts.shape
+            grid = np.indices((n_evals, layers, experts, experts)).reshape(4, -1)
+            coactivation = pd.DataFrame({"run": name, "step": evals["step"].to_numpy()[grid[0]], "layer": grid[1],
+                                         "expert_i": grid[2], "expert_j": grid[3], "tokens": counts.reshape(-1)})
         router, router_layers = pd.DataFrame(), pd.DataFrame()
         if "router" in f and f["router/load"].shape[0] > 0:
             load = f["router/load"][:]
@@ -119,7 +133,7 @@ def _read_run(path):
                     router_layers[column] = f["router"][column][:].reshape(-1)
             for column, values in load_balance(load).items():
                 router_layers[column] = values.reshape(-1)
-    return row, trajectory, router, router_layers, evals
+    return row, trajectory, router, router_layers, evals, coactivation
 
 
 def study_output_dir(study_path):
@@ -197,11 +211,11 @@ def load(source):
         raise FileNotFoundError(f"{source}: not a study deck, a directory of records or a list of records")
     if not cells:
         cells = _cells_from_names([os.path.basename(p).split(".h5")[0] for p in paths])
-    rows, trajectories, routers, router_layers, evals, left_out = [], [], [], [], [], []
+    rows, trajectories, routers, router_layers, evals, coactivations, left_out = [], [], [], [], [], [], []
     from_manifest = bool(cells) and isinstance(source, str) and source.endswith(".toml")
     for path in paths:
         try:
-            row, trajectory, router, layers, ev = _read_run(path)
+            row, trajectory, router, layers, ev, coactivation = _read_run(path)
         except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as error:
             left_out.append((path, f"unreadable ({type(error).__name__}: {error})"))
             continue
@@ -219,6 +233,7 @@ def load(source):
         routers.append(router)
         router_layers.append(layers)
         evals.append(ev)
+        coactivations.append(coactivation)
     varied = []  # in the study's order (the manifest's), seed last
     for cell in cells.values():
         varied += [k for k in cell if k not in ("state", "condition", "seed") and k not in varied]
@@ -236,10 +251,10 @@ def load(source):
                 left_out.append((rows[i]["path"], "trained under other settings than the rest: "
                                  + ", ".join(differ[:6]) + (" …" if len(differ) > 6 else "")))
         pick = (lambda items: [items[i] for i in kept])
-        rows, trajectories, routers, router_layers, evals = map(pick, (rows, trajectories, routers, router_layers,
-                                                                       evals))
+        rows, trajectories, routers, router_layers, evals, coactivations = map(
+            pick, (rows, trajectories, routers, router_layers, evals, coactivations))
     frame = pd.DataFrame(rows)
     concat = (lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
     present = (lambda frames: concat([f for f in frames if not f.empty]))
     return Study(name, frame, concat(trajectories), present(routers), present(router_layers), concat(evals), varied,
-                 left_out)
+                 left_out, present(coactivations))

@@ -111,6 +111,11 @@ def write(report, out):
     if not study.router_layers.empty:
         figures.append(plots.save(plots.routing_over_steps(study), path("routing.png")))
         figures.append(plots.save(plots.balance_over_steps(study), path("balance.png")))
+    if "routing_change" in study.evals and study.evals["routing_change"].notna().any():
+        figures.append(plots.save(plots.routing_change(study), path("routing_change.png")))
+    if not study.coactivation.empty:
+        figures.append(plots.save(plots.coactivation_heat_maps(study), path("coactivation.png"), legend=False,
+                                  tight=False))
     figures.append(plots.save(plots.condition_bars(study, r.summary, BARS), path("conditions.png"), legend=False))
     if not study.router.empty:
         chosen = r.heat_map_runs or list(runs.groupby("condition", sort=False)["run"].first())[:MAX_HEAT_MAPS]

@@ -93,7 +93,15 @@ KOKKOS_INLINE_FUNCTION double normal(uint64_t seed, uint64_t stream, uint64_t in
 }
 
 // Stream ids: a named purpose combined with up to two small coordinates (layer, tensor...).
-enum class Purpose : uint32_t { Init = 1, RouterNoise = 2, Dropout = 3, DataOrder = 4, RandomRouting = 5, HashRouting = 6, Test = 99 };
+enum class Purpose : uint32_t {
+  Init = 1,
+  RouterNoise = 2,
+  Dropout = 3,
+  DataOrder = 4,
+  RandomRouting = 5,
+  HashRouting = 6,
+  Test = 99
+};
 
 KOKKOS_INLINE_FUNCTION uint64_t stream_id(Purpose purpose, uint32_t a = 0, uint32_t b = 0) {
   return (static_cast<uint64_t>(purpose) << 56) ^ (static_cast<uint64_t>(a & 0xFFFFFFu) << 32) ^

@@ -34,11 +34,11 @@ struct ModelSection {
 struct MoeSection {
   int64_t num_experts = 8;
   int64_t top_k = 2;
-  std::string routing = "token_choice";  // "token_choice" | "expert_choice" | "hash" | "random" | "sinkhorn"
+  std::string routing = "token_choice";             // "token_choice" | "expert_choice" | "hash" | "random" | "sinkhorn"
   std::string expert_choice_group = "micro_batch";  // "micro_batch" | "sequence"
   std::string hash_table = "random";                // "random" | "balanced"
-  std::string score = "softmax";         // "softmax" | "sigmoid"
-  std::string gate_norm = "selected";    // "selected" | "none"
+  std::string score = "softmax";                    // "softmax" | "sigmoid"
+  std::string gate_norm = "selected";               // "selected" | "none"
   double route_scale = 1.0;
   int64_t groups = 1;                // group-limited routing: experts in contiguous groups
   int64_t group_topk = 1;            // groups eligible per token
@@ -47,7 +47,7 @@ struct MoeSection {
   int64_t shared_expert_d_ff = 0;    // 0 = expert_d_ff
   std::string shared_gate = "none";  // "none" | "sigmoid" | "convex"
   int64_t expert_d_ff = 1536;
-  double capacity_factor = 0.0;  // 0 = dropless
+  double capacity_factor = 0.0;          // 0 = dropless
   std::string drop_policy = "position";  // "position" | "probability"
   bool renorm_after_drop = false;
   double noise_std = 0.1;

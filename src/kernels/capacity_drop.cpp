@@ -63,18 +63,15 @@ void renormalise_kept_gates_backward(const View2<T>& gates, const ExpertAssignme
           weighted += dgates(n, s) * gates(n, s);
         }
         for (int s = 0; s < k; ++s) {
-          dgates(n, s) =
-              slot_of(n * k + s) >= 0 ? scale / kept_sum * (dgates(n, s) - weighted / kept_sum) : T(0);
+          dgates(n, s) = slot_of(n * k + s) >= 0 ? scale / kept_sum * (dgates(n, s) - weighted / kept_sum) : T(0);
         }
       });
 }
 
-#define KMOE_INSTANTIATE(T)                                                                                \
-  template void order_by_gate<T>(const View2<T>&, const ExpertAssignment&, const View1<int>&);             \
-  template void renormalise_kept_gates_forward<T>(const View2<T>&, const ExpertAssignment&, double,        \
-                                                  const View2<T>&);                                        \
-  template void renormalise_kept_gates_backward<T>(const View2<T>&, const ExpertAssignment&, double,       \
-                                                   const View2<T>&);
+#define KMOE_INSTANTIATE(T)                                                                                           \
+  template void order_by_gate<T>(const View2<T>&, const ExpertAssignment&, const View1<int>&);                        \
+  template void renormalise_kept_gates_forward<T>(const View2<T>&, const ExpertAssignment&, double, const View2<T>&); \
+  template void renormalise_kept_gates_backward<T>(const View2<T>&, const ExpertAssignment&, double, const View2<T>&);
 KMOE_INSTANTIATE(float)
 KMOE_INSTANTIATE(double)
 #undef KMOE_INSTANTIATE

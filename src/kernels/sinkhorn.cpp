@@ -58,7 +58,7 @@ void sinkhorn_selection_bias(const View2<T>& logits, const View1<T>& bias, const
       });
 }
 
-#define KMOE_INSTANTIATE(T)              \
+#define KMOE_INSTANTIATE(T)             \
   template struct SinkhornWorkspace<T>; \
   template void sinkhorn_selection_bias<T>(const View2<T>&, const View1<T>&, const SinkhornWorkspace<T>&);
 KMOE_INSTANTIATE(float)

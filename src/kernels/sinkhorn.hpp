@@ -17,10 +17,10 @@ constexpr int kSinkhornMaxIterations = 1000;
 
 template <class T>
 struct SinkhornWorkspace {
-  View1<T> row_scale;   // [tokens] d0
-  View1<T> row_max;     // [tokens]
-  View1<T> col_scale;   // [experts] d1
-  View1<T> previous;    // [experts] d1 of the previous iteration
+  View1<T> row_scale;     // [tokens] d0
+  View1<T> row_max;       // [tokens]
+  View1<T> col_scale;     // [experts] d1
+  View1<T> previous;      // [experts] d1 of the previous iteration
   View1<int> iterations;  // [1] the iterations the last call took
   SinkhornWorkspace() = default;
   SinkhornWorkspace(int tokens, int experts);

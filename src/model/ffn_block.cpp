@@ -6,15 +6,16 @@
 #include "core/counter_rng.hpp"
 #include "core/error.hpp"
 #include "kernels/batched_gemm.hpp"
-#include "kernels/dense_gemm.hpp"
 #include "kernels/capacity_drop.hpp"
+#include "kernels/dense_gemm.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/expert_choice.hpp"
-#include "kernels/hash_routing.hpp"
 #include "kernels/expert_dispatch.hpp"
+#include "kernels/hash_routing.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
+#include "kernels/routing_probe.hpp"
 #include "kernels/shared_expert_mix.hpp"
 #include "kernels/sinkhorn.hpp"
 #include "kernels/token_grouping.hpp"
@@ -79,8 +80,7 @@ void MoeTransformer<T>::route_tokens(int layer) {
     router_forward(a.router, noise, selection_bias, c.router_rule);
   }
   if (c.routing() == Routing::expert_choice) {
-    choose_tokens(a.router.scores, c.choice_group_tokens(step_.tokens), c.choice_capacity(step_.tokens),
-                  a.assignment);
+    choose_tokens(a.router.scores, c.choice_group_tokens(step_.tokens), c.choice_capacity(step_.tokens), a.assignment);
     return;
   }
   const View1<int> assignment_expert(a.router.top_idx.data(), step_.tokens * c.top_k);
@@ -89,6 +89,12 @@ void MoeTransformer<T>::route_tokens(int layer) {
   if (c.renorm_after_drop) {
     renormalise_kept_gates_forward(a.router.gates, a.assignment, c.router_rule.route_scale, a.kept_gates);
   }
+}
+
+template <class T>
+void MoeTransformer<T>::routed_pairs(int layer, const View2<uint8_t>& routed) const {
+  const auto& a = rows_.blocks[layer];
+  routed_pairs_of(a.router.top_idx, a.assignment, routed);
 }
 
 template <class T>
@@ -266,6 +272,7 @@ void MoeTransformer<T>::ffn_backward(int layer) {
   template void MoeTransformer<T>::expert_products(int, ExpertMatrix, ExpertProduct, const View2<T>&, \
                                                    const View2<T>&);                                  \
   template void MoeTransformer<T>::route_tokens(int);                                                 \
+  template void MoeTransformer<T>::routed_pairs(int, const View2<uint8_t>&) const;                    \
   template View2<T> MoeTransformer<T>::combined_gates(int) const;                                     \
   template void MoeTransformer<T>::ffn_forward(int, LayerRouterStats&);                               \
   template void MoeTransformer<T>::ffn_backward(int);                                                 \

@@ -30,8 +30,8 @@ BlockActivations<T>::BlockActivations(const ModelConfig& c, int tokens)
                       c.dropout > 0 ? kernels::dropout_bit_bytes(size_t(ffn_rows(c, tokens)) * ffn_width(c)) : 0),
       expert_out("expert_out", c.moe ? ffn_rows(c, tokens) : 0, c.d_model) {
   if (c.moe) {
-    router =
-        kernels::RouterState<T>(tokens, c.num_experts, c.slots(), c.router_rule.score == kernels::ScoreFunction::sigmoid);
+    router = kernels::RouterState<T>(tokens, c.num_experts, c.slots(),
+                                     c.router_rule.score == kernels::ScoreFunction::sigmoid);
     assignment = kernels::ExpertAssignment(c.num_experts, ffn_rows(c, tokens), tokens * c.slots(), c.slots());
     if (c.renorm_after_drop) kept_gates = View2<T>("kept_gates", tokens, c.slots());
     const int groups = c.lb_scope == kernels::BalanceScope::sequence ? tokens / c.seq_len : 1;

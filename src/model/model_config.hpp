@@ -29,11 +29,11 @@ struct ModelConfig {
   int num_experts;
   int top_k;
   int expert_d_ff;
-  double capacity_factor;  // 0 = dropless
-  kernels::DropPolicy drop_policy;          // moe.drop_policy
-  bool renorm_after_drop;                   // moe.renorm_after_drop
-  bool expert_choice_per_sequence;          // moe.expert_choice_group = "sequence"
-  bool balanced_hash_table;                 // moe.hash_table = "balanced"
+  double capacity_factor;           // 0 = dropless
+  kernels::DropPolicy drop_policy;  // moe.drop_policy
+  bool renorm_after_drop;           // moe.renorm_after_drop
+  bool expert_choice_per_sequence;  // moe.expert_choice_group = "sequence"
+  bool balanced_hash_table;         // moe.hash_table = "balanced"
   double noise_std;
   bool router_muon;
   int shared_experts;  // always-on experts beside the routed ones (moe.shared_experts)

@@ -53,7 +53,8 @@ MoeTransformer<T>::MoeTransformer(const ModelConfig& config, uint64_t seed) : co
     indices_.blocks.push_back(b);
   }
   routing_bias_ = View2<T>("routing_bias", config.n_layers, config.num_experts);
-  if (config.moe && config.routing() == Routing::sinkhorn) work_.sinkhorn_bias = View1<T>("sinkhorn_bias", config.num_experts);
+  if (config.moe && config.routing() == Routing::sinkhorn)
+    work_.sinkhorn_bias = View1<T>("sinkhorn_bias", config.num_experts);
   if (config.moe && config.lb_layers == BalanceLayers::pooled) {
     work_.pooled_fractions = View2<T>("pooled_fractions", 1, config.num_experts);
     work_.host_pooled_fractions = Kokkos::create_mirror_view(work_.pooled_fractions);
@@ -91,8 +92,8 @@ void MoeTransformer<T>::set_hash_table(const std::vector<int>& table) {
   const auto& c = config_;
   require(c.moe && c.routing() == Routing::hash, "a hash table for a model without moe.routing = \"hash\"");
   require(table.size() == size_t(c.vocab_size) * c.top_k,
-          "hash table has " + std::to_string(table.size()) + " entries, the model needs vocab_size x top_k = " +
-              std::to_string(size_t(c.vocab_size) * c.top_k));
+          "hash table has " + std::to_string(table.size()) +
+              " entries, the model needs vocab_size x top_k = " + std::to_string(size_t(c.vocab_size) * c.top_k));
   hash_table_ = View2<int>("hash_table", c.vocab_size, c.top_k);
   auto host = Kokkos::create_mirror_view(hash_table_);
   std::copy(table.begin(), table.end(), host.data());
@@ -153,7 +154,8 @@ void MoeTransformer<T>::ensure_buffers(int tokens) {
     work_.token_offsets = View1<int>("token_offsets", c.vocab_size + 1);
     work_.token_order = View1<int>("token_order", tokens);
     if (c.moe && c.routing() == Routing::sinkhorn) work_.sinkhorn = SinkhornWorkspace<T>(tokens, c.num_experts);
-    if (c.moe && c.drop_policy == DropPolicy::probability) work_.gate_order = View1<int>("gate_order", c.routed_rows(tokens));
+    if (c.moe && c.drop_policy == DropPolicy::probability)
+      work_.gate_order = View1<int>("gate_order", c.routed_rows(tokens));
     work_.dropout_kept = View2<uint8_t>("dropout_kept", c.dropout > 0 ? (c.n_layers + 1) * dropout_site::kSites : 0,
                                         kernels::dropout_bit_bytes(size_t(tokens) * c.d_model));
   }

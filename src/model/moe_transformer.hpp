@@ -69,6 +69,9 @@ class MoeTransformer {
   // moe.routing = "hash": the token-id → experts table [vocab · top_k] (kernels/hash_routing), set
   // before the first forward.
   void set_hash_table(const std::vector<int>& table);
+  // The last forward's tokens, and which experts layer `layer` routed each to (kernels/routing_probe).
+  int last_tokens() const { return step_.tokens; }
+  void routed_pairs(int layer, const View2<uint8_t>& routed) const;
   void set_routing_bias(const std::vector<double>& values);
 
  private:

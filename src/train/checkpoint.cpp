@@ -11,7 +11,7 @@
 namespace kmoe {
 namespace {
 
-constexpr char kMagic[8] = {'K', 'M', 'O', 'E', 'C', 'K', 'P', '2'};
+constexpr char kMagic[8] = {'K', 'M', 'O', 'E', 'C', 'K', 'P', '3'};
 constexpr char kOlderMagic[7] = {'K', 'M', 'O', 'E', 'C', 'K', 'P'};
 
 }  // namespace
@@ -29,8 +29,8 @@ void write_checkpoint(const std::string& path, const CheckpointData& d) {
   p.put(d.tokens_seen);
   p.put(d.best_val_ppl);
   p.put(d.train_seconds);
-  const std::vector<const std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
-                                                          &d.routing_bias};
+  const std::vector<const std::vector<float>*> tensors = {&d.parameters,    &d.adamw_m,      &d.adamw_v,
+                                                          &d.muon_momentum, &d.routing_bias, &d.probe_routing};
   p.put(uint64_t(tensors.size()));
   for (const auto* t : tensors) p.put_vector(*t);
   p.put_string(d.record_state);
@@ -66,8 +66,8 @@ CheckpointData read_checkpoint(const std::string& path) {
   d.tokens_seen = r.get<int64_t>();
   d.best_val_ppl = r.get<double>();
   d.train_seconds = r.get<double>();
-  const std::vector<std::vector<float>*> tensors = {&d.parameters, &d.adamw_m, &d.adamw_v, &d.muon_momentum,
-                                                    &d.routing_bias};
+  const std::vector<std::vector<float>*> tensors = {&d.parameters,    &d.adamw_m,      &d.adamw_v,
+                                                    &d.muon_momentum, &d.routing_bias, &d.probe_routing};
   if (r.get<uint64_t>() != tensors.size()) throw Error(path + ": unexpected checkpoint layout");
   for (auto* t : tensors) *t = r.get_vector<float>();
   d.record_state = r.get_string();

@@ -20,8 +20,9 @@ struct CheckpointData {
   double best_val_ppl = 0;  // 0 = no evaluation yet
   double train_seconds = 0;
   std::vector<float> parameters, adamw_m, adamw_v, muon_momentum;
-  std::vector<float> routing_bias;  // aux-loss-free balancing, [layers × experts]
-  std::string record_state;         // RunRecord::serialize() at this step
+  std::vector<float> routing_bias;   // aux-loss-free balancing, [layers × experts]
+  std::vector<float> probe_routing;  // the routing probe's last routing (RoutingProbe::state)
+  std::string record_state;          // RunRecord::serialize() at this step
 };
 
 void write_checkpoint(const std::string& path, const CheckpointData& data);

@@ -5,6 +5,7 @@
 
 #include "data/batch_sampler.hpp"
 #include "train/deck_settings.hpp"
+#include "train/routing_probe.hpp"
 
 namespace kmoe {
 
@@ -19,7 +20,12 @@ double coefficient_of_variation(const std::vector<int64_t>& counts) {
   return std::sqrt(var / double(counts.size())) / mean;
 }
 
-EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int batch_size, int64_t max_batches) {
+int first_batch_tokens(const TokenShard& shard, int seq_len, int batch_size) {
+  return int(std::min<int64_t>(EvalWindows(shard, seq_len).count(), batch_size)) * seq_len;
+}
+
+EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int batch_size, int64_t max_batches,
+                    RoutingProbe* probe) {
   const auto& c = model.config();
   const EvalWindows windows(shard, c.seq_len);
   int64_t total = windows.count();
@@ -37,6 +43,7 @@ EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int b
     TokenBatch batch = rows == batch_size ? full : make_batch(rows, c.seq_len);
     windows.fill(first, batch);
     const auto out = model.forward(batch, options);
+    if (probe != nullptr && first == 0) probe->measure(model, r);
     loss_sum += out.cross_entropy * double(out.tokens);
     correct += out.correct;
     r.tokens += out.tokens;

@@ -16,10 +16,20 @@ struct EvalResult {
   std::vector<double> expert_cv;           // per layer: std / mean of the loads
   double expert_cv_mean = 0;
   std::vector<double> router_entropy;  // per layer, token-weighted
+  // The routing probe on the first batch (train/routing_probe): per layer, the fraction of its
+  // (token, expert) pairs not routed at the previous evaluation (NaN at the first), and the
+  // co-activation counts [layer · E · E].
+  std::vector<double> routing_change;
+  std::vector<int64_t> coactivation;
 };
 
-// max_batches = 0: the whole split.
-EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int batch_size, int64_t max_batches);
+class RoutingProbe;
+
+// max_batches = 0: the whole split. `probe` (MoE models) measures the first batch.
+EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int batch_size, int64_t max_batches,
+                    RoutingProbe* probe = nullptr);
+// The tokens of evaluate's first batch (the probe batch).
+int first_batch_tokens(const TokenShard& shard, int seq_len, int batch_size);
 
 // std / mean (population std) of a set of counts; 0 for an all-zero set.
 double coefficient_of_variation(const std::vector<int64_t>& counts);

@@ -39,5 +39,7 @@ inline constexpr char kEvalExpertCv[] = "/eval/expert_cv";
 inline constexpr char kEvalExpertCvMean[] = "/eval/expert_cv_mean";
 inline constexpr char kEvalRouterEntropy[] = "/eval/router_entropy";
 inline constexpr char kEvalLoad[] = "/eval/load";
+inline constexpr char kEvalRoutingChange[] = "/eval/routing_change";
+inline constexpr char kEvalCoactivation[] = "/eval/coactivation";
 
 }  // namespace kmoe::record

@@ -50,6 +50,8 @@ RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
     add(record::kEvalExpertCvMean, Kind::F64);
     add(record::kEvalRouterEntropy, Kind::F64, {L});
     add(record::kEvalLoad, Kind::I64, {L, E});
+    add(record::kEvalRoutingChange, Kind::F64, {L});
+    add(record::kEvalCoactivation, Kind::I64, {L, E, E});
   }
 }
 
@@ -140,6 +142,8 @@ void RunRecord::append_eval(int64_t step, const EvalResult& e, double best_val_p
     push(record::kEvalExpertCvMean, e.expert_cv_mean);
     push(record::kEvalRouterEntropy, e.router_entropy);
     push(record::kEvalLoad, load);
+    push(record::kEvalRoutingChange, e.routing_change);
+    push(record::kEvalCoactivation, e.coactivation);
   }
 }
 

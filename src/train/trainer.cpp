@@ -39,6 +39,7 @@
 #include "train/progress_reporter.hpp"
 #include "train/record_datasets.hpp"
 #include "train/resume_compatibility.hpp"
+#include "train/routing_probe.hpp"
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
 #include "train/run_record.hpp"
@@ -117,6 +118,7 @@ class Run {
   std::unique_ptr<RunRecord> record_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TrainBatchSampler> sampler_;
+  std::unique_ptr<RoutingProbe> probe_;  // MoE models
   TokenBatch batch_;
   std::optional<CheckpointData> checkpoint_;  // the one being resumed
   int64_t last_update_ = 0;                   // this invocation trains up to here
@@ -198,6 +200,10 @@ void Run::set_up() {
     info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
   log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
+  if (model_->config().moe) {
+    probe_ = std::make_unique<RoutingProbe>(
+        model_->config(), first_batch_tokens(*shards_.val, int(deck_.model.seq_len), int(deck_.train.batch_size)));
+  }
   batch_ = make_batch(int(deck_.train.batch_size), int(deck_.model.seq_len));
   last_update_ = request_.until_step > 0 ? std::min(request_.until_step, deck_.train.max_steps) : deck_.train.max_steps;
   progress_ = std::make_unique<ProgressReporter>(log_, isatty(STDOUT_FILENO), deck_.output.log_every, last_update_);
@@ -226,6 +232,8 @@ void Run::write_run_attributes() {
     record_->set_attribute("load_balancing_at_balance",
                            kernels::balanced_load_balancing(c.lb_fractions, c.lb_layers, c.top_k, c.n_layers));
     // Expert choice sees the later tokens of its group: its losses are not a causal model's.
+    record_->set_attribute("routing_probe_tokens", int64_t(first_batch_tokens(*shards_.val, int(deck_.model.seq_len),
+                                                                              int(deck_.train.batch_size))));
     record_->set_attribute("routing_causal",
                            std::string(c.routing() == kernels::Routing::expert_choice ? "no: expert choice sees the "
                                                                                         "later tokens of its " +
@@ -254,6 +262,7 @@ void Run::resume_from_checkpoint() {
   restore(optimizer_->adamw().second_moment(), ckpt.adamw_v, "AdamW v");
   restore(optimizer_->muon().momentum(), ckpt.muon_momentum, "Muon momentum");
   model_->set_routing_bias(std::vector<double>(ckpt.routing_bias.begin(), ckpt.routing_bias.end()));
+  if (probe_) probe_->restore(ckpt.probe_routing);
   record_->restore(ckpt.record_state, paths_.checkpoint);
   require(record_->steps() == ckpt.update, paths_.checkpoint + ": its record rows do not end at its step");
   optimizer_->set_updates(ckpt.update);
@@ -281,6 +290,7 @@ void Run::save_checkpoint() {
   d.muon_momentum = host_copy(optimizer_->muon().momentum());
   const auto bias = model_->routing_bias();
   d.routing_bias.assign(bias.begin(), bias.end());
+  if (probe_) d.probe_routing = probe_->state();
   d.record_state = record_->serialize();
   write_checkpoint(paths_.checkpoint, d);
 }
@@ -340,7 +350,7 @@ bool Run::train_one_update() {
 
 bool Run::run_evaluation() {
   WallTimer timer;
-  const EvalResult e = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches);
+  const EvalResult e = evaluate(*model_, *shards_.val, int(deck_.train.batch_size), deck_.eval.batches, probe_.get());
   const double seconds = timer.seconds();
   if (!std::isfinite(e.loss) || !std::isfinite(e.perplexity)) {
     const std::string message = "evaluation at step " + std::to_string(update_) + " gave a non-finite validation " +

@@ -23,7 +23,7 @@ void set(const V& view, const Values& values) {
 // 0.2, 0.9, 0.5, 0.9 and keeps 2 of them.
 struct Example {
   View2<double> gates{"gates", kTokens, kTopK};
-  ExpertAssignment assignment{kExperts, kTokens * kTopK, kTokens * kTopK, kTopK};
+  ExpertAssignment assignment{kExperts, kTokens* kTopK, kTokens* kTopK, kTopK};
   Example() {
     set(gates, std::vector<double>{0.2, 0.8, 0.9, 0.1, 0.5, 0.5, 0.9, 0.1});
     View1<int> expert_of("expert_of", kTokens * kTopK);

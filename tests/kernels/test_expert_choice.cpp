@@ -12,7 +12,7 @@ namespace {
 
 TEST(ExpertChoice, CapacityIsTopKTokensPerExpertAtFactorOne) {
   EXPECT_EQ(expert_choice_capacity(1.0, 128, 2, 4), 64);
-  EXPECT_EQ(expert_choice_capacity(1.25, 10, 1, 4), 4);  // ⌈3.125⌉
+  EXPECT_EQ(expert_choice_capacity(1.25, 10, 1, 4), 4);    // ⌈3.125⌉
   EXPECT_EQ(expert_choice_capacity(100.0, 10, 2, 4), 10);  // at most the group
 }
 

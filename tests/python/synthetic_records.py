@@ -38,6 +38,12 @@ def write_record(path, noise, seed, status="complete", steps=3, layers=2, expert
         load[0, 1, :2] = (3, 1)
         f["eval/load"] = load
         f["eval/router_entropy"] = np.array([[1.0, 0.5]])
+        # the routing probe: 4 probe tokens, each routed to experts 0 and 1 in every layer
+        f.attrs["routing_probe_tokens"] = 4
+        f["eval/routing_change"] = np.array([[0.1, 0.3]])
+        coactivation = np.zeros((1, layers, experts, experts), dtype=np.int64)
+        coactivation[0, :, :2, :2] = 4
+        f["eval/coactivation"] = coactivation
         if status == "complete":
             f["final/val_loss"] = val_loss
             f["final/val_ppl"] = np.exp(val_loss)

@@ -71,6 +71,19 @@ class LoadTest(unittest.TestCase):
             q = np.array([0, 1, 2, 3]) / 6
             self.assertAlmostEqual(first["load_kl_uniform"], sum(x * np.log(4 * x) for x in q if x > 0))
 
+    def test_the_routing_probe_becomes_a_curve_column_and_a_coactivation_frame(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.h5")
+            write_record(path, "0.0", 1)
+            study = kmoe_post.load([path])
+            self.assertAlmostEqual(study.evals["routing_change"].iloc[0], 0.2)  # layers 0.1 and 0.3
+            self.assertEqual(study.runs["probe_tokens"].iloc[0], 4)
+            c = study.coactivation
+            self.assertEqual(len(c), 2 * 4 * 4)  # one evaluation, 2 layers, 4 × 4 experts
+            both = c[(c.layer == 1) & (c.expert_i == 0) & (c.expert_j == 1)]["tokens"]
+            self.assertEqual(list(both), [4])
+            self.assertEqual(c[c.expert_i == 3]["tokens"].sum(), 0)
+
     def test_a_directory_or_a_list_of_records_loads_without_a_manifest(self):
         with tempfile.TemporaryDirectory() as tmp:
             write_record(os.path.join(tmp, "a.h5"), "0.1", 3)

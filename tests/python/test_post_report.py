@@ -140,12 +140,13 @@ class ReportTest(unittest.TestCase):
             out = os.path.join(tmp, "report")
             page, text = report.build(study_path, out)
             for name in ("summary.csv", "runs.csv", "statistics.csv", "anova.csv", "report.md", "report.html",
-                         "loss_curves.png", "schedules.png", "routing.png", "balance.png", "conditions.png", "load_0.png",
+                         "loss_curves.png", "schedules.png", "routing.png", "balance.png", "routing_change.png",
+                         "coactivation.png", "conditions.png", "load_0.png",
                          "per_seed_best_val_ppl.csv"):
                 self.assertGreater(os.path.getsize(os.path.join(out, name)), 100, name)
             with open(page) as f:
                 html = f.read()
-            self.assertEqual(html.count("data:image/png;base64,"), 5 + 4)  # 5 figures + 4 heat maps
+            self.assertEqual(html.count("data:image/png;base64,"), 7 + 4)  # 7 figures + 4 load heat maps
             self.assertIn("1 of 12 runs are not complete (1 running)", html)
             self.assertIn("noise_std=0.5,load_balancing_weight=0.01", html)
             self.assertIn("Two-way ANOVA", text)

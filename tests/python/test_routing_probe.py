@@ -1,0 +1,56 @@
+"""The evaluation's routing probe: the routing change since the previous evaluation and the expert
+co-activation counts on the fixed probe batch, checked against what they must be."""
+import os
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+from kmoe_run import train, write_deck
+
+
+def sets(*overrides):
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+class RoutingProbe(unittest.TestCase):
+    def test_change_and_coactivation_on_the_probe_batch(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, overrides, pairs_per_token in (
+                    ("token_choice", (), 2),  # top_k = 2, dropless: 2 pairs per probe token
+                    ("hash", ('moe.routing="hash"', "moe.noise_std=0", "moe.z_loss_weight=0",
+                              "moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0"), 2),
+                    ("expert_choice", ('moe.routing="expert_choice"', "moe.capacity_factor=1.0",
+                                       'moe.gate_norm="none"', "moe.load_balancing_weight=0",
+                                       "moe.load_balancing_weight_end=0"), None)):
+                with self.subTest(routing=name):
+                    r = train(write_deck(tmp, name), *sets(*overrides))
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    with h5py.File(os.path.join(tmp, "runs", name + ".h5"), "r") as f:
+                        change = f["eval/routing_change"][:]
+                        counts = f["eval/coactivation"][:]
+                        tokens = int(f.attrs["routing_probe_tokens"])
+                    evals, layers, experts, _ = counts.shape
+                    self.assertEqual(change.shape, (evals, layers))
+                    self.assertTrue(np.all(np.isnan(change[0])))  # nothing to compare with yet
+                    self.assertTrue(np.all((change[1:] >= 0) & (change[1:] <= 1)))
+                    for matrix in counts.reshape(-1, experts, experts):
+                        np.testing.assert_array_equal(matrix, matrix.T)
+                        self.assertTrue(np.all(matrix <= np.minimum.outer(matrix.diagonal(), matrix.diagonal())))
+                    if pairs_per_token:
+                        np.testing.assert_array_equal(counts.diagonal(axis1=2, axis2=3).sum(axis=2),
+                                                      pairs_per_token * tokens)
+                    if name == "hash":  # a fixed table: the same pairs at every evaluation
+                        np.testing.assert_array_equal(change[1:], 0)
+                        np.testing.assert_array_equal(counts[0], counts[-1])
+                    else:  # the routers train: some pairs move
+                        self.assertGreater(np.nanmax(change), 0)
+                    if name == "token_choice":
+                        # a token's two experts are distinct: Σ_{i≠j} counts = 2 per token (each pair twice)
+                        off_diagonal = counts.sum(axis=(2, 3)) - counts.diagonal(axis1=2, axis2=3).sum(axis=2)
+                        np.testing.assert_array_equal(off_diagonal, 2 * tokens)
+
+
+if __name__ == "__main__":
+    unittest.main()
