@@ -15,7 +15,8 @@ FINALS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv", "t
 TRAIN_COLUMNS = ("tokens", "lr_muon", "lr_adamw", "ce_loss", "lb_loss", "z_loss", "total_loss", "accuracy",
                  "aux_coef", "grad_norm", "ms_per_step", "tokens_per_s", "nonfinite")
 EVAL_COLUMNS = ("val_loss", "val_accuracy", "val_ppl", "best_val_ppl", "expert_cv_mean", "seconds")
-ROUTER_LAYER_COLUMNS = ("entropy", "max_load_frac", "min_load_frac", "dropped", "lb_loss", "z_loss")
+ROUTER_LAYER_COLUMNS = ("entropy", "max_load_frac", "min_load_frac", "dropped", "unrouted_tokens", "lb_loss",
+                        "z_loss")
 
 
 @dataclasses.dataclass

@@ -162,6 +162,8 @@ void validate_routing_family(const MoeSection& e, const std::string& src) {
     check(e.score == "softmax", src, "moe.score", "must be \"softmax\" (unused) " + family + ": there are no scores");
     check(e.gate_norm == "selected", src, "moe.gate_norm",
           "must be \"selected\" " + family + ": the gates are route_scale / top_k");
+    check(e.router_muon, src, "moe.router_muon",
+          "must be true (the default, unused) " + family + ": there is no router");
   }
   if (e.routing == "sinkhorn") {
     check(e.noise_std == 0, src, "moe.noise_std",

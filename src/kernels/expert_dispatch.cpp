@@ -35,6 +35,20 @@ void assign_slots(const ExpertAssignment& assignment) {
       });
 }
 
+void count_unrouted_tokens(const ExpertAssignment& assignment, const View1<double>& summary, int at) {
+  const auto slot_of = assignment.slot_of;
+  const int k = assignment.k, tokens = static_cast<int>(slot_of.extent(0)) / k;
+  // Sums of ones: exact in double, whatever the order.
+  Kokkos::parallel_reduce(
+      "count_unrouted_tokens", Range(0, tokens),
+      KOKKOS_LAMBDA(int n, double& unrouted) {
+        bool routed = false;
+        for (int s = 0; s < k; ++s) routed = routed || slot_of(n * k + s) >= 0;
+        unrouted += routed ? 0.0 : 1.0;
+      },
+      Kokkos::subview(summary, at));
+}
+
 template <class T>
 void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, const View2<T>& grouped) {
   KMOE_CHECK_EXTENTS_OF("dispatch_forward", grouped, long(assignment.order.extent(0)), long(x.extent(1)));

@@ -48,6 +48,10 @@ int64_t dropped_assignments(const Offsets& host_offsets, int experts, int capaci
   return dropped;
 }
 
+// summary(at) = the tokens none of whose assignments was kept (dropped by capacity, or taken by no
+// expert under expert choice: flaxformer's tokens left behind); written on the device, no wait.
+void count_unrouted_tokens(const ExpertAssignment& assignment, const View1<double>& summary, int at);
+
 // grouped[row, :] = x[order[row] / k, :]
 template <class T>
 void dispatch_forward(const View2<T>& x, const ExpertAssignment& assignment, const View2<T>& grouped);

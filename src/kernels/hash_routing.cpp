@@ -22,16 +22,20 @@ std::vector<int> random_hash_table(int vocab, int experts, int k, uint64_t seed)
   return table;
 }
 
-std::vector<int> balanced_hash_table(const std::vector<int64_t>& token_counts, int experts, int k) {
+std::vector<int> balanced_hash_table(const std::vector<int64_t>& token_counts, int experts, int k, uint64_t seed) {
+  const uint64_t stream = rng::stream_id(rng::Purpose::HashRouting, 1);
   const int vocab = static_cast<int>(token_counts.size());
   std::vector<int> ids(vocab), by_load(experts);
   std::iota(ids.begin(), ids.end(), 0);
   std::stable_sort(ids.begin(), ids.end(), [&](int a, int b) { return token_counts[a] > token_counts[b]; });
   std::vector<int64_t> load(experts, 0);
   std::vector<int> table(size_t(vocab) * k);
+  std::vector<double> tie_break(experts);
   for (int v : ids) {
+    for (int e = 0; e < experts; ++e) tie_break[e] = rng::uniform(seed, stream, uint64_t(v) * experts + e);
     std::iota(by_load.begin(), by_load.end(), 0);
-    std::stable_sort(by_load.begin(), by_load.end(), [&](int a, int b) { return load[a] < load[b]; });
+    std::sort(by_load.begin(), by_load.end(),
+              [&](int a, int b) { return load[a] != load[b] ? load[a] < load[b] : tie_break[a] < tie_break[b]; });
     for (int s = 0; s < k; ++s) {
       table[size_t(v) * k + s] = by_load[s];
       load[by_load[s]] += token_counts[v];

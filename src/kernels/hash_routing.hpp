@@ -2,7 +2,9 @@
 // k distinct experts with gates route_scale / k; no router parameters, no gradient into routing.
 // The table is random (k distinct experts per id from the counter RNG) or balanced (ids in
 // decreasing training-count order, each to the k experts with the least count so far: the
-// greedy longest-processing-time rule; ties → lower id, lower expert).
+// greedy longest-processing-time rule; ids of equal count by id, experts of equal load in a random
+// order per id — with a fixed order, k > 1 locks the experts into fixed k-tuples, e.g. {0, 1} and
+// {2, 3}, whose loads then stay equal forever).
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,7 @@ namespace kmoe::kernels {
 
 // Tables are [vocab · k] host vectors, row v the experts of token id v.
 std::vector<int> random_hash_table(int vocab, int experts, int k, uint64_t seed);
-std::vector<int> balanced_hash_table(const std::vector<int64_t>& token_counts, int experts, int k);
+std::vector<int> balanced_hash_table(const std::vector<int64_t>& token_counts, int experts, int k, uint64_t seed);
 
 // Fills the router state from the token ids: top_idx = the table's row, gates = route_scale / k,
 // probs (and scores) = 1/k on the chosen experts and 0 elsewhere, logits and lse 0.

@@ -37,16 +37,18 @@ struct RouterLossValues {
 };
 
 // One layer's routing numbers in one device buffer, so the host reads them with one copy:
-// the expert offsets [0, E], the mean router probabilities, the fractions f, then the three losses.
+// the expert offsets [0, E], the mean router probabilities, the fractions f, the three losses, then
+// the tokens no expert took (count_unrouted_tokens).
 struct RouterSummary {
   int experts;
-  KOKKOS_INLINE_FUNCTION int size() const { return 3 * experts + 4; }
+  KOKKOS_INLINE_FUNCTION int size() const { return 3 * experts + 5; }
   KOKKOS_INLINE_FUNCTION int offset(int e) const { return e; }
   KOKKOS_INLINE_FUNCTION int mean_prob(int e) const { return experts + 1 + e; }
   KOKKOS_INLINE_FUNCTION int fraction(int e) const { return 2 * experts + 1 + e; }
   KOKKOS_INLINE_FUNCTION int load_balancing() const { return 3 * experts + 1; }
   KOKKOS_INLINE_FUNCTION int z_loss() const { return 3 * experts + 2; }
   KOKKOS_INLINE_FUNCTION int entropy() const { return 3 * experts + 3; }
+  KOKKOS_INLINE_FUNCTION int unrouted_tokens() const { return 3 * experts + 4; }
 };
 
 // `offsets` [E+1] groups the (token, slot) assignments by expert (group_by_key); fills

@@ -117,6 +117,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
     route_tokens(layer);
     dispatch_forward(a.normed_ffn, a.assignment, a.grouped_in);
     router_losses(a.router, a.assignment.offsets, c.lb_fractions, a.balance, a.router_summary);
+    count_unrouted_tokens(a.assignment, a.router_summary, RouterSummary{c.num_experts}.unrouted_tokens());
     Kokkos::deep_copy(a.host_router_summary, a.router_summary);  // the layer's one host synchronisation
     expert_products(layer, ExpertMatrix::w1, ExpertProduct::forward, a.grouped_in, a.hidden);
     expert_activation(layer);
@@ -134,6 +135,7 @@ void MoeTransformer<T>::ffn_forward(int layer, LayerRouterStats& stats) {
       stats.expert_tokens.push_back(int64_t(summary(at.offset(e + 1)) - summary(at.offset(e))));
       stats.mean_prob.push_back(summary(at.mean_prob(e)));
     }
+    stats.unrouted = int64_t(summary(at.unrouted_tokens()));
     stats.dropped = dropped_assignments([&](int e) { return summary(at.offset(e)); }, c.num_experts, expert_capacity());
   }
   Kokkos::deep_copy(rows_.residual[layer + 1], a.x_mid);

@@ -36,7 +36,8 @@ struct LayerRouterStats {
   std::vector<int64_t> expert_tokens;  // (token, slot) assignments per expert
   std::vector<double> mean_prob;       // P̄ per expert
   double entropy = 0, load_balancing = 0, z_loss = 0;
-  int64_t dropped = 0;
+  int64_t dropped = 0;   // assignments dropped by the capacity
+  int64_t unrouted = 0;  // tokens none of whose assignments was kept
 };
 
 struct ForwardResult {

@@ -15,7 +15,8 @@ std::unique_ptr<MoeTransformer<T>> make_model(const RunDeck& deck, const TokenSh
     if (config.balanced_hash_table) {
       require(train_split != nullptr, "moe.hash_table = \"balanced\" needs the training split's token counts");
       model->set_hash_table(kernels::balanced_hash_table(count_tokens(*train_split, config.vocab_size),
-                                                         config.num_experts, config.top_k));
+                                                         config.num_experts, config.top_k,
+                                                         static_cast<uint64_t>(deck.run.seed)));
     } else {
       model->set_hash_table(kernels::random_hash_table(config.vocab_size, config.num_experts, config.top_k,
                                                        static_cast<uint64_t>(deck.run.seed)));

@@ -23,6 +23,7 @@ inline constexpr char kRouterLoad[] = "/router/load";
 inline constexpr char kRouterImportance[] = "/router/importance";
 inline constexpr char kRouterEntropy[] = "/router/entropy";
 inline constexpr char kRouterDropped[] = "/router/dropped";
+inline constexpr char kRouterUnrouted[] = "/router/unrouted_tokens";
 inline constexpr char kRouterMaxLoadFrac[] = "/router/max_load_frac";
 inline constexpr char kRouterMinLoadFrac[] = "/router/min_load_frac";
 inline constexpr char kRouterLbLoss[] = "/router/lb_loss";

@@ -41,6 +41,7 @@ RunRecord::RunRecord(const ModelConfig& c) : config_(c) {
     add(record::kRouterImportance, Kind::F64, {L, E});
     add(record::kRouterEntropy, Kind::F64, {L});
     add(record::kRouterDropped, Kind::I64, {L});
+    add(record::kRouterUnrouted, Kind::I64, {L});
     add(record::kRouterMaxLoadFrac, Kind::F64, {L});
     add(record::kRouterMinLoadFrac, Kind::F64, {L});
     add(record::kRouterLbLoss, Kind::F64, {L});
@@ -99,7 +100,7 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
   push(record::kTrainNonfinite, int64_t{row.nonfinite ? 1 : 0});
   if (!config_.moe) return;
   const int L = config_.n_layers, E = config_.num_experts;
-  std::vector<int64_t> load, dropped;
+  std::vector<int64_t> load, dropped, unrouted;
   std::vector<double> importance, entropy, max_frac, min_frac, lb, z;
   for (int l = 0; l < L; ++l) {
     const auto& s = r.layers[l];
@@ -114,6 +115,7 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
     min_frac.push_back(total ? double(*lo) / double(total) : 0.0);
     entropy.push_back(s.entropy);
     dropped.push_back(s.dropped);
+    unrouted.push_back(s.unrouted);
     lb.push_back(s.load_balancing);
     z.push_back(s.z_loss);
   }
@@ -121,6 +123,7 @@ void RunRecord::append_step(const TrainRow& row, const ForwardResult& r) {
   push(record::kRouterImportance, importance);
   push(record::kRouterEntropy, entropy);
   push(record::kRouterDropped, dropped);
+  push(record::kRouterUnrouted, unrouted);
   push(record::kRouterMaxLoadFrac, max_frac);
   push(record::kRouterMinLoadFrac, min_frac);
   push(record::kRouterLbLoss, lb);

@@ -28,6 +28,7 @@ void StepAccumulator::add(const ForwardResult& r) {
     into.load_balancing += from.load_balancing;
     into.z_loss += from.z_loss;
     into.dropped += from.dropped;
+    into.unrouted += from.unrouted;
   }
   ++count_;
 }

@@ -152,6 +152,7 @@ TEST(RunDeckErrors, EachRoutingFamilyRefusesWhatItCannotUse) {
   expect_error_mentions(hash + "score = \"sigmoid\"\n", {"moe.score", "hash"});
   expect_error_mentions(hash + "aux_free_bias = true\n", {"moe.aux_free_bias", "hash"});
   expect_error_mentions(hash + "groups = 2\n", {"moe.groups", "hash"});
+  expect_error_mentions(hash + "router_muon = false\n", {"moe.router_muon", "no router"});
   EXPECT_EQ(parse_run_deck_string(hash + "top_k = 1\n", "hash1.toml").moe.top_k, 1);  // no router to freeze
   expect_error_mentions("[moe]\nrouting = \"sinkhorn\"\nnoise_std = 0\n", {"moe.load_balancing_weight", "sinkhorn"});
   expect_error_mentions("[moe]\nrouting = \"sinkhorn\"\n" + no_lb, {"moe.noise_std", "sinkhorn"});

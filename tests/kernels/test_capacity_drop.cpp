@@ -64,6 +64,17 @@ TEST(CapacityDrop, RenormalisedGatesByHand) {
   EXPECT_EQ(v[0], 0.0);
 }
 
+TEST(CapacityDrop, ATokenIsUnroutedWhenNoneOfItsAssignmentsIsKept) {
+  View1<double> summary("summary", 2);
+  Example position;  // tokens 2 and 3 lose both assignments
+  count_unrouted_tokens(position.assignment, summary, 1);
+  EXPECT_EQ(to_vector(summary), (std::vector<double>{0, 2}));
+  Example probability;  // every token keeps one
+  order_by_gate(probability.gates, probability.assignment, View1<int>("scratch", kTokens * kTopK));
+  count_unrouted_tokens(probability.assignment, summary, 0);
+  EXPECT_EQ(to_vector(summary), (std::vector<double>{0, 2}));
+}
+
 TEST(KernelGradients, RenormalisedKeptGates) {
   Example example;  // position: tokens 0 and 1 keep both gates, 2 and 3 none
   View2<double> gates("free_gates", kTokens, kTopK), kept("kept", kTokens, kTopK), dgates("dgates", kTokens, kTopK);

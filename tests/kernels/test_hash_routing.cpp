@@ -1,6 +1,7 @@
 // Hash routing's tables and its forward, by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "gradient_check.hpp"
@@ -30,11 +31,37 @@ TEST(HashRouting, RandomTableGivesKDistinctExpertsPerIdAndFollowsTheSeed) {
   EXPECT_NE(random_hash_table(vocab, experts, k, 43), table);
 }
 
-TEST(HashRouting, BalancedTableIsTheGreedyRuleByHand) {
-  // Ids by count: 0 (10), 2 (5), 3 (5), 1 (1), 4 (0); each to the least-loaded expert, ties lower.
-  EXPECT_EQ(balanced_hash_table({10, 1, 5, 5, 0}, 2, 1), (std::vector<int>{0, 0, 1, 1, 1}));
-  // k = 2: id 0 → {0, 1} (loads 4 4 0); id 1 → {2, 0} (6 4 2); id 2 → {2, 1} (6 6 4).
-  EXPECT_EQ(balanced_hash_table({4, 2, 2}, 3, 2), (std::vector<int>{0, 1, 2, 0, 2, 1}));
+TEST(HashRouting, BalancedTableIsTheGreedyRule) {
+  // Counts 10, 5, 5, 1, 0 on two experts, k = 1: id 0 takes one expert, ids 2 and 3 (5 each) the
+  // other, id 1 the lighter of 10 and 10 (either), id 4 the then lighter one.
+  const auto one = balanced_hash_table({10, 1, 5, 5, 0}, 2, 1, 7);
+  EXPECT_NE(one[0], one[2]);
+  EXPECT_EQ(one[2], one[3]);
+  EXPECT_NE(one[4], one[1]);
+  // Two experts, k = 2: every id takes both.
+  const auto both = balanced_hash_table({4, 2, 2}, 2, 2, 7);
+  for (int v = 0; v < 3; ++v) EXPECT_NE(both[2 * v], both[2 * v + 1]);
+}
+
+TEST(HashRouting, BalancedTableEvensTheLoadsAndMixesTheExpertsWithTheSeed) {
+  // 300 ids of counts 1..30 (ten of each) on 4 experts, k = 2.
+  std::vector<int64_t> counts(300);
+  for (int v = 0; v < 300; ++v) counts[v] = 1 + v % 30;
+  const auto table = balanced_hash_table(counts, 4, 2, 42);
+  std::vector<int64_t> load(4, 0);
+  std::set<std::pair<int, int>> pairs;
+  for (int v = 0; v < 300; ++v) {
+    const int a = table[2 * v], b = table[2 * v + 1];
+    ASSERT_NE(a, b);
+    load[a] += counts[v];
+    load[b] += counts[v];
+    pairs.insert({std::min(a, b), std::max(a, b)});
+  }
+  const auto [lo, hi] = std::minmax_element(load.begin(), load.end());
+  EXPECT_LE(*hi - *lo, 30);     // within the largest count
+  EXPECT_EQ(pairs.size(), 6u);  // not locked into {0, 1} and {2, 3}
+  EXPECT_EQ(balanced_hash_table(counts, 4, 2, 42), table);
+  EXPECT_NE(balanced_hash_table(counts, 4, 2, 43), table);
 }
 
 TEST(HashRouting, ForwardTakesTheTableRowWithEqualGates) {

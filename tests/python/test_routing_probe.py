@@ -51,6 +51,28 @@ class RoutingProbe(unittest.TestCase):
                         off_diagonal = counts.sum(axis=(2, 3)) - counts.diagonal(axis1=2, axis2=3).sum(axis=2)
                         np.testing.assert_array_equal(off_diagonal, 2 * tokens)
 
+    def test_unrouted_tokens_count_the_tokens_no_expert_took(self):
+        # Micro-batches of 4 × 16 = 64 tokens, 2 per update, 4 experts, top_k 2. A capacity factor of
+        # 0.25 keeps 8 rows per expert, 32 of the micro-batch's 64 tokens at most: ≥ 32 left each.
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, overrides, at_least in (
+                    ("dropless", (), 0),
+                    ("token_choice", ("moe.capacity_factor=0.25",), 2 * 32),
+                    ("expert_choice", ('moe.routing="expert_choice"', "moe.capacity_factor=0.25",
+                                       'moe.gate_norm="none"', "moe.load_balancing_weight=0",
+                                       "moe.load_balancing_weight_end=0"), 2 * 32)):
+                with self.subTest(routing=name):
+                    r = train(write_deck(tmp, name), *sets(*overrides))
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    with h5py.File(os.path.join(tmp, "runs", name + ".h5"), "r") as f:
+                        unrouted = f["router/unrouted_tokens"][:]
+                        dropped = f["router/dropped"][:]
+                    self.assertTrue(np.all(unrouted >= at_least) and np.all(unrouted <= 128), unrouted)
+                    if name == "dropless":
+                        np.testing.assert_array_equal(unrouted, 0)
+                    if name == "token_choice":  # a token is unrouted only when both its picks were dropped
+                        self.assertTrue(np.all(2 * unrouted <= dropped))
+
 
 if __name__ == "__main__":
     unittest.main()

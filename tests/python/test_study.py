@@ -154,7 +154,7 @@ class ShippedStudyDecksTest(unittest.TestCase):
             plan = study("plan", os.path.join(decks, name))
             self.assertEqual(plan.returncode, 0, name + ": " + plan.stderr)
         self.assertIn("total: 18 cells", study("plan", os.path.join(decks, "noise-lb.toml")).stdout)
-        self.assertIn("total: 12 cells", study("plan", os.path.join(decks, "routing-families.toml")).stdout)
+        self.assertIn("total: 18 cells", study("plan", os.path.join(decks, "routing-families.toml")).stdout)
 
 
 if __name__ == "__main__":

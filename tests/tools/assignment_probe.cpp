@@ -16,26 +16,13 @@
 #include "kernels/expert_choice.hpp"
 #include "kernels/router.hpp"
 #include "kernels/sinkhorn.hpp"
+#include "probe_io.hpp"
 
 using namespace kmoe;
 using namespace kmoe::kernels;
+using namespace kmoe::testing;
 
 namespace {
-
-template <class V>
-void read_into(const V& view) {
-  auto host = Kokkos::create_mirror_view(view);
-  for (size_t i = 0; i < view.span(); ++i) std::cin >> host.data()[i];
-  Kokkos::deep_copy(view, host);
-}
-
-template <class V>
-void print(const char* name, const V& view) {
-  const auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), view);
-  std::printf("%s", name);
-  for (size_t i = 0; i < host.span(); ++i) std::printf(" %.17g", double(host.data()[i]));
-  std::printf("\n");
-}
 
 void run(const std::string& family, int tokens, int experts, int k, const RouterRule& rule) {
   const int slots = family == "expert_choice" ? experts : k;

@@ -13,28 +13,11 @@
 #include "kernels/router.hpp"
 #include "kernels/router_losses.hpp"
 #include "kernels/token_grouping.hpp"
+#include "probe_io.hpp"
 
 using namespace kmoe;
 using namespace kmoe::kernels;
-
-namespace {
-
-template <class V>
-void read_into(const V& view) {
-  auto host = Kokkos::create_mirror_view(view);
-  for (size_t i = 0; i < view.span(); ++i) std::cin >> host.data()[i];
-  Kokkos::deep_copy(view, host);
-}
-
-template <class V>
-void print(const char* name, const V& view) {
-  const auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), view);
-  std::printf("%s", name);
-  for (size_t i = 0; i < host.span(); ++i) std::printf(" %.17g", double(host.data()[i]));
-  std::printf("\n");
-}
-
-}  // namespace
+using namespace kmoe::testing;
 
 int main(int argc, char** argv) {
   Kokkos::initialize(argc, argv);
