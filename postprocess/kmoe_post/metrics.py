@@ -23,6 +23,7 @@ METRICS = (
     Metric("router_entropy", "router entropy", ".3f"),
     Metric("max_load_frac", "max-load fraction", ".3f"),
     Metric("dropped_tokens", "dropped tokens", ".0f"),
+    Metric("unrouted_tokens", "tokens left behind", ".0f"),
     Metric("tokens_per_s", "tokens/s", ".0f"),
     Metric("training_time_minutes", "training time (min)", ".2f"),
     Metric("peak_memory_gb", "peak memory (GB)", ".3f"),

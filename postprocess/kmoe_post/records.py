@@ -3,6 +3,7 @@ import dataclasses
 import glob
 import os
 import tomllib
+import warnings
 
 import h5py
 import numpy as np
@@ -57,8 +58,9 @@ def _record_paths(directory):
 
 
 def _routing_summary(f):
-    """Validation routing at the last evaluation (layer means) and the training run's dropped tokens."""
-    out = {"router_entropy": np.nan, "max_load_frac": np.nan, "dropped_tokens": np.nan}
+    """Validation routing at the last evaluation (layer means) and the training run's dropped
+    assignments and tokens left behind (summed over steps and layers)."""
+    out = {"router_entropy": np.nan, "max_load_frac": np.nan, "dropped_tokens": np.nan, "unrouted_tokens": np.nan}
     if "eval/router_entropy" in f and f["eval/router_entropy"].shape[0] > 0:
         out["router_entropy"] = float(np.mean(f["eval/router_entropy"][-1]))
     if "eval/load" in f and f["eval/load"].shape[0] > 0:
@@ -66,6 +68,8 @@ def _routing_summary(f):
         out["max_load_frac"] = float(np.mean(load.max(axis=1) / load.sum(axis=1)))
     if "router/dropped" in f:
         out["dropped_tokens"] = float(np.sum(f["router/dropped"][:]))
+    if "router/unrouted_tokens" in f:
+        out["unrouted_tokens"] = float(np.sum(f["router/unrouted_tokens"][:]))
     return out
 
 
@@ -107,7 +111,8 @@ def _read_run(path):
                 evals[column] = f["eval"][column][:]
         coactivation = pd.DataFrame()
         if "eval/routing_change" in f and len(evals):
-            with np.errstate(all="ignore"):  # the first evaluation has no change (NaN in every layer)
+            with warnings.catch_warnings():  # the first evaluation has no change (NaN in every layer)
+                warnings.simplefilter("ignore", RuntimeWarning)
                 evals["routing_change"] = np.nanmean(f["eval/routing_change"][:], axis=1)
             counts = f["eval/coactivation"][:]
             n_evals, layers, experts, _ = counts.shape

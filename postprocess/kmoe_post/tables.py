@@ -14,6 +14,7 @@ RESEARCH_COLUMNS = (
 )
 EXTRA_COLUMNS = (("test_perplexity", "test_ppl"), ("router_entropy", "router_entropy"),
                  ("max_load_frac", "max_load_frac"), ("dropped_tokens", "dropped_tokens"),
+                 ("unrouted_tokens", "unrouted_tokens"),
                  ("tokens_per_s", "tokens_per_s"))
 
 

@@ -10,8 +10,16 @@ import numpy as np
 from kmoe_run import train, write_deck
 
 
-def sets(*overrides):
-    return [arg for o in overrides for arg in ("--set", o)]
+EXPERT_CHOICE = ('moe.routing="expert_choice"', 'moe.gate_norm="none"', "moe.load_balancing_weight=0",
+                 "moe.load_balancing_weight_end=0")
+
+
+def datasets(test, tmp, name, overrides, *paths):
+    """Trains the test deck with the overrides and returns the record's datasets at `paths` and its attributes."""
+    r = train(write_deck(tmp, name), *[arg for o in overrides for arg in ("--set", o)])
+    test.assertEqual(r.returncode, 0, r.stderr)
+    with h5py.File(os.path.join(tmp, "runs", name + ".h5"), "r") as f:
+        return [f[p][:] for p in paths] + [dict(f.attrs)]
 
 
 class RoutingProbe(unittest.TestCase):
@@ -21,16 +29,11 @@ class RoutingProbe(unittest.TestCase):
                     ("token_choice", (), 2),  # top_k = 2, dropless: 2 pairs per probe token
                     ("hash", ('moe.routing="hash"', "moe.noise_std=0", "moe.z_loss_weight=0",
                               "moe.load_balancing_weight=0", "moe.load_balancing_weight_end=0"), 2),
-                    ("expert_choice", ('moe.routing="expert_choice"', "moe.capacity_factor=1.0",
-                                       'moe.gate_norm="none"', "moe.load_balancing_weight=0",
-                                       "moe.load_balancing_weight_end=0"), None)):
+                    ("expert_choice", EXPERT_CHOICE + ("moe.capacity_factor=1.0",), None)):
                 with self.subTest(routing=name):
-                    r = train(write_deck(tmp, name), *sets(*overrides))
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    with h5py.File(os.path.join(tmp, "runs", name + ".h5"), "r") as f:
-                        change = f["eval/routing_change"][:]
-                        counts = f["eval/coactivation"][:]
-                        tokens = int(f.attrs["routing_probe_tokens"])
+                    change, counts, attrs = datasets(self, tmp, name, overrides, "eval/routing_change",
+                                                     "eval/coactivation")
+                    tokens = int(attrs["routing_probe_tokens"])
                     evals, layers, experts, _ = counts.shape
                     self.assertEqual(change.shape, (evals, layers))
                     self.assertTrue(np.all(np.isnan(change[0])))  # nothing to compare with yet
@@ -58,15 +61,10 @@ class RoutingProbe(unittest.TestCase):
             for name, overrides, at_least in (
                     ("dropless", (), 0),
                     ("token_choice", ("moe.capacity_factor=0.25",), 2 * 32),
-                    ("expert_choice", ('moe.routing="expert_choice"', "moe.capacity_factor=0.25",
-                                       'moe.gate_norm="none"', "moe.load_balancing_weight=0",
-                                       "moe.load_balancing_weight_end=0"), 2 * 32)):
+                    ("expert_choice", EXPERT_CHOICE + ("moe.capacity_factor=0.25",), 2 * 32)):
                 with self.subTest(routing=name):
-                    r = train(write_deck(tmp, name), *sets(*overrides))
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    with h5py.File(os.path.join(tmp, "runs", name + ".h5"), "r") as f:
-                        unrouted = f["router/unrouted_tokens"][:]
-                        dropped = f["router/dropped"][:]
+                    unrouted, dropped, _ = datasets(self, tmp, name, overrides, "router/unrouted_tokens",
+                                                    "router/dropped")
                     self.assertTrue(np.all(unrouted >= at_least) and np.all(unrouted <= 128), unrouted)
                     if name == "dropless":
                         np.testing.assert_array_equal(unrouted, 0)
