@@ -47,8 +47,11 @@ std::vector<int> balanced_hash_table(const std::vector<int64_t>& token_counts, i
 template <class T>
 void hash_route_forward(const View1<int>& token_ids, const View2<int>& table, double route_scale,
                         const RouterState<T>& state) {
-  const auto logits = state.logits, probs = state.probs, lse = state.lse;
-  const auto top_idx = state.top_idx, gates = state.gates;
+  // One declarator per type: nvcc refuses `auto a = x, b = y` of different types.
+  const auto logits = state.logits, probs = state.probs;
+  const auto lse = state.lse;
+  const auto top_idx = state.top_idx;
+  const auto gates = state.gates;
   const int tokens = static_cast<int>(logits.extent(0)), E = static_cast<int>(logits.extent(1));
   const int k = static_cast<int>(top_idx.extent(1));
   const T gate = T(route_scale / k), share = T(1.0 / k);

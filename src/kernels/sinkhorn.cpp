@@ -16,7 +16,8 @@ template <class T>
 void sinkhorn_selection_bias(const View2<T>& logits, const View1<T>& bias, const SinkhornWorkspace<T>& workspace) {
   const int tokens = static_cast<int>(logits.extent(0)), E = static_cast<int>(logits.extent(1));
   const auto d0 = workspace.row_scale, row_max = workspace.row_max, d1 = workspace.col_scale;
-  const auto previous = workspace.previous, iterations = workspace.iterations;
+  const auto previous = workspace.previous;
+  const auto iterations = workspace.iterations;
   const T eps = T(kSinkhornEpsilon), tol = T(kSinkhornTolerance);
   // One team runs the whole iteration: each step needs all of the previous one.
   Kokkos::parallel_for(
