@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "command_line.hpp"
+#include "core/communicator.hpp"
 #include "core/error.hpp"
 #include "core/kokkos_session.hpp"
 #include "train/trainer.hpp"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
       ->check(kmoe::whole_number(1));
   if (const auto code = kmoe::parse_command_line(app, argc, argv)) return *code;
 
+  const kmoe::MpiSession mpi(argc, argv);  // before Kokkos, which then sees MPI's CPU binding
   const kmoe::KokkosSession kokkos(argc, argv);
   int status = kmoe::kExitFailed;
   try {

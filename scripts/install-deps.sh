@@ -33,6 +33,7 @@ APT_PACKAGES=(
   libhdf5-dev libtomlplusplus-dev libcli11-dev libgtest-dev libbenchmark-dev
   libopenblas0-openmp libopenblas-openmp-dev libopenblas-dev
   libsentencepiece-dev sentencepiece
+  libopenmpi-dev openmpi-bin
   python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-scipy python3-statsmodels python3-pytest
   nodejs npm
 )

@@ -4,6 +4,35 @@
 
 namespace kmoe {
 
+size_t packed_result_size(int layers, int experts) { return 6 + size_t(layers) * (2 * experts + 5); }
+
+std::vector<double> pack_result(const ForwardResult& r) {
+  std::vector<double> v = {r.cross_entropy, r.load_balancing,  r.z_loss,
+                           r.total_loss,    double(r.correct), double(r.tokens)};
+  for (const auto& l : r.layers) {
+    for (auto n : l.expert_tokens) v.push_back(double(n));
+    v.insert(v.end(), l.mean_prob.begin(), l.mean_prob.end());
+    v.insert(v.end(), {l.entropy, l.load_balancing, l.z_loss, double(l.dropped), double(l.unrouted)});
+  }
+  return v;
+}
+
+ForwardResult unpack_result(const double* v, int layers, int experts) {
+  ForwardResult r;
+  r.cross_entropy = v[0], r.load_balancing = v[1], r.z_loss = v[2], r.total_loss = v[3];
+  r.correct = int64_t(v[4]), r.tokens = int64_t(v[5]);
+  v += 6;
+  for (int l = 0; l < layers; ++l) {
+    LayerRouterStats s;
+    for (int e = 0; e < experts; ++e) s.expert_tokens.push_back(int64_t(*v++));
+    for (int e = 0; e < experts; ++e) s.mean_prob.push_back(*v++);
+    s.entropy = v[0], s.load_balancing = v[1], s.z_loss = v[2], s.dropped = int64_t(v[3]), s.unrouted = int64_t(v[4]);
+    v += 5;
+    r.layers.push_back(s);
+  }
+  return r;
+}
+
 void StepAccumulator::add(const ForwardResult& r) {
   if (count_ == 0) {
     sum_ = r;

@@ -3,9 +3,16 @@
 // counts per expert, drops and argmax hits are summed.
 #pragma once
 
+#include <vector>
+
 #include "model/moe_transformer.hpp"
 
 namespace kmoe {
+
+// A micro-batch's result as a fixed number of values (its counts exactly), for gathering over ranks.
+std::vector<double> pack_result(const ForwardResult& r);
+ForwardResult unpack_result(const double* values, int layers, int experts);
+size_t packed_result_size(int layers, int experts);
 
 class StepAccumulator {
  public:

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/build_info.hpp"
+#include "core/communicator.hpp"
 #include "core/crash_point.hpp"
 #include "core/error.hpp"
 #include "core/memory_ledger.hpp"
@@ -33,6 +34,7 @@
 #include "train/checkpoint.hpp"
 #include "train/deck_settings.hpp"
 #include "train/early_stop.hpp"
+#include "train/gradient_sum.hpp"
 #include "train/memory_check.hpp"
 #include "train/model_from_deck.hpp"
 #include "train/output_guard.hpp"
@@ -86,7 +88,11 @@ void inject_nan(ParameterSet<float>& params, const std::string& tensor) {
 class Run {
  public:
   Run(const TrainerRequest& request, std::ostream& log)
-      : deck_(request.deck), request_(request), log_(log), paths_(run_paths(deck_)) {}
+      : deck_(request.deck),
+        request_(request),
+        comm_(Communicator::world()),
+        log_(comm_.root() ? log : quiet_),
+        paths_(run_paths(deck_)) {}
 
   int execute();
 
@@ -96,7 +102,11 @@ class Run {
   void write_run_attributes();
   void resume_from_checkpoint();
   void save_checkpoint();
-  void publish() { record_->save(paths_.partial, "record"); }
+  void publish() {
+    if (comm_.root()) record_->save(paths_.partial, "record");
+  }
+  // The update's micro-batch results, every rank's, in micro-batch order.
+  std::vector<ForwardResult> gather_results(const std::vector<ForwardResult>& mine) const;
   int end_run(RunState state, int exit_code);
   void report_failure(const std::string& message, const std::string& record_error);
   bool train_one_update();  // false: non-finite values, the run failed
@@ -107,6 +117,8 @@ class Run {
 
   const RunDeck& deck_;
   const TrainerRequest& request_;
+  const Communicator& comm_;
+  std::ostringstream quiet_;  // the log of ranks other than 0
   std::ostream& log_;
   RunPaths paths_;
   std::unique_ptr<RunLock> lock_;
@@ -119,6 +131,7 @@ class Run {
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TrainBatchSampler> sampler_;
   std::unique_ptr<RoutingProbe> probe_;  // MoE models
+  std::unique_ptr<GradientSum> gradient_sum_;
   TokenBatch batch_;
   std::optional<CheckpointData> checkpoint_;  // the one being resumed
   int64_t last_update_ = 0;                   // this invocation trains up to here
@@ -140,7 +153,7 @@ bool Run::handle_earlier_outputs() {
   if (request_.overwrite) {
     for (const auto& path : {paths_.record, paths_.partial, paths_.checkpoint, paths_.weights}) {
       if (fs::exists(path)) log_ << "--overwrite: removing " << path << "\n";
-      fs::remove(path);
+      if (comm_.root()) fs::remove(path);
     }
     return true;
   }
@@ -152,7 +165,7 @@ bool Run::handle_earlier_outputs() {
       const bool extends = then.train.max_steps < deck_.train.max_steps;  // not after an early stop
       if (status == RunState::complete && !extends) {
         log_ << paths_.record << " is complete (" << checkpoint_->update << " steps): nothing to resume\n";
-        fs::remove(paths_.partial);
+        if (comm_.root()) fs::remove(paths_.partial);
         return false;
       }
       return true;
@@ -200,6 +213,10 @@ void Run::set_up() {
     info << "\nunigram entropy of the training tokens: " << shards_.unigram_entropy << " nats";
   log_ << info.str() << std::endl;
   sampler_ = std::make_unique<TrainBatchSampler>(*shards_.train, int(deck_.model.seq_len), uint64_t(deck_.run.seed));
+  require(comm_.size() == 1 || deck_.moe.load_balancing_scope != "global_batch",
+          "moe.load_balancing_scope = \"global_batch\" needs the running counts of the update's earlier "
+          "micro-batches, which other ranks are still computing: run it as one process");
+  gradient_sum_ = std::make_unique<GradientSum>(model_->params().grads(), int(deck_.train.grad_accum), comm_);
   if (model_->config().moe) {
     probe_ = std::make_unique<RoutingProbe>(
         model_->config(), first_batch_tokens(*shards_.val, int(deck_.model.seq_len), int(deck_.train.batch_size)));
@@ -223,6 +240,7 @@ void Run::write_run_attributes() {
   record_->set_attribute("backend", backend_description());
   record_->set_attribute("matrix_products", kernels::matrix_product_library());
   record_->set_attribute("precision", deck_.train.precision);
+  record_->set_attribute("ranks", int64_t(comm_.size()));
   if (deck_.model.ffn == "moe") {
     const auto& e = deck_.moe;
     const auto c = model_config_from_deck(deck_);
@@ -276,6 +294,7 @@ void Run::resume_from_checkpoint() {
 }
 
 void Run::save_checkpoint() {
+  if (!comm_.root()) return;
   CheckpointData d;
   d.deck_toml = to_toml(deck_);
   d.data_identity = data_identity_;
@@ -295,6 +314,23 @@ void Run::save_checkpoint() {
   write_checkpoint(paths_.checkpoint, d);
 }
 
+std::vector<ForwardResult> Run::gather_results(const std::vector<ForwardResult>& mine) const {
+  if (comm_.size() == 1) return mine;
+  const auto& c = model_->config();
+  const int layers = c.moe ? c.n_layers : 0;
+  const size_t width = packed_result_size(layers, c.num_experts);
+  std::vector<double> local, all(width * mine.size() * comm_.size());
+  for (const auto& r : mine) {
+    const auto packed = pack_result(r);
+    local.insert(local.end(), packed.begin(), packed.end());
+  }
+  comm_.allgather(local.data(), local.size(), all.data());
+  std::vector<ForwardResult> out;
+  for (size_t m = 0; m < all.size() / width; ++m)
+    out.push_back(unpack_result(all.data() + m * width, layers, c.num_experts));
+  return out;
+}
+
 bool Run::train_one_update() {
   WallTimer timer;
   const auto& t = deck_.train;
@@ -303,14 +339,20 @@ bool Run::train_one_update() {
   const double aux = aux_coefficient(load_balancing_schedule_from_deck(deck_), update_, t.max_steps);
   const auto& m = deck_.moe;
   auto& params = model_->params();
-  params.zero_grads();
-  StepAccumulator accumulator;
-  for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-    sampler_->fill(micro_batches_, batch_);
-    accumulator.add(model_->forward(batch_, training_step_options(deck_, micro_batches_, aux)));
+  auto& sum = *gradient_sum_;
+  std::vector<ForwardResult> mine;
+  for (int i = 0; i < sum.count(); ++i) {  // this rank's share of the update's micro-batches
+    const int64_t micro = micro_batches_ + sum.first() + i;
+    sampler_->fill(micro, batch_);
+    sum.before_backward(i);
+    mine.push_back(model_->forward(batch_, training_step_options(deck_, micro, aux)));
     model_->backward();
-    ++micro_batches_;
+    sum.after_backward(i);
   }
+  sum.finish();
+  micro_batches_ += t.grad_accum;
+  StepAccumulator accumulator;
+  for (const auto& result : gather_results(mine)) accumulator.add(result);
   if (update_ == t.debug_nan_step) inject_nan(params, params.specs()[1].name);
   const auto result = accumulator.combined();
   TrainRow row;
@@ -413,7 +455,7 @@ void Run::finish() {
   record_->set_final("eval_seconds", record_->eval_seconds());
   record_->set_final("peak_host_memory_mib", peak_host_memory_mib());
   record_->set_final("peak_device_memory_mib", double(memory_ledger().peak_bytes) / kMiB);
-  save_weights(model_->params(), paths_.weights);
+  if (comm_.root()) save_weights(model_->params(), paths_.weights);
   save_checkpoint();
 }
 
@@ -429,6 +471,7 @@ void Run::report_failure(const std::string& message, const std::string& record_e
 int Run::end_run(RunState state, int exit_code) {
   record_->set_attribute("status", std::string(to_string(state)));
   record_->set_attribute("end_time", utc_timestamp());
+  if (!comm_.root()) return exit_code;
   try {
     record_->save(paths_.record, "final-record");
     fs::remove(paths_.partial);
@@ -441,13 +484,21 @@ int Run::end_run(RunState state, int exit_code) {
 
 int Run::execute() {
   install_stop_handlers();
-  check_outputs(deck_, paths_);
-  for (const auto& path : {paths_.record, paths_.checkpoint}) {
-    const auto dir = fs::path(path).parent_path();
-    if (!dir.empty()) fs::create_directories(dir);
+  // Rank 0 owns the run's files: it checks, locks and (with --overwrite) clears them first; the
+  // other ranks then read the same state.
+  bool go_on = true;
+  if (comm_.root()) {
+    check_outputs(deck_, paths_);
+    for (const auto& path : {paths_.record, paths_.checkpoint}) {
+      const auto dir = fs::path(path).parent_path();
+      if (!dir.empty()) fs::create_directories(dir);
+    }
+    lock_ = std::make_unique<RunLock>(paths_.locks);
+    go_on = handle_earlier_outputs();
   }
-  lock_ = std::make_unique<RunLock>(paths_.locks);
-  if (!handle_earlier_outputs()) return kExitComplete;
+  comm_.barrier();
+  if (!comm_.root()) go_on = handle_earlier_outputs();
+  if (!go_on) return kExitComplete;
   set_up();
   if (checkpoint_) resume_from_checkpoint();
   write_run_attributes();
@@ -458,7 +509,8 @@ int Run::execute() {
   const auto& t = deck_.train;
   try {
     publish();  // before step 1: an unwritable output fails now, not after training
-    if (request_.resume && fs::exists(paths_.record)) fs::remove(paths_.record);  // a stopped or failed ending
+    if (comm_.root() && request_.resume && fs::exists(paths_.record))
+      fs::remove(paths_.record);  // a stopped or failed ending
     bool stopped_early = false;
     while (update_ < last_update_ && !stopped_early) {
       if (!train_one_update()) return end_run(RunState::failed, kExitFailed);
@@ -475,7 +527,7 @@ int Run::execute() {
       if (eval_now || checkpoint_now) publish();
       if (checkpoint_now && update_ < last_update_ && !stopped_early) save_checkpoint();
       if (update_ - 1 == t.debug_signal_step) std::raise(SIGTERM);
-      if (stop_requested() && update_ < last_update_ && !stopped_early) {
+      if (comm_.any(stop_requested()) && update_ < last_update_ && !stopped_early) {
         save_checkpoint();
         const std::string why = "signal " + std::to_string(stop_signal_number());
         record_->set_attribute("stop_reason", why);

@@ -1,0 +1,89 @@
+#include "core/communicator.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#ifdef KMOE_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "core/error.hpp"
+
+namespace kmoe {
+
+namespace {
+Communicator& world_communicator() {
+  static Communicator world;
+  return world;
+}
+
+// A launcher's rank-count variable: OpenMPI's mpirun, PMI/PMIx (srun --mpi=pmix, MPICH), Slurm.
+bool launched_as_ranks() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+}  // namespace
+
+const Communicator& Communicator::world() { return world_communicator(); }
+
+#ifdef KMOE_HAVE_MPI
+void Communicator::allgather(const float* local, size_t n, float* all) const {
+  if (size_ == 1) {
+    std::memcpy(all, local, n * sizeof(float));
+    return;
+  }
+  require(n <= size_t(INT32_MAX), "a gather of more than 2^31 values");
+  MPI_Allgather(local, int(n), MPI_FLOAT, all, int(n), MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+void Communicator::allgather(const double* local, size_t n, double* all) const {
+  if (size_ == 1) {
+    std::memcpy(all, local, n * sizeof(double));
+    return;
+  }
+  require(n <= size_t(INT32_MAX), "a gather of more than 2^31 values");
+  MPI_Allgather(local, int(n), MPI_DOUBLE, all, int(n), MPI_DOUBLE, MPI_COMM_WORLD);
+}
+
+bool Communicator::any(bool flag) const {
+  if (size_ == 1) return flag;
+  int mine = flag ? 1 : 0, some = 0;
+  MPI_Allreduce(&mine, &some, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);  // an integer: any order gives the same
+  return some != 0;
+}
+
+void Communicator::barrier() const {
+  if (size_ > 1) MPI_Barrier(MPI_COMM_WORLD);
+}
+
+MpiSession::MpiSession(int& argc, char**& argv) {
+  if (!launched_as_ranks()) return;
+  MPI_Init(&argc, &argv);
+  started_ = true;
+  auto& world = world_communicator();
+  MPI_Comm_rank(MPI_COMM_WORLD, &world.rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &world.size_);
+}
+
+MpiSession::~MpiSession() {
+  if (started_) MPI_Finalize();
+}
+#else
+void Communicator::allgather(const float* local, size_t n, float* all) const {
+  std::memcpy(all, local, n * sizeof(float));
+}
+void Communicator::allgather(const double* local, size_t n, double* all) const {
+  std::memcpy(all, local, n * sizeof(double));
+}
+bool Communicator::any(bool flag) const { return flag; }
+void Communicator::barrier() const {}
+
+MpiSession::MpiSession(int&, char**&) {
+  require(!launched_as_ranks(), "this kmoe was built without MPI (KMOE_MPI=OFF): run it as one process");
+}
+MpiSession::~MpiSession() = default;
+#endif
+
+}  // namespace kmoe

@@ -1,0 +1,44 @@
+// The processes of one run: MPI ranks under mpirun or srun, or this process alone. The ranks
+// only move data between each other (gather); every sum over ranks is done by the receiver in a
+// fixed order, never by MPI on floating-point values, so no result depends on MPI's reduction
+// order or on the rank count (docs/distributed.md).
+#pragma once
+
+#include <cstddef>
+
+namespace kmoe {
+
+class Communicator {
+ public:
+  // This run's communicator: the MPI world when an MpiSession started MPI, else one rank.
+  static const Communicator& world();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool root() const { return rank_ == 0; }
+  // all[r · n + i] = rank r's local[i], on every rank.
+  void allgather(const float* local, size_t n, float* all) const;
+  void allgather(const double* local, size_t n, double* all) const;
+  // Whether any rank passed true (every rank gets the same answer).
+  bool any(bool flag) const;
+  void barrier() const;
+
+ private:
+  friend class MpiSession;
+  int rank_ = 0, size_ = 1;
+};
+
+// MPI's lifetime for a program's main(), before Kokkos's: MPI starts only when a launcher
+// (mpirun, srun) started this process, so a plain run needs no MPI at all.
+class MpiSession {
+ public:
+  MpiSession(int& argc, char**& argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+ private:
+  bool started_ = false;
+};
+
+}  // namespace kmoe
