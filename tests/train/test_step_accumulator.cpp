@@ -57,4 +57,24 @@ TEST(GradientAccumulation, MicroBatchesMatchTheFullBatch) {
   }
 }
 
+// A micro-batch's result crosses ranks as packed values: unpacking gives it back exactly.
+TEST(GradientAccumulation, APackedResultUnpacksExactly) {
+  ForwardResult r;
+  r.cross_entropy = 3.25, r.load_balancing = 0.125, r.z_loss = 1e-3, r.total_loss = 3.4, r.correct = 17, r.tokens = 64;
+  for (int l = 0; l < 2; ++l) {
+    LayerRouterStats s;
+    s.expert_tokens = {10 + l, 20, 30, 68 - l};
+    s.mean_prob = {0.1, 0.2, 0.3, 0.4 + l};
+    s.entropy = 1.1, s.load_balancing = 0.9 + l, s.z_loss = 0.01, s.dropped = 3 + l, s.unrouted = l;
+    r.layers.push_back(s);
+  }
+  const auto packed = pack_result(r);
+  ASSERT_EQ(packed.size(), packed_result_size(2, 4));
+  const auto back = unpack_result(packed.data(), 2, 4);
+  EXPECT_EQ(pack_result(back), packed);
+  EXPECT_EQ(back.layers[1].expert_tokens, r.layers[1].expert_tokens);
+  EXPECT_EQ(back.layers[1].unrouted, 1);
+  EXPECT_EQ(back.correct, 17);
+}
+
 }  // namespace
