@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/communicator.hpp"
 #include "data/token_shard.hpp"
 #include "model/moe_transformer.hpp"
 
@@ -25,9 +26,10 @@ struct EvalResult {
 
 class RoutingProbe;
 
-// max_batches = 0: the whole split. `probe` (MoE models) measures the first batch.
+// max_batches = 0: the whole split. `probe` (MoE models) measures the first batch. The ranks of
+// `comm` share the batches; every rank gets the same result, that of one process.
 EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int batch_size, int64_t max_batches,
-                    RoutingProbe* probe = nullptr);
+                    RoutingProbe* probe = nullptr, const Communicator& comm = Communicator::world());
 // The tokens of evaluate's first batch (the probe batch).
 int first_batch_tokens(const TokenShard& shard, int seq_len, int batch_size);
 
