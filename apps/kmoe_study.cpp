@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
                          "cells are skipped, stopped ones resumed; SIGTERM/SIGINT stop them all with a checkpoint "
                          "(exit 75) and the same command continues");
   run->add_option("--jobs", options.jobs, "cells at a time")->check(kmoe::whole_number(1));
+  run->add_option("--ranks-per-cell", options.ranks_per_cell,
+                  "MPI ranks of each cell (mpirun -np N kmoe-train; a power of two dividing train.grad_accum)")
+      ->check(kmoe::whole_number(1));
   run->add_flag("--rerun-changed", options.rerun_changed, "run again the cells whose deck changed since their record");
   auto* status_command = subcommand("status", "one row per cell from its record");
   auto* slurm = subcommand("slurm", "the preparation job and one job array per stage");
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
     } else if (status_command->parsed()) {
       status = print_status(study, cells, std::cout);
     } else if (slurm->parsed()) {
+      check_ranks_per_cell(cells, int(study.slurm.ranks_per_cell), study.source + ": slurm.ranks_per_cell");
       status = write_slurm(study, cells, path, submit);
     } else if (prepare->parsed()) {
       if (const auto changed = changed_cells(study, cells); !changed.empty()) {
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
       status = run_one_cell(study, cells, index, stage);
     } else if (run->parsed()) {
       options.kmoe_train = sibling_program("kmoe-train");
+      check_ranks_per_cell(cells, options.ranks_per_cell, "--ranks-per-cell");
       status = run_study(study, cells, options, std::cout);
       print_status(study, cells, std::cout);
     }

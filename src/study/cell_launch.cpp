@@ -43,15 +43,23 @@ int run_one_cell(const StudyDeck& study, const std::vector<StudyCell>& cells, lo
     std::cout << "cell " << cell.name << ": nothing to do (" << plan.why_not << ")\n";
     return 0;
   }
-  const std::string program = sibling_program("kmoe-train");
-  std::vector<char*> argv{const_cast<char*>(program.c_str())};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  std::vector<std::string> command;
+  if (study.slurm.ranks_per_cell > 1) {  // the array task's ranks: srun hands each its PMIx rank
+    command = {"srun", "--ntasks=" + std::to_string(study.slurm.ranks_per_cell), "--mpi=pmix"};
+  }
+  command.push_back(sibling_program("kmoe-train"));
+  command.insert(command.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  std::cout << "cell " << cell.name << ":";
+  for (auto& a : command) {
+    argv.push_back(a.data());
+    std::cout << " " << a;
+  }
   argv.push_back(nullptr);
-  std::cout << "cell " << cell.name << ": kmoe-train";
-  for (const auto& a : args) std::cout << " " << a;
   std::cout << std::endl;
   Kokkos::finalize();
-  ::execv(program.c_str(), argv.data());
+  ::execvp(argv[0], argv.data());
+  const std::string& program = command.front();
   std::cerr << "kmoe-study: cannot run " << program << ": " << std::strerror(errno) << "\n";
   std::_Exit(1);
 }

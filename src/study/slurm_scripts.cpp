@@ -53,6 +53,7 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
                  "#SBATCH --ntasks=1\n" + resources(study.slurm, false) + "exec " + program + "prepare " + deck + "\n";
   scripts.push_back(prepare);
   const auto stages = stages_of(study);
+  const int64_t ranks = study.slurm.ranks_per_cell;
   for (size_t k = 0; k < stages.size(); ++k) {
     const std::string label = std::to_string(k) + "-" + stages[k].name;
     std::ostringstream text;
@@ -64,11 +65,12 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
          << "#SBATCH --array=0-" << cell_count - 1
          << (study.slurm.max_parallel > 0 ? "%" + std::to_string(study.slurm.max_parallel) : "") << "\n"
          << "#SBATCH --output=" << dir << "/" << label << "-%A_%a.out\n#SBATCH --open-mode=append\n"
-         << "#SBATCH --ntasks=1\n#SBATCH --requeue\n#SBATCH --signal=TERM@" << kSlurmSignalSeconds << "\n"
+         << "#SBATCH --ntasks=" << ranks << "\n#SBATCH --requeue\n#SBATCH --signal=TERM@" << kSlurmSignalSeconds << "\n"
          << resources(study.slurm, true)
          << "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1} OMP_WAIT_POLICY=PASSIVE OMP_PROC_BIND=false\n"
-         << "srun --ntasks=1 " << program << "cell " << deck << " --stage " << k
-         << " --index \"$SLURM_ARRAY_TASK_ID\"\n"
+         // With several ranks the cell itself starts them (srun --mpi=pmix kmoe-train), once.
+         << (ranks > 1 ? std::string() : std::string("srun --ntasks=1 ")) << program << "cell " << deck << " --stage "
+         << k << " --index \"$SLURM_ARRAY_TASK_ID\"\n"
          << "code=$?\n"
          << "if [ \"$code\" -eq " << kExitStopped << " ]; then\n"
          << "  echo \"cell stopped with a checkpoint: requeueing ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"

@@ -161,8 +161,9 @@ std::vector<Stage> read_stages(const toml::table& root, const std::string& sourc
 }
 
 SlurmSettings read_slurm(const toml::table& t, const std::string& source) {
-  reject_unknown(t, {"partition", "account", "time", "mem", "gpus_per_task", "cpus_per_task", "max_parallel"}, source,
-                 "[slurm]");
+  reject_unknown(
+      t, {"partition", "account", "time", "mem", "gpus_per_task", "cpus_per_task", "max_parallel", "ranks_per_cell"},
+      source, "[slurm]");
   SlurmSettings s;
   s.partition = typed<std::string>(t, "partition", "", source, "slurm");
   s.account = typed<std::string>(t, "account", "", source, "slurm");
@@ -171,6 +172,8 @@ SlurmSettings read_slurm(const toml::table& t, const std::string& source) {
   s.gpus_per_task = typed<int64_t>(t, "gpus_per_task", 0, source, "slurm");
   s.cpus_per_task = typed<int64_t>(t, "cpus_per_task", 0, source, "slurm");
   s.max_parallel = typed<int64_t>(t, "max_parallel", 0, source, "slurm");
+  s.ranks_per_cell = typed<int64_t>(t, "ranks_per_cell", 1, source, "slurm");
+  require(s.ranks_per_cell >= 1, source + ": key 'slurm.ranks_per_cell' must be >= 1");
   for (const auto& [key, node] : t) {
     if (const auto v = node.value_exact<int64_t>(); v && *v < 0) {
       throw Error(where(source, node) + ": key 'slurm." + std::string(key.str()) + "' must be >= 0");

@@ -45,6 +45,7 @@ struct Stage {
 struct SlurmSettings {
   std::string partition, account, time, mem;
   int64_t gpus_per_task = 0, cpus_per_task = 0, max_parallel = 0;
+  int64_t ranks_per_cell = 1;  // MPI ranks of each cell's kmoe-train (docs/distributed.md)
 };
 
 struct StudyDeck {

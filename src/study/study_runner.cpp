@@ -21,6 +21,7 @@
 #include "io/hdf5_reader.hpp"
 #include "study/cell_status.hpp"
 #include "study/stage_gate.hpp"
+#include "train/gradient_sum.hpp"
 #include "train/resume_compatibility.hpp"
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
@@ -41,7 +42,7 @@ namespace {
 // kmoe-train exit without its checkpoint. A cell whose runner dies (kill -9) gets SIGTERM and
 // checkpoints.
 pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& args, const std::string& log_file,
-                 int threads, bool sharing_cores) {
+                 int threads, bool sharing_cores, int ranks, bool oversubscribed) {
   const pid_t runner = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
@@ -51,11 +52,18 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   if (sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   ::setenv("OMP_PROC_BIND", "false", 1);
-  std::vector<char*> argv{const_cast<char*>(kmoe_train.c_str())};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  std::vector<std::string> command;
+  if (ranks > 1) {  // mpirun passes SIGTERM on to the ranks, which checkpoint together
+    command = {"mpirun", "-np", std::to_string(ranks)};
+    if (oversubscribed) command.push_back("--oversubscribe");
+  }
+  command.push_back(kmoe_train);
+  command.insert(command.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : command) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (std::freopen(log_file.c_str(), "a", stdout) && std::freopen(log_file.c_str(), "a", stderr)) {
-    ::execv(kmoe_train.c_str(), argv.data());
+    ::execvp(argv[0], argv.data());
   }
   _exit(127);
 }
@@ -85,7 +93,8 @@ std::string progress_line(const std::string& stage, size_t done, size_t running,
 bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, const StudyRunOptions& options,
                const std::string& stage_label, size_t done_before, size_t& failed, std::ostream& log) {
   const int jobs = std::max(1, std::min<int>(options.jobs, int(std::max<size_t>(1, queue.size()))));
-  const int threads = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
+  const int cores = std::max(1, int(std::thread::hardware_concurrency())), ranks = options.ranks_per_cell;
+  const int threads = std::max(1, cores / (jobs * ranks));
   std::map<pid_t, const QueuedCell*> running;
   size_t next = 0, done = done_before;
   int64_t steps_finished = 0, steps_left = 0;
@@ -98,8 +107,11 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     while (!stop_requested() && next < queue.size() && running.size() < size_t(jobs)) {
       const QueuedCell& q = queue[next++];
       const std::string log_file = study.output_dir + "/logs/" + q.cell->name + ".log";
-      running[start_cell(options.kmoe_train, q.args, log_file, threads, jobs > 1)] = &q;
-      log << "study: started " << q.cell->name << " (" << threads << " threads, log " << log_file << ")" << std::endl;
+      running[start_cell(options.kmoe_train, q.args, log_file, threads, jobs * ranks > 1, ranks,
+                         jobs * ranks > cores)] = &q;
+      log << "study: started " << q.cell->name << " ("
+          << (ranks > 1 ? std::to_string(ranks) + " ranks x " : std::string()) << threads << " threads, log "
+          << log_file << ")" << std::endl;
     }
     if (stop_requested() && !forwarded) {
       for (const auto& entry : running) ::kill(entry.first, SIGTERM);
@@ -111,7 +123,11 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     if (pid < 0) continue;  // interrupted by a signal: forward it on the next pass
     const QueuedCell& q = *running.at(pid);
     running.erase(pid);
-    const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    // mpirun reports a job whose ranks stopped with a checkpoint as 1: the record says what happened.
+    if (code != kExitComplete && code != kExitStopped && read_cell_status(*q.cell).state == RunState::stopped) {
+      code = kExitStopped;
+    }
     if (code == kExitComplete) ++done;
     if (code != kExitComplete && code != kExitStopped) ++failed;
     steps_finished += q.steps_to_go;
@@ -130,6 +146,13 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
 }
 
 }  // namespace
+
+void check_ranks_per_cell(const std::vector<StudyCell>& cells, int ranks, const std::string& where) {
+  for (const auto& cell : cells) {
+    const std::string problem = rank_count_problem(int(cell.deck.train.grad_accum), ranks);
+    require(problem.empty(), where + ": cell " + cell.name + ": " + problem);
+  }
+}
 
 std::string cell_deck_path(const StudyDeck& study, const StudyCell& cell) {
   return study.output_dir + "/decks/" + cell.name + ".toml";

@@ -19,9 +19,14 @@ namespace kmoe {
 
 struct StudyRunOptions {
   int jobs = 1;
+  int ranks_per_cell = 1;      // each cell's kmoe-train under `mpirun -np N`
   std::string kmoe_train;      // path of the kmoe-train binary
   bool rerun_changed = false;  // retrain cells whose deck changed since they started (else refuse)
 };
+
+// Refuses a rank count that some cell's train.grad_accum cannot split (train/gradient_sum),
+// naming the cell and the counts allowed, before any cell starts.
+void check_ranks_per_cell(const std::vector<StudyCell>& cells, int ranks, const std::string& where);
 
 // Cells that have started (a record or checkpoint) under a deck that differs from the one the
 // study now resolves for them, each with the keys that changed ("" when none differ). Location

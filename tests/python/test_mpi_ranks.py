@@ -128,5 +128,25 @@ class MpiRanks(unittest.TestCase):
         self.assertLess(time.time() - start, 60)
 
 
+class StudyRanks(unittest.TestCase):
+    def test_a_study_of_two_rank_cells_gives_the_one_process_records(self):
+        from test_study import KMOE_STUDY, write_study
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+            for tmp, ranks in ((one, "1"), (two, "2")):
+                path = write_study(tmp, 6)  # grad_accum 2
+                r = subprocess.run([KMOE_STUDY, "run", path, "--ranks-per-cell", ranks], env=env, capture_output=True,
+                                   text=True, timeout=600)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("2 ranks x 1 threads", r.stdout)
+            for cell in ("noise_std=0.0,seed=1", "noise_std=0.5,seed=2"):
+                a, b = (os.path.join(d, "out", "runs", cell) for d in (one, two))
+                assert_same_run(self, a + ".h5", b + ".h5", a + ".weights.h5", b + ".weights.h5")
+            refused = subprocess.run([KMOE_STUDY, "run", path, "--ranks-per-cell", "4"], env=env,
+                                     capture_output=True, text=True, timeout=600)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--ranks-per-cell: cell noise_std=0.0,seed=1: 4 ranks cannot split", refused.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

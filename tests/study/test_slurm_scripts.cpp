@@ -41,4 +41,18 @@ TEST(SlurmScripts, APreparationJobThenOneArrayPerStageThatRequeuesStoppedCells) 
   EXPECT_EQ(confirm.rfind("#!/bin/bash\n", 0), 0u);
 }
 
+// A cell of several ranks: the array task asks for them, and the cell starts them itself (once)
+// with srun --mpi=pmix, so the task's script runs kmoe-study cell outside srun.
+TEST(SlurmScripts, ACellOfSeveralRanksAsksForThemAndStartsThemOnce) {
+  const auto study =
+      load_study_deck(write_study("ranks", kStaged + "[slurm]\nranks_per_cell = 4\ngpus_per_task = 1\n"));
+  const auto scripts = slurm_scripts(study, 2, "/opt/kmoe/kmoe-study", "/home/u/study.toml");
+  const std::string& screen = scripts[1].text;
+  EXPECT_NE(screen.find("#SBATCH --ntasks=4\n"), std::string::npos);
+  EXPECT_NE(screen.find("#SBATCH --gpus-per-task=1\n"), std::string::npos);
+  EXPECT_NE(screen.find("\n'/opt/kmoe/kmoe-study' cell '/home/u/study.toml' --stage 0"), std::string::npos) << screen;
+  EXPECT_EQ(screen.find("srun"), std::string::npos);
+  EXPECT_NE(scripts[0].text.find("#SBATCH --ntasks=1\n"), std::string::npos);  // preparing is one task
+}
+
 }  // namespace
