@@ -1,7 +1,8 @@
 """kmoe-study on a real one-node Slurm: `kmoe-study slurm --submit` runs every cell of a tiny
 study as a job array after the preparation job; a cell sent SIGTERM mid-run (scancel
 --signal=TERM) checkpoints, requeues itself and finishes with the same /train rows as an
-uninterrupted run of its deck."""
+uninterrupted run of its deck; a study of two-rank cells (srun --mpi=pmix) gives the
+one-process run."""
 import os
 import subprocess
 import sys
@@ -85,6 +86,37 @@ class SlurmStudyTest(unittest.TestCase):
             for name in b["train"]:
                 if name not in TIMING:
                     np.testing.assert_array_equal(a["train"][name][:], b["train"][name][:], err_msg=name)
+
+
+    def test_cells_of_two_ranks_give_the_one_process_run(self):
+        work = os.path.join(self.tmp.name, "ranks")
+        os.makedirs(work)
+        write_deck(work, "base")  # grad_accum 2: two ranks take one micro-batch each
+        study = os.path.join(work, "study.toml")
+        with open(study, "w") as f:
+            f.write('[study]\nname = "ranks"\nbase = "base.toml"\noutput_dir = "out"\n'
+                    '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 6\n'
+                    '[slurm]\ncpus_per_task = 1\nranks_per_cell = 2\n')
+        submitted = subprocess.run([KMOE_STUDY, "slurm", study, "--submit"], env=self.slurm.env,
+                                   capture_output=True, text=True, timeout=60)
+        self.assertEqual(submitted.returncode, 0, submitted.stdout + submitted.stderr)
+        array = submitted.stdout.strip().splitlines()[-1].split()[-1]
+        wait_for(lambda: self.slurm.command("squeue", "-h", "-j", array).strip() == "", 300, "the array to finish")
+        status = subprocess.run([KMOE_STUDY, "status", study], capture_output=True, text=True, timeout=60)
+        logs = "".join(open(os.path.join(work, "out", "slurm", p)).read()
+                       for p in os.listdir(os.path.join(work, "out", "slurm")) if p.endswith(".out"))
+        self.assertIn("total: 2 cells, 2 complete", status.stdout, status.stdout + logs)
+        self.assertIn("--mpi=pmix", logs)
+        runs = os.path.join(work, "out", "runs")
+        deck = os.path.join(work, "out", "decks", "noise_std=0.5.toml")
+        reference = train(deck, "--set", "run.name=one_process", threads=1)
+        self.assertEqual(reference.returncode, 0, reference.stderr)
+        with h5py.File(os.path.join(runs, "noise_std=0.5.h5"), "r") as a, \
+                h5py.File(os.path.join(runs, "one_process.h5"), "r") as b:
+            self.assertEqual(a.attrs["ranks"], 2)
+            for name in a["train"]:
+                if name not in TIMING:
+                    np.testing.assert_array_equal(a["train"][name][()], b["train"][name][()], err_msg=name)
 
 
 if __name__ == "__main__":
