@@ -4,6 +4,8 @@
 #include <KokkosKernels_config.h>
 
 #include <Kokkos_Core.hpp>
+#include <cstdlib>
+#include <string>
 
 #if KOKKOS_VERSION >= 30700
 #define KMOE_KOKKOS_MATH_NS Kokkos
@@ -80,3 +82,19 @@ KOKKOS_INLINE_FUNCTION double lowest<double>() {
 }
 
 }  // namespace kmoe::math
+
+namespace kmoe {
+
+// Before Kokkos::initialize, for a process that is one of several MPI ranks: one device per rank.
+// Kokkos 4 maps the node-local rank to a device by default (map_device_id_by = mpi_rank);
+// Kokkos 3.4 does so only when told how many devices to spread over (KOKKOS_NUM_DEVICES), and
+// otherwise puts every rank on device 0. An explicit KOKKOS_NUM_DEVICES or KOKKOS_DEVICE_ID wins.
+inline void spread_ranks_over_devices() {
+#if defined(KOKKOS_ENABLE_CUDA) && KOKKOS_VERSION < 40000
+  if (std::getenv("KOKKOS_NUM_DEVICES") == nullptr && std::getenv("KOKKOS_DEVICE_ID") == nullptr) {
+    ::setenv("KOKKOS_NUM_DEVICES", std::to_string(Kokkos::Cuda::detect_device_count()).c_str(), 0);
+  }
+#endif
+}
+
+}  // namespace kmoe
