@@ -68,6 +68,18 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   _exit(127);
 }
 
+// mpirun reports a job whose ranks all stopped with a checkpoint (exit 75) as 1; the cell's
+// final record, which kmoe-train writes only on such an ending, says so.
+bool stopped_with_checkpoint(const StudyCell& cell) {
+  const RunPaths paths = run_paths(cell.deck);
+  if (!fs::exists(paths.record) || !fs::exists(paths.checkpoint)) return false;
+  try {
+    return run_state_from(Hdf5Reader(paths.record).string_attribute("/", "status")) == RunState::stopped;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 // A cell to run: its kmoe-train arguments and the updates it has to go in this stage.
 struct QueuedCell {
   const StudyCell* cell;
@@ -124,10 +136,7 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     const QueuedCell& q = *running.at(pid);
     running.erase(pid);
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    // mpirun reports a job whose ranks stopped with a checkpoint as 1: the record says what happened.
-    if (code != kExitComplete && code != kExitStopped && read_cell_status(*q.cell).state == RunState::stopped) {
-      code = kExitStopped;
-    }
+    if (ranks > 1 && code == 1 && stopped_with_checkpoint(*q.cell)) code = kExitStopped;
     if (code == kExitComplete) ++done;
     if (code != kExitComplete && code != kExitStopped) ++failed;
     steps_finished += q.steps_to_go;
