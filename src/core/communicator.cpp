@@ -1,7 +1,10 @@
 #include "core/communicator.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #ifdef KMOE_HAVE_MPI
 #include <mpi.h>
@@ -29,7 +32,23 @@ bool launched_as_ranks() {
 const Communicator& Communicator::world() { return world_communicator(); }
 
 #ifdef KMOE_HAVE_MPI
-void Communicator::allgather(const float* local, size_t n, float* all) const {
+void Communicator::check_same_call(const char* what, size_t n) const {
+  if (!checking_ || size_ == 1) return;
+  constexpr int kWidth = 64;  // the call's name and size, as text
+  char mine[kWidth] = {0};
+  std::snprintf(mine, kWidth, "%s (%zu values)", what, n);
+  std::vector<char> all(size_t(kWidth) * size_);
+  MPI_Allgather(mine, kWidth, MPI_CHAR, all.data(), kWidth, MPI_CHAR, MPI_COMM_WORLD);
+  for (int r = 0; r < size_; ++r) {
+    const char* theirs = all.data() + size_t(r) * kWidth;
+    require(std::strncmp(theirs, all.data(), kWidth) == 0, "ranks disagree on a collective call: rank 0 calls " +
+                                                               std::string(all.data()) + ", rank " + std::to_string(r) +
+                                                               " calls " + std::string(theirs));
+  }
+}
+
+void Communicator::allgather(const char* what, const float* local, size_t n, float* all) const {
+  check_same_call(what, n);
   if (size_ == 1) {
     std::memcpy(all, local, n * sizeof(float));
     return;
@@ -38,7 +57,8 @@ void Communicator::allgather(const float* local, size_t n, float* all) const {
   MPI_Allgather(local, int(n), MPI_FLOAT, all, int(n), MPI_FLOAT, MPI_COMM_WORLD);
 }
 
-void Communicator::allgather(const double* local, size_t n, double* all) const {
+void Communicator::allgather(const char* what, const double* local, size_t n, double* all) const {
+  check_same_call(what, n);
   if (size_ == 1) {
     std::memcpy(all, local, n * sizeof(double));
     return;
@@ -47,14 +67,16 @@ void Communicator::allgather(const double* local, size_t n, double* all) const {
   MPI_Allgather(local, int(n), MPI_DOUBLE, all, int(n), MPI_DOUBLE, MPI_COMM_WORLD);
 }
 
-bool Communicator::any(bool flag) const {
+bool Communicator::any(const char* what, bool flag) const {
+  check_same_call(what, 1);
   if (size_ == 1) return flag;
   int mine = flag ? 1 : 0, some = 0;
   MPI_Allreduce(&mine, &some, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);  // an integer: any order gives the same
   return some != 0;
 }
 
-void Communicator::barrier() const {
+void Communicator::barrier(const char* what) const {
+  check_same_call(what, 0);
   if (size_ > 1) MPI_Barrier(MPI_COMM_WORLD);
 }
 
@@ -65,20 +87,24 @@ MpiSession::MpiSession(int& argc, char**& argv) {
   auto& world = world_communicator();
   MPI_Comm_rank(MPI_COMM_WORLD, &world.rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &world.size_);
+#ifndef NDEBUG
+  world.checking_ = true;
+#endif
+  if (const char* check = std::getenv("KMOE_CHECK_COLLECTIVES")) world.checking_ = std::string(check) == "1";
 }
 
 MpiSession::~MpiSession() {
   if (started_) MPI_Finalize();
 }
 #else
-void Communicator::allgather(const float* local, size_t n, float* all) const {
+void Communicator::allgather(const char*, const float* local, size_t n, float* all) const {
   std::memcpy(all, local, n * sizeof(float));
 }
-void Communicator::allgather(const double* local, size_t n, double* all) const {
+void Communicator::allgather(const char*, const double* local, size_t n, double* all) const {
   std::memcpy(all, local, n * sizeof(double));
 }
-bool Communicator::any(bool flag) const { return flag; }
-void Communicator::barrier() const {}
+bool Communicator::any(const char*, bool flag) const { return flag; }
+void Communicator::barrier(const char*) const {}
 
 MpiSession::MpiSession(int&, char**&) {
   require(!launched_as_ranks(), "this kmoe was built without MPI (KMOE_MPI=OFF): run it as one process");

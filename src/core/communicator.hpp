@@ -16,16 +16,22 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool root() const { return rank_ == 0; }
+  // Each collective names its call site (`what`). With checking on (debug builds, or
+  // KMOE_CHECK_COLLECTIVES=1), the ranks first compare what they are about to do, and a mismatch
+  // — ranks in different calls, or with different sizes, which would hang or mix data — throws,
+  // naming both calls.
   // all[r · n + i] = rank r's local[i], on every rank.
-  void allgather(const float* local, size_t n, float* all) const;
-  void allgather(const double* local, size_t n, double* all) const;
+  void allgather(const char* what, const float* local, size_t n, float* all) const;
+  void allgather(const char* what, const double* local, size_t n, double* all) const;
   // Whether any rank passed true (every rank gets the same answer).
-  bool any(bool flag) const;
-  void barrier() const;
+  bool any(const char* what, bool flag) const;
+  void barrier(const char* what) const;
 
  private:
   friend class MpiSession;
+  void check_same_call(const char* what, size_t n) const;
   int rank_ = 0, size_ = 1;
+  bool checking_ = false;
 };
 
 // MPI's lifetime for a program's main(), before Kokkos's: MPI starts only when a launcher

@@ -68,15 +68,21 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   _exit(127);
 }
 
-// mpirun reports a job whose ranks all stopped with a checkpoint (exit 75) as 1; the cell's
-// final record, which kmoe-train writes only on such an ending, says so.
-bool stopped_with_checkpoint(const StudyCell& cell) {
+// mpirun reports 1 for a job whose ranks all stopped with a checkpoint (exit 75), and for one
+// signalled while its ranks were finishing, and may return before rank 0 has written the record.
+// Once rank 0 lets go of the run's lock (at most a minute), the cell's final record, which
+// kmoe-train writes only at such endings (never at a crash), says which: its exit code, else `code`.
+int exit_code_from_record(const StudyCell& cell, int code) {
+  for (int waited = 0; waited < 600 && read_cell_status(cell).state == RunState::running; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const RunPaths paths = run_paths(cell.deck);
-  if (!fs::exists(paths.record) || !fs::exists(paths.checkpoint)) return false;
+  if (!fs::exists(paths.record) || !fs::exists(paths.checkpoint)) return code;
   try {
-    return run_state_from(Hdf5Reader(paths.record).string_attribute("/", "status")) == RunState::stopped;
+    const auto state = run_state_from(Hdf5Reader(paths.record).string_attribute("/", "status"));
+    return state == RunState::stopped ? kExitStopped : state == RunState::complete ? kExitComplete : code;
   } catch (const Error&) {
-    return false;
+    return code;
   }
 }
 
@@ -136,7 +142,7 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     const QueuedCell& q = *running.at(pid);
     running.erase(pid);
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    if (ranks > 1 && code == 1 && stopped_with_checkpoint(*q.cell)) code = kExitStopped;
+    if (ranks > 1 && code == 1) code = exit_code_from_record(*q.cell, code);
     if (code == kExitComplete) ++done;
     if (code != kExitComplete && code != kExitStopped) ++failed;
     steps_finished += q.steps_to_go;

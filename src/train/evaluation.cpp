@@ -63,7 +63,7 @@ EvalResult evaluate(MoeTransformer<float>& model, const TokenShard& shard, int b
     }
   }
   std::vector<double> all(mine.size() * comm.size());
-  comm.allgather(mine.data(), mine.size(), all.data());
+  comm.allgather("evaluation batches", mine.data(), mine.size(), all.data());
   EvalResult r;
   r.load.assign(layers, std::vector<int64_t>(E, 0));
   r.router_entropy.assign(layers, 0.0);

@@ -84,7 +84,7 @@ void GradientSum::finish() {
   Kokkos::fence();  // the device's sum is complete before MPI reads its host copy
   const auto local = Kokkos::create_mirror_view_and_copy(HostSpace(), grads_);
   auto all = Kokkos::View<float*, HostSpace>("gathered_host", n * comm_.size());
-  comm_.allgather(local.data(), n, all.data());
+  comm_.allgather("gradient subtree sums", local.data(), n, all.data());
   if (gathered_.extent(0) != all.extent(0)) gathered_ = View1<float>("gradient_tree_gathered", all.extent(0));
   Kokkos::deep_copy(gathered_, all);
   // The ranks' sums are the tree's subtrees in rank order: finish the tree over them.

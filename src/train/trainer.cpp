@@ -324,7 +324,7 @@ std::vector<ForwardResult> Run::gather_results(const std::vector<ForwardResult>&
     const auto packed = pack_result(r);
     local.insert(local.end(), packed.begin(), packed.end());
   }
-  comm_.allgather(local.data(), local.size(), all.data());
+  comm_.allgather("micro-batch results", local.data(), local.size(), all.data());
   std::vector<ForwardResult> out;
   for (size_t m = 0; m < all.size() / width; ++m)
     out.push_back(unpack_result(all.data() + m * width, layers, c.num_experts));
@@ -496,7 +496,7 @@ int Run::execute() {
     lock_ = std::make_unique<RunLock>(paths_.locks);
     go_on = handle_earlier_outputs();
   }
-  comm_.barrier();
+  comm_.barrier("run files ready");
   if (!comm_.root()) go_on = handle_earlier_outputs();
   if (!go_on) return kExitComplete;
   set_up();
@@ -527,7 +527,7 @@ int Run::execute() {
       if (eval_now || checkpoint_now) publish();
       if (checkpoint_now && update_ < last_update_ && !stopped_early) save_checkpoint();
       if (update_ - 1 == t.debug_signal_step) std::raise(SIGTERM);
-      if (comm_.any(stop_requested()) && update_ < last_update_ && !stopped_early) {
+      if (comm_.any("stop requested", stop_requested()) && update_ < last_update_ && !stopped_early) {
         save_checkpoint();
         const std::string why = "signal " + std::to_string(stop_signal_number());
         record_->set_attribute("stop_reason", why);

@@ -116,6 +116,18 @@ class MpiRanks(unittest.TestCase):
         self.assertIn("allowed: 1, 2, 4", r.stderr)
         self.assertEqual(glob.glob(self.runs + "three.*h5"), [])
 
+    def test_ranks_in_different_collective_calls_are_caught(self):
+        probe = os.path.join(os.path.dirname(os.path.dirname(KMOE_TRAIN)), "tests", "collective_calls")
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   KMOE_CHECK_COLLECTIVES="1")
+        for case, expect in (("same", 0), ("mismatch", 1)):
+            with self.subTest(case=case):
+                r = subprocess.run(["mpirun", "-np", "2", probe, case], env=env, capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(r.returncode != 0, bool(expect), r.stderr)
+        self.assertIn("ranks disagree on a collective call: rank 0 calls ranks (1 values), rank 1 calls stop "
+                      "requested (1 values)", r.stderr)
+
     def test_a_killed_rank_ends_the_job(self):
         deck = self.deck("killed")
         job = mpirun(2, deck, "--set", "train.max_steps=400", wait=False)
@@ -151,13 +163,13 @@ class StudyRanks(unittest.TestCase):
         from test_study import KMOE_STUDY, write_study
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_study(tmp, 400)
+            path = write_study(tmp, 3000)
             run = subprocess.Popen([KMOE_STUDY, "run", path, "--ranks-per-cell", "2"], env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
-            for line in run.stdout:
-                if line.startswith("study: started"):
-                    break
-            time.sleep(2)  # mid-run
+            runs, deadline = os.path.join(tmp, "out", "runs"), time.time() + 120
+            while not glob.glob(os.path.join(runs, "*.h5.partial")) and time.time() < deadline:
+                time.sleep(0.1)  # a cell is training (its ranks handle SIGTERM from their first step)
+            time.sleep(1)
             run.send_signal(signal.SIGTERM)
             out, err = run.communicate(timeout=300)
             self.assertEqual(run.returncode, 75, out + err)
