@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
   run->add_option("--ranks-per-cell", options.ranks_per_cell,
                   "MPI ranks of each cell (mpirun -np N kmoe-train; a power of two dividing train.grad_accum)")
       ->check(kmoe::whole_number(1));
+  run->add_option("--gpus", options.gpus,
+                  "devices of this node, e.g. 0,1,2,3: one cell on each at a time (it sees only that device)")
+      ->delimiter(',')
+      ->excludes("--jobs")
+      ->check(CLI::NonNegativeNumber);
   run->add_flag("--rerun-changed", options.rerun_changed, "run again the cells whose deck changed since their record");
   auto* status_command = subcommand("status", "one row per cell from its record");
   auto* slurm = subcommand("slurm", "the preparation job and one job array per stage");
@@ -95,6 +100,8 @@ int main(int argc, char** argv) {
     } else if (run->parsed()) {
       options.kmoe_train = sibling_program("kmoe-train");
       check_ranks_per_cell(cells, options.ranks_per_cell, "--ranks-per-cell");
+      kmoe::require(options.gpus.empty() || options.ranks_per_cell == 1,
+                    "--gpus gives each cell one device; with --ranks-per-cell > 1 its ranks would share it");
       status = run_study(study, cells, options, std::cout);
       print_status(study, cells, std::cout);
     }

@@ -41,8 +41,18 @@ namespace {
 // group) reaches the runner only, which sends each cell one SIGTERM: a second signal would make
 // kmoe-train exit without its checkpoint. A cell whose runner dies (kill -9) gets SIGTERM and
 // checkpoints.
+// How one cell's processes are started.
+struct CellLaunch {
+  int threads;
+  bool sharing_cores;
+  int ranks;
+  bool oversubscribed;
+  int device;  // the GPU it alone sees (CUDA_VISIBLE_DEVICES), or −1
+};
+
 pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& args, const std::string& log_file,
-                 int threads, bool sharing_cores, int ranks, bool oversubscribed) {
+                 const CellLaunch& launch) {
+  const int threads = launch.threads, ranks = launch.ranks;
   const pid_t runner = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
@@ -50,12 +60,13 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != runner) _exit(kExitStopped);  // the runner died before the request took effect
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
-  if (sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  if (launch.sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   ::setenv("OMP_PROC_BIND", "false", 1);
+  if (launch.device >= 0) ::setenv("CUDA_VISIBLE_DEVICES", std::to_string(launch.device).c_str(), 1);
   std::vector<std::string> command;
   if (ranks > 1) {  // mpirun passes SIGTERM on to the ranks, which checkpoint together
     command = {"mpirun", "-np", std::to_string(ranks)};
-    if (oversubscribed) command.push_back("--oversubscribe");
+    if (launch.oversubscribed) command.push_back("--oversubscribe");
   }
   command.push_back(kmoe_train);
   command.insert(command.end(), args.begin(), args.end());
@@ -110,7 +121,11 @@ std::string progress_line(const std::string& stage, size_t done, size_t running,
 // a resumed cell's few remaining updates do not make the rest look short.
 bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, const StudyRunOptions& options,
                const std::string& stage_label, size_t done_before, size_t& failed, std::ostream& log) {
-  const int jobs = std::max(1, std::min<int>(options.jobs, int(std::max<size_t>(1, queue.size()))));
+  // With --gpus, a cell per device at a time.
+  const int requested = options.gpus.empty() ? options.jobs : int(options.gpus.size());
+  const int jobs = std::max(1, std::min<int>(requested, int(std::max<size_t>(1, queue.size()))));
+  std::vector<int> free_devices(options.gpus.rbegin(), options.gpus.rend());
+  std::map<pid_t, int> device_of;
   const int cores = std::max(1, int(std::thread::hardware_concurrency())), ranks = options.ranks_per_cell;
   const int threads = std::max(1, cores / (jobs * ranks));
   std::map<pid_t, const QueuedCell*> running;
@@ -125,9 +140,14 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     while (!stop_requested() && next < queue.size() && running.size() < size_t(jobs)) {
       const QueuedCell& q = queue[next++];
       const std::string log_file = study.output_dir + "/logs/" + q.cell->name + ".log";
-      running[start_cell(options.kmoe_train, q.args, log_file, threads, jobs * ranks > 1, ranks,
-                         jobs * ranks > cores)] = &q;
+      const int device = free_devices.empty() ? -1 : free_devices.back();
+      if (device >= 0) free_devices.pop_back();
+      const pid_t pid = start_cell(options.kmoe_train, q.args, log_file,
+                                   CellLaunch{threads, jobs * ranks > 1, ranks, jobs * ranks > cores, device});
+      running[pid] = &q;
+      device_of[pid] = device;
       log << "study: started " << q.cell->name << " ("
+          << (device >= 0 ? "device " + std::to_string(device) + ", " : std::string())
           << (ranks > 1 ? std::to_string(ranks) + " ranks x " : std::string()) << threads << " threads, log "
           << log_file << ")" << std::endl;
     }
@@ -141,6 +161,8 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
     if (pid < 0) continue;  // interrupted by a signal: forward it on the next pass
     const QueuedCell& q = *running.at(pid);
     running.erase(pid);
+    if (device_of.at(pid) >= 0) free_devices.push_back(device_of.at(pid));
+    device_of.erase(pid);
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     if (ranks > 1 && code == 1) code = exit_code_from_record(*q.cell, code);
     if (code == kExitComplete) ++done;

@@ -20,6 +20,7 @@ namespace kmoe {
 struct StudyRunOptions {
   int jobs = 1;
   int ranks_per_cell = 1;      // each cell's kmoe-train under `mpirun -np N`
+  std::vector<int> gpus;       // devices: a cell on each at a time (CUDA_VISIBLE_DEVICES), instead of jobs
   std::string kmoe_train;      // path of the kmoe-train binary
   bool rerun_changed = false;  // retrain cells whose deck changed since they started (else refuse)
 };

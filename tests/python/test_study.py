@@ -75,6 +75,20 @@ class StudyTest(unittest.TestCase):
             self.assertIn("total: 4 cells, 4 complete", status.stdout)
             self.assertIn('state = "complete"', open(os.path.join(tmp, "out", "manifest.toml")).read())
 
+    def test_gpus_run_a_cell_on_each_device_at_a_time(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 6)
+            r = study("run", path, "--gpus", "3,5")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            started = [line for line in r.stdout.splitlines() if line.startswith("study: started")]
+            self.assertEqual(len(started), 4)
+            self.assertEqual(sum("(device 3, " in line for line in started) +
+                             sum("(device 5, " in line for line in started), 4)
+            self.assertTrue("(device 3, " in started[0] and "(device 5, " in started[1], started)
+            self.assertIn("total: 4 cells, 4 complete", study("status", path).stdout)
+            refused = study("run", path, "--gpus", "0", "--ranks-per-cell", "2")
+            self.assertIn("--gpus gives each cell one device", refused.stderr)
+
     def test_a_stopped_study_continues_with_the_same_command(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = write_study(tmp, 400)
