@@ -47,24 +47,26 @@ void Communicator::check_same_call(const char* what, size_t n) const {
   }
 }
 
-void Communicator::allgather(const char* what, const float* local, size_t n, float* all) const {
-  check_same_call(what, n);
-  if (size_ == 1) {
-    std::memcpy(all, local, n * sizeof(float));
+namespace {
+template <class T>
+void gather_values(int size, const T* local, size_t n, T* all, MPI_Datatype type) {
+  if (size == 1) {
+    std::memcpy(all, local, n * sizeof(T));
     return;
   }
   require(n <= size_t(INT32_MAX), "a gather of more than 2^31 values");
-  MPI_Allgather(local, int(n), MPI_FLOAT, all, int(n), MPI_FLOAT, MPI_COMM_WORLD);
+  MPI_Allgather(local, int(n), type, all, int(n), type, MPI_COMM_WORLD);
+}
+}  // namespace
+
+void Communicator::allgather(const char* what, const float* local, size_t n, float* all) const {
+  check_same_call(what, n);
+  gather_values(size_, local, n, all, MPI_FLOAT);
 }
 
 void Communicator::allgather(const char* what, const double* local, size_t n, double* all) const {
   check_same_call(what, n);
-  if (size_ == 1) {
-    std::memcpy(all, local, n * sizeof(double));
-    return;
-  }
-  require(n <= size_t(INT32_MAX), "a gather of more than 2^31 values");
-  MPI_Allgather(local, int(n), MPI_DOUBLE, all, int(n), MPI_DOUBLE, MPI_COMM_WORLD);
+  gather_values(size_, local, n, all, MPI_DOUBLE);
 }
 
 bool Communicator::any(const char* what, bool flag) const {

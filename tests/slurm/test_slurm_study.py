@@ -31,6 +31,19 @@ def wait_for(condition, seconds, what):
 
 
 class SlurmStudyTest(unittest.TestCase):
+    def submit(self, name, study_text):
+        """Writes a study of the test deck in a folder of its own, submits it; its folder, deck and array id."""
+        work = os.path.join(self.tmp.name, name)
+        os.makedirs(work)
+        write_deck(work, "base")
+        study = os.path.join(work, "study.toml")
+        with open(study, "w") as f:
+            f.write(study_text)
+        submitted = subprocess.run([KMOE_STUDY, "slurm", study, "--submit"], env=self.slurm.env,
+                                   capture_output=True, text=True, timeout=60)
+        self.assertEqual(submitted.returncode, 0, submitted.stdout + submitted.stderr)
+        return work, study, submitted.stdout.strip().splitlines()[-1].split()[-1]
+
     @classmethod
     def setUpClass(cls):
         missing = missing_programs()
@@ -48,18 +61,10 @@ class SlurmStudyTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_every_cell_completes_and_a_terminated_cell_resumes_identically(self):
-        work = os.path.join(self.tmp.name, "study")
-        os.makedirs(work)
-        write_deck(work, "base")
-        study = os.path.join(work, "study.toml")
-        with open(study, "w") as f:
-            f.write('[study]\nname = "tiny"\nbase = "base.toml"\noutput_dir = "out"\n'
-                    '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 3000\n[set.eval]\nevery = 500\n'
-                    '[slurm]\ncpus_per_task = 1\n')
-        submitted = subprocess.run([KMOE_STUDY, "slurm", study, "--submit"], env=self.slurm.env,
-                                   capture_output=True, text=True, timeout=60)
-        self.assertEqual(submitted.returncode, 0, submitted.stdout + submitted.stderr)
-        array = submitted.stdout.strip().splitlines()[-1].split()[-1]
+        work, study, array = self.submit(
+            "study", '[study]\nname = "tiny"\nbase = "base.toml"\noutput_dir = "out"\n'
+                     '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 3000\n[set.eval]\nevery = 500\n'
+                     '[slurm]\ncpus_per_task = 1\n')
         runs = os.path.join(work, "out", "runs")
         first = os.path.join(runs, "noise_std=0.0.h5.partial")
         wait_for(lambda: os.path.exists(first), 120, "cell 0 to start")
@@ -89,18 +94,11 @@ class SlurmStudyTest(unittest.TestCase):
 
 
     def test_cells_of_two_ranks_give_the_one_process_run(self):
-        work = os.path.join(self.tmp.name, "ranks")
-        os.makedirs(work)
-        write_deck(work, "base")  # grad_accum 2: two ranks take one micro-batch each
-        study = os.path.join(work, "study.toml")
-        with open(study, "w") as f:
-            f.write('[study]\nname = "ranks"\nbase = "base.toml"\noutput_dir = "out"\n'
-                    '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 6\n'
-                    '[slurm]\ncpus_per_task = 1\nranks_per_cell = 2\n')
-        submitted = subprocess.run([KMOE_STUDY, "slurm", study, "--submit"], env=self.slurm.env,
-                                   capture_output=True, text=True, timeout=60)
-        self.assertEqual(submitted.returncode, 0, submitted.stdout + submitted.stderr)
-        array = submitted.stdout.strip().splitlines()[-1].split()[-1]
+        # The test deck's grad_accum 2: two ranks take one micro-batch each.
+        work, study, array = self.submit(
+            "ranks", '[study]\nname = "ranks"\nbase = "base.toml"\noutput_dir = "out"\n'
+                     '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 6\n'
+                     '[slurm]\ncpus_per_task = 1\nranks_per_cell = 2\n')
         wait_for(lambda: self.slurm.command("squeue", "-h", "-j", array).strip() == "", 300, "the array to finish")
         status = subprocess.run([KMOE_STUDY, "status", study], capture_output=True, text=True, timeout=60)
         logs = "".join(open(os.path.join(work, "out", "slurm", p)).read()
