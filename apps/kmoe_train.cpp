@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
                  "train.max_steps); continue later with --resume")
       ->type_name("N")
       ->check(kmoe::whole_number(1));
+  app.add_flag("--replicate-optimizer", request.replicate_optimizer,
+               "on several MPI ranks, update every tensor on every rank instead of each rank its own "
+               "(the same result; a benchmark's baseline)");
   if (const auto code = kmoe::parse_command_line(app, argc, argv)) return *code;
 
   const kmoe::MpiSession mpi(argc, argv);  // before Kokkos, which then sees MPI's CPU binding

@@ -48,16 +48,61 @@ void Communicator::check_same_call(const char* what, size_t n) const {
 }
 
 namespace {
+int mpi_count(size_t n) {
+  require(n <= size_t(INT32_MAX), "an MPI message of more than 2^31 values");
+  return int(n);
+}
+
 template <class T>
 void gather_values(int size, const T* local, size_t n, T* all, MPI_Datatype type) {
   if (size == 1) {
     std::memcpy(all, local, n * sizeof(T));
     return;
   }
-  require(n <= size_t(INT32_MAX), "a gather of more than 2^31 values");
-  MPI_Allgather(local, int(n), type, all, int(n), type, MPI_COMM_WORLD);
+  MPI_Allgather(local, mpi_count(n), type, all, mpi_count(n), type, MPI_COMM_WORLD);
+}
+
+
+template <class T>
+void share_ranges(int size, T* full, const std::vector<ElementRange>& owned, MPI_Datatype type) {
+  if (size == 1) return;
+  std::vector<int> counts, offsets;
+  for (const auto& r : owned) {
+    counts.push_back(mpi_count(r.size()));
+    offsets.push_back(mpi_count(r.begin));
+  }
+  MPI_Allgatherv(MPI_IN_PLACE, 0, type, full, counts.data(), offsets.data(), type, MPI_COMM_WORLD);
 }
 }  // namespace
+
+void Communicator::exchange(const char* what, const float* full, const std::vector<ElementRange>& want,
+                            float* received) const {
+  check_same_call(what, want.size());
+  const ElementRange mine = want[size_t(rank_)];
+  if (size_ == 1) {
+    std::memcpy(received, full + mine.begin, mine.size() * sizeof(float));
+    return;
+  }
+  std::vector<int> send_counts, send_offsets, receive_counts, receive_offsets;
+  for (int r = 0; r < size_; ++r) {
+    send_counts.push_back(mpi_count(want[size_t(r)].size()));
+    send_offsets.push_back(mpi_count(want[size_t(r)].begin));
+    receive_counts.push_back(mpi_count(mine.size()));
+    receive_offsets.push_back(mpi_count(size_t(r) * mine.size()));
+  }
+  MPI_Alltoallv(full, send_counts.data(), send_offsets.data(), MPI_FLOAT, received, receive_counts.data(),
+                receive_offsets.data(), MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+void Communicator::share(const char* what, float* full, const std::vector<ElementRange>& owned) const {
+  check_same_call(what, owned.size());
+  share_ranges(size_, full, owned, MPI_FLOAT);
+}
+
+void Communicator::share(const char* what, double* full, const std::vector<ElementRange>& owned) const {
+  check_same_call(what, owned.size());
+  share_ranges(size_, full, owned, MPI_DOUBLE);
+}
 
 void Communicator::allgather(const char* what, const float* local, size_t n, float* all) const {
   check_same_call(what, n);
@@ -105,6 +150,12 @@ void Communicator::allgather(const char*, const float* local, size_t n, float* a
 void Communicator::allgather(const char*, const double* local, size_t n, double* all) const {
   std::memcpy(all, local, n * sizeof(double));
 }
+void Communicator::exchange(const char*, const float* full, const std::vector<ElementRange>& want,
+                            float* received) const {
+  std::memcpy(received, full + want[0].begin, want[0].size() * sizeof(float));
+}
+void Communicator::share(const char*, float*, const std::vector<ElementRange>&) const {}
+void Communicator::share(const char*, double*, const std::vector<ElementRange>&) const {}
 bool Communicator::any(const char*, bool flag) const { return flag; }
 void Communicator::barrier(const char*) const {}
 

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
+
+#include "core/element_range.hpp"
 
 namespace kmoe {
 
@@ -23,6 +26,13 @@ class Communicator {
   // all[r · n + i] = rank r's local[i], on every rank.
   void allgather(const char* what, const float* local, size_t n, float* all) const;
   void allgather(const char* what, const double* local, size_t n, double* all) const;
+  // Rank r receives the elements want[r] of every rank's `full`, in rank order:
+  // received[s · want[r].size() + i] = rank s's full[want[r].begin + i] (a reduce-scatter's data
+  // movement, without the reduction).
+  void exchange(const char* what, const float* full, const std::vector<ElementRange>& want, float* received) const;
+  // Every rank's elements owned[rank] of `full` to every rank (the ranges are disjoint).
+  void share(const char* what, float* full, const std::vector<ElementRange>& owned) const;
+  void share(const char* what, double* full, const std::vector<ElementRange>& owned) const;
   // Whether any rank passed true (every rank gets the same answer).
   bool any(const char* what, bool flag) const;
   void barrier(const char* what) const;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "core/views.hpp"
 
@@ -47,6 +48,28 @@ class OrderedSum {
           for (size_t b = 0; b < blocks; ++b) acc += partials(size_t(e) * blocks + b);
           sums(e) = acc;
         });
+  }
+
+  static size_t blocks(size_t n) { return (n + kBlock - 1) / kBlock; }
+
+  // The sums of blocks [first, end) of Σ term(i), i < n: adding all blocks' sums in order gives
+  // operator()'s bits, so ranks may each sum some blocks and one adds them all.
+  template <class Term>
+  std::vector<double> block_sums(const char* name, size_t first, size_t end, size_t n, const Term& term) {
+    if (partials_.extent(0) < end - first) partials_ = View1<double>("ordered_sum_partials", end - first);
+    const auto partials = partials_;
+    Kokkos::parallel_for(
+        name, Range(first, end), KOKKOS_LAMBDA(size_t b) {
+          const size_t stop = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+          double acc = 0;
+          for (size_t i = b * kBlock; i < stop; ++i) acc += term(i);
+          partials(b - first) = acc;
+        });
+    std::vector<double> out(end - first);
+    const auto host = Kokkos::create_mirror_view_and_copy(
+        HostSpace(), Kokkos::subview(partials_, std::make_pair(size_t(0), end - first)));
+    for (size_t b = 0; b < out.size(); ++b) out[b] = host(b);
+    return out;
   }
 
  private:

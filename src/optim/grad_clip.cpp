@@ -13,14 +13,12 @@ double gradient_norm(const View1<T>& grads, OrderedSum& sum) {
 }
 
 template <class T>
-double clip_gradient_norm(const View1<T>& grads, double max_norm, OrderedSum& sum) {
-  const double norm = gradient_norm(grads, sum);
+void clip_to_max_norm(const View1<T>& grads, double norm, double max_norm) {
   if (max_norm > 0 && norm > max_norm) {
     const T scale = T(max_norm / (norm + 1e-6));
     Kokkos::parallel_for(
         "clip_gradients", Range(0, grads.extent(0)), KOKKOS_LAMBDA(size_t i) { grads(i) *= scale; });
   }
-  return norm;
 }
 
 template <class T>
@@ -34,8 +32,8 @@ bool all_finite(const View1<T>& values) {
 
 template double gradient_norm<float>(const View1<float>&, OrderedSum&);
 template double gradient_norm<double>(const View1<double>&, OrderedSum&);
-template double clip_gradient_norm<float>(const View1<float>&, double, OrderedSum&);
-template double clip_gradient_norm<double>(const View1<double>&, double, OrderedSum&);
+template void clip_to_max_norm<float>(const View1<float>&, double, double);
+template void clip_to_max_norm<double>(const View1<double>&, double, double);
 template bool all_finite<float>(const View1<float>&);
 template bool all_finite<double>(const View1<double>&);
 

@@ -11,10 +11,10 @@ namespace kmoe {
 template <class T>
 double gradient_norm(const View1<T>& grads, OrderedSum& sum);
 
-// Scales g by max_norm / (‖g‖ + 1e-6) when ‖g‖ > max_norm (max_norm 0: off), as PyTorch's
-// clip_grad_norm_. Returns the norm before clipping.
+// Given the whole gradient's norm, scales `grads` (all or part of it) by max_norm / (norm + 1e-6)
+// when norm > max_norm (max_norm 0: off), as PyTorch's clip_grad_norm_.
 template <class T>
-double clip_gradient_norm(const View1<T>& grads, double max_norm, OrderedSum& sum);
+void clip_to_max_norm(const View1<T>& grads, double norm, double max_norm);
 
 // True when every gradient is finite.
 template <class T>

@@ -5,6 +5,25 @@
 namespace kmoe {
 
 namespace {
+template <class Item>
+std::vector<Item> slice(const std::vector<Item>& items, int first, int end) {
+  return std::vector<Item>(items.begin() + first, items.begin() + end);
+}
+
+// Each shard's range of a state that holds `sizes[i]` values for item i, items in order.
+std::vector<ElementRange> state_ranges(const std::vector<size_t>& sizes, const std::vector<OptimizerShard>& shards,
+                                       bool matrices) {
+  std::vector<size_t> start(sizes.size() + 1, 0);
+  for (size_t i = 0; i < sizes.size(); ++i) start[i + 1] = start[i] + sizes[i];
+  std::vector<ElementRange> out;
+  for (const auto& s : shards) {
+    out.push_back(matrices ? ElementRange{start[size_t(s.first_matrix)], start[size_t(s.end_matrix)]}
+                           : ElementRange{start[size_t(s.first_segment)], start[size_t(s.end_segment)]});
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<Segment> adamw_segments(const std::vector<ParamSpec>& specs) {
   std::vector<Segment> out;
   for (const auto& s : specs) {
@@ -12,7 +31,6 @@ std::vector<Segment> adamw_segments(const std::vector<ParamSpec>& specs) {
   }
   return out;
 }
-}  // namespace
 
 std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bool joint_qkv) {
   const auto ends_with = [](const std::string& name, const char* tail) {
@@ -37,10 +55,23 @@ std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bo
 }
 
 template <class T>
-HybridOptimizer<T>::HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings)
+HybridOptimizer<T>::HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings,
+                                    int shards, int shard)
     : settings_(settings),
-      adamw_(adamw_segments(params.specs()), settings.adamw),
-      muon_(muon_matrices(params.specs(), settings.joint_qkv), settings.muon) {}
+      shards_(shard_by_tensors(muon_matrices(params.specs(), settings.joint_qkv), adamw_segments(params.specs()),
+                               params.values().extent(0), shards, settings.muon.ns_steps)),
+      adamw_(slice(adamw_segments(params.specs()), shards_[size_t(shard)].first_segment,
+                   shards_[size_t(shard)].end_segment),
+             settings.adamw),
+      muon_(slice(muon_matrices(params.specs(), settings.joint_qkv), shards_[size_t(shard)].first_matrix,
+                  shards_[size_t(shard)].end_matrix),
+            settings.muon) {
+  std::vector<size_t> adamw_sizes, muon_sizes;
+  for (const auto& s : adamw_segments(params.specs())) adamw_sizes.push_back(s.size);
+  for (const auto& m : muon_matrices(params.specs(), settings.joint_qkv)) muon_sizes.push_back(size_t(m.rows) * m.cols);
+  adamw_state_ranges_ = state_ranges(adamw_sizes, shards_, false);
+  muon_state_ranges_ = state_ranges(muon_sizes, shards_, true);
+}
 
 template <class T>
 void HybridOptimizer<T>::step(ParameterSet<T>& params, double lr_multiplier) {

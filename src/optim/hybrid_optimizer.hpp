@@ -6,6 +6,7 @@
 #include "model/parameter_registry.hpp"
 #include "optim/adamw.hpp"
 #include "optim/muon.hpp"
+#include "optim/optimizer_shards.hpp"
 
 namespace kmoe {
 
@@ -20,20 +21,32 @@ struct HybridOptimizerSettings {
 // flat buffer, each d×d, rows = outputs) form one 3d×d matrix, as the research's stacked qkv
 // Linear: one Newton–Schulz over all three and the update scaled by √3.
 std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bool joint_qkv);
+// The AdamW tensors of `specs`, in offset order.
+std::vector<Segment> adamw_segments(const std::vector<ParamSpec>& specs);
 
 template <class T>
 class HybridOptimizer {
  public:
-  HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings);
-  // One update with both peak LRs times `lr_multiplier`; counts updates from 1.
+  // The optimizer of shard `shard` of `shards` (optimizer_shards.hpp): it holds the state of, and
+  // updates, that shard's tensors only. One shard: every tensor.
+  HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings, int shards = 1,
+                  int shard = 0);
+  // One update of this shard's tensors with both peak LRs times `lr_multiplier`; counts updates from 1.
   void step(ParameterSet<T>& params, double lr_multiplier);
   int64_t updates() const { return updates_; }
   void set_updates(int64_t n) { updates_ = n; }
-  AdamW<T>& adamw() { return adamw_; }
-  Muon<T>& muon() { return muon_; }
+  const AdamW<T>& adamw() const { return adamw_; }
+  const Muon<T>& muon() const { return muon_; }
+  const std::vector<OptimizerShard>& shards() const { return shards_; }
+  // Each shard's part of the whole optimizer's AdamW state (m or v) and Muon momentum: the
+  // checkpoint holds the whole, in the single-process layout.
+  const std::vector<ElementRange>& adamw_state_ranges() const { return adamw_state_ranges_; }
+  const std::vector<ElementRange>& muon_state_ranges() const { return muon_state_ranges_; }
 
  private:
   HybridOptimizerSettings settings_;
+  std::vector<OptimizerShard> shards_;
+  std::vector<ElementRange> adamw_state_ranges_, muon_state_ranges_;
   AdamW<T> adamw_;
   Muon<T> muon_;
   int64_t updates_ = 0;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -64,7 +65,7 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   ::setenv("OMP_PROC_BIND", "false", 1);
   if (launch.device >= 0) ::setenv("CUDA_VISIBLE_DEVICES", std::to_string(launch.device).c_str(), 1);
   std::vector<std::string> command;
-  if (ranks > 1) {  // mpirun passes SIGTERM on to the ranks, which checkpoint together
+  if (ranks > 1) {
     command = {"mpirun", "-np", std::to_string(ranks)};
     if (launch.oversubscribed) command.push_back("--oversubscribe");
   }
@@ -77,6 +78,37 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
     ::execvp(argv[0], argv.data());
   }
   _exit(127);
+}
+
+// The processes `pid` started (a multi-rank cell's mpirun: its ranks).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const auto close = line.rfind(')');  // "pid (command) state ppid ..."; the command may hold spaces
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == pid) out.push_back(pid_t(std::stoi(name)));
+  }
+  return out;
+}
+
+// One SIGTERM to a cell's kmoe-train processes. A multi-rank cell's ranks are signalled
+// directly, as Slurm signals every task: mpirun, signalled itself, would kill the ranks a second
+// later, perhaps while they write their checkpoint.
+void stop_cell(pid_t pid, int ranks) {
+  if (ranks == 1) {
+    ::kill(pid, SIGTERM);
+    return;
+  }
+  const auto rank_pids = children_of(pid);
+  for (const pid_t rank : rank_pids) ::kill(rank, SIGTERM);
+  if (rank_pids.empty()) ::kill(pid, SIGTERM);  // no rank started yet: nothing to save
 }
 
 // mpirun reports 1 for a job whose ranks all stopped with a checkpoint (exit 75), and for one
@@ -152,7 +184,7 @@ bool run_cells(const StudyDeck& study, const std::vector<QueuedCell>& queue, con
           << log_file << ")" << std::endl;
     }
     if (stop_requested() && !forwarded) {
-      for (const auto& entry : running) ::kill(entry.first, SIGTERM);
+      for (const auto& entry : running) stop_cell(entry.first, ranks);
       forwarded = true;
       next = queue.size();
     }

@@ -1,5 +1,7 @@
 #include "train/gradient_sum.hpp"
 
+#include <utility>
+
 #include "core/error.hpp"
 
 namespace kmoe {
@@ -35,8 +37,10 @@ std::string rank_count_problem(int grad_accum, int ranks) {
          " (the powers of two dividing grad_accum: each rank takes a subtree of the fixed sum)";
 }
 
-GradientSum::GradientSum(const View1<float>& grads, int grad_accum, const Communicator& comm)
-    : grads_(grads), comm_(comm), block_(odd_part(grad_accum)) {
+GradientSum::GradientSum(const View1<float>& grads, int grad_accum, const Communicator& comm,
+                         std::vector<ElementRange> needed)
+    : grads_(grads), comm_(comm), needed_(std::move(needed)), block_(odd_part(grad_accum)) {
+  require(needed_.size() == size_t(comm.size()), "GradientSum: one needed range per rank");
   const std::string problem = rank_count_problem(grad_accum, comm.size());
   require(problem.empty(), problem);
   count_ = grad_accum / comm.size();
@@ -80,11 +84,12 @@ void GradientSum::finish() {
     stack_levels_.clear();
   }
   if (comm_.size() == 1) return;
-  const size_t n = grads_.extent(0);
+  const ElementRange mine = needed_[size_t(comm_.rank())];
+  const size_t n = mine.size();
   Kokkos::fence();  // the device's sum is complete before MPI reads its host copy
   const auto local = Kokkos::create_mirror_view_and_copy(HostSpace(), grads_);
   auto all = Kokkos::View<float*, HostSpace>("gathered_host", n * comm_.size());
-  comm_.allgather("gradient subtree sums", local.data(), n, all.data());
+  comm_.exchange("gradient subtree sums", local.data(), needed_, all.data());
   if (gathered_.extent(0) != all.extent(0)) gathered_ = View1<float>("gradient_tree_gathered", all.extent(0));
   Kokkos::deep_copy(gathered_, all);
   // The ranks' sums are the tree's subtrees in rank order: finish the tree over them.
@@ -94,7 +99,8 @@ void GradientSum::finish() {
                 Kokkos::subview(gathered_, std::make_pair((left + width) * n, (left + width + 1) * n)));
     }
   }
-  Kokkos::deep_copy(grads_, Kokkos::subview(gathered_, std::make_pair(size_t(0), n)));
+  Kokkos::deep_copy(Kokkos::subview(grads_, std::make_pair(mine.begin, mine.end)),
+                    Kokkos::subview(gathered_, std::make_pair(size_t(0), n)));
 }
 
 }  // namespace kmoe

@@ -28,7 +28,6 @@
 #include "kernels/host_blas.hpp"
 #include "model/parameter_registry.hpp"
 #include "model/weights_io.hpp"
-#include "optim/grad_clip.hpp"
 #include "optim/hybrid_optimizer.hpp"
 #include "optim/schedules.hpp"
 #include "train/checkpoint.hpp"
@@ -45,6 +44,7 @@
 #include "train/run_lock.hpp"
 #include "train/run_paths.hpp"
 #include "train/run_record.hpp"
+#include "train/sharded_update.hpp"
 #include "train/step_accumulator.hpp"
 #include "train/stop_signal.hpp"
 
@@ -125,8 +125,7 @@ class Run {
   Shards shards_;
   std::string data_identity_;
   std::unique_ptr<Model> model_;
-  std::unique_ptr<HybridOptimizer<float>> optimizer_;
-  OrderedSum gradient_norm_sum_;
+  std::unique_ptr<ShardedUpdate> update_work_;
   std::unique_ptr<RunRecord> record_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TrainBatchSampler> sampler_;
@@ -198,7 +197,8 @@ void Run::set_up() {
   shards_ = open_shards(deck_, log_);
   data_identity_ = data_identity(shards_);
   model_ = make_model<float>(deck_, shards_.train.get());
-  optimizer_ = std::make_unique<HybridOptimizer<float>>(model_->params(), optimizer_settings_from_deck(deck_));
+  update_work_ = std::make_unique<ShardedUpdate>(model_->params(), optimizer_settings_from_deck(deck_), comm_,
+                                                 !request_.replicate_optimizer);
   allocate_before_first_step(*model_, deck_);
   const auto counts = count_parameters(model_->params().specs());
   std::ostringstream info;
@@ -216,7 +216,8 @@ void Run::set_up() {
   require(comm_.size() == 1 || deck_.moe.load_balancing_scope != "global_batch",
           "moe.load_balancing_scope = \"global_batch\" needs the running counts of the update's earlier "
           "micro-batches, which other ranks are still computing: run it as one process");
-  gradient_sum_ = std::make_unique<GradientSum>(model_->params().grads(), int(deck_.train.grad_accum), comm_);
+  gradient_sum_ = std::make_unique<GradientSum>(model_->params().grads(), int(deck_.train.grad_accum), comm_,
+                                                update_work_->gradients_needed());
   if (model_->config().moe) {
     probe_ = std::make_unique<RoutingProbe>(
         model_->config(), first_batch_tokens(*shards_.val, int(deck_.model.seq_len), int(deck_.train.batch_size)));
@@ -276,14 +277,12 @@ void Run::resume_from_checkpoint() {
   require(data_changed.empty(),
           paths_.checkpoint + ": cannot resume: the token data changed since the checkpoint" + data_changed);
   restore(model_->params().values(), ckpt.parameters, "parameters");
-  restore(optimizer_->adamw().first_moment(), ckpt.adamw_m, "AdamW m");
-  restore(optimizer_->adamw().second_moment(), ckpt.adamw_v, "AdamW v");
-  restore(optimizer_->muon().momentum(), ckpt.muon_momentum, "Muon momentum");
+  update_work_->restore_state(OptimizerState{ckpt.adamw_m, ckpt.adamw_v, ckpt.muon_momentum}, paths_.checkpoint);
   model_->set_routing_bias(std::vector<double>(ckpt.routing_bias.begin(), ckpt.routing_bias.end()));
   if (probe_) probe_->restore(ckpt.probe_routing);
   record_->restore(ckpt.record_state, paths_.checkpoint);
   require(record_->steps() == ckpt.update, paths_.checkpoint + ": its record rows do not end at its step");
-  optimizer_->set_updates(ckpt.update);
+  update_work_->set_updates(ckpt.update);
   update_ = ckpt.update;
   micro_batches_ = ckpt.micro_batches;
   tokens_seen_ = ckpt.tokens_seen;
@@ -294,6 +293,7 @@ void Run::resume_from_checkpoint() {
 }
 
 void Run::save_checkpoint() {
+  OptimizerState state = update_work_->gathered_state();  // every rank's part
   if (!comm_.root()) return;
   CheckpointData d;
   d.deck_toml = to_toml(deck_);
@@ -304,9 +304,9 @@ void Run::save_checkpoint() {
   d.best_val_ppl = best_val_ppl_;
   d.train_seconds = train_seconds_;
   d.parameters = host_copy(model_->params().values());
-  d.adamw_m = host_copy(optimizer_->adamw().first_moment());
-  d.adamw_v = host_copy(optimizer_->adamw().second_moment());
-  d.muon_momentum = host_copy(optimizer_->muon().momentum());
+  d.adamw_m = std::move(state.adamw_m);
+  d.adamw_v = std::move(state.adamw_v);
+  d.muon_momentum = std::move(state.muon_momentum);
   const auto bias = model_->routing_bias();
   d.routing_bias.assign(bias.begin(), bias.end());
   if (probe_) d.probe_routing = probe_->state();
@@ -361,8 +361,9 @@ bool Run::train_one_update() {
   row.lr_adamw = o.adamw_lr * lr;
   row.aux_coef = aux;
   row.routing_bias = model_->routing_bias();
-  row.nonfinite = !std::isfinite(result.total_loss) || !all_finite(params.grads());
+  row.nonfinite = !std::isfinite(result.total_loss) || !update_work_->gradients_finite();
   if (row.nonfinite) {
+    update_work_->share_gradients();
     row.tokens = tokens_seen_;
     row.grad_norm = std::numeric_limits<double>::quiet_NaN();
     record_->append_step(row, result);
@@ -373,8 +374,8 @@ bool Run::train_one_update() {
                    "non-finite gradient at step " + std::to_string(update_ + 1) + " in " + where);
     return false;
   }
-  row.grad_norm = clip_gradient_norm(params.grads(), o.grad_clip, gradient_norm_sum_);
-  optimizer_->step(params, lr);
+  row.grad_norm = update_work_->clip(o.grad_clip);
+  update_work_->step(lr);
   if (m.aux_free_bias) model_->update_routing_bias(result, m.aux_free_bias_rate, m.aux_free_bias_centre);
   Kokkos::fence();
   tokens_seen_ += result.tokens;
@@ -471,14 +472,19 @@ void Run::report_failure(const std::string& message, const std::string& record_e
 int Run::end_run(RunState state, int exit_code) {
   record_->set_attribute("status", std::string(to_string(state)));
   record_->set_attribute("end_time", utc_timestamp());
-  if (!comm_.root()) return exit_code;
-  try {
-    record_->save(paths_.record, "final-record");
-    fs::remove(paths_.partial);
-  } catch (const std::exception& err) {
-    std::cerr << "kmoe-train: " << err.what() << "; the last saved record is " << paths_.partial << std::endl;
-    return kExitFailed;
+  if (comm_.root()) {
+    try {
+      record_->save(paths_.record, "final-record");
+      fs::remove(paths_.partial);
+    } catch (const std::exception& err) {
+      std::cerr << "kmoe-train: " << err.what() << "; the last saved record is " << paths_.partial << std::endl;
+      return kExitFailed;
+    }
   }
+  // No rank exits before rank 0 has written the record: mpirun ends the whole job, with SIGKILL
+  // a second later, once one rank exits with a code other than 0 (75 after a stop). A failure
+  // may have left the ranks in different calls: those end by their exit.
+  if (state != RunState::failed) comm_.barrier("run files written");
   return exit_code;
 }
 

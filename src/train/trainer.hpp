@@ -23,6 +23,9 @@ struct TrainerRequest {
   // end with status stopped and exit code 0; --resume continues later on the same schedule
   // (the stages of a study).
   int64_t until_step = 0;
+  // On several ranks: every rank updates every tensor instead of its own shard (the same
+  // result; the benchmark's baseline).
+  bool replicate_optimizer = false;
 };
 
 // Runs the whole training; progress goes to `log`. Returns one of the exit codes above.

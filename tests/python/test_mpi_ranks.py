@@ -64,6 +64,10 @@ class MpiRanks(unittest.TestCase):
                 self.same_as_reference(f"ranks{ranks}")
                 with h5py.File(self.runs + f"ranks{ranks}.h5", "r") as f:
                     self.assertEqual(f.attrs["ranks"], ranks)
+        with self.subTest(ranks=2, optimizer="replicated on every rank"):
+            r = mpirun(2, self.deck("replicated"), "--replicate-optimizer")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.same_as_reference("replicated")
 
     def test_a_checkpoint_resumes_on_any_rank_count(self):
         # --until-step evaluates where it stops, so the reference stops at the same steps, on one process.

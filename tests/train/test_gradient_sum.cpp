@@ -23,7 +23,7 @@ TEST(GradientSum, AllowedRankCountsArePowersOfTwoDividingGradAccum) {
 TEST(GradientSum, BlocksAreAddedInATreeAndABlockAccumulatesInPlace) {
   const float values[4] = {1.0f, 1e8f, -1e8f, 1.0f};
   View1<float> grads("grads", 1);
-  GradientSum sum(grads, 4, Communicator::world());
+  GradientSum sum(grads, 4, Communicator::world(), {ElementRange{0, 1}});
   ASSERT_EQ(sum.count(), 4);
   for (int i = 0; i < 4; ++i) {
     sum.before_backward(i);
@@ -36,7 +36,7 @@ TEST(GradientSum, BlocksAreAddedInATreeAndABlockAccumulatesInPlace) {
   ASSERT_NE(tree, fold);
   EXPECT_EQ(to_vector(grads)[0], tree);
   // grad_accum = 3 is one block of three: the backward passes accumulate in place.
-  GradientSum odd(grads, 3, Communicator::world());
+  GradientSum odd(grads, 3, Communicator::world(), {ElementRange{0, 1}});
   for (int i = 0; i < 3; ++i) {
     odd.before_backward(i);
     auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), grads);
