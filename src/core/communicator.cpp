@@ -62,7 +62,6 @@ void gather_values(int size, const T* local, size_t n, T* all, MPI_Datatype type
   MPI_Allgather(local, mpi_count(n), type, all, mpi_count(n), type, MPI_COMM_WORLD);
 }
 
-
 template <class T>
 void share_ranges(int size, T* full, const std::vector<ElementRange>& owned, MPI_Datatype type) {
   if (size == 1) return;

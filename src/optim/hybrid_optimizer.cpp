@@ -55,8 +55,8 @@ std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bo
 }
 
 template <class T>
-HybridOptimizer<T>::HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings,
-                                    int shards, int shard)
+HybridOptimizer<T>::HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings, int shards,
+                                    int shard)
     : settings_(settings),
       shards_(shard_by_tensors(muon_matrices(params.specs(), settings.joint_qkv), adamw_segments(params.specs()),
                                params.values().extent(0), shards, settings.muon.ns_steps)),

@@ -32,7 +32,8 @@ std::vector<OptimizerShard> shard_by_tensors(const std::vector<MatrixSegment>& m
   std::vector<Tensor> tensors;
   for (const auto& m : matrices) tensors.push_back(Tensor{m.offset, muon_update_cost(m, ns_steps), true});
   for (const auto& s : segments) tensors.push_back(Tensor{s.offset, adamw_update_cost(s), false});
-  std::stable_sort(tensors.begin(), tensors.end(), [](const Tensor& a, const Tensor& b) { return a.offset < b.offset; });
+  std::stable_sort(tensors.begin(), tensors.end(),
+                   [](const Tensor& a, const Tensor& b) { return a.offset < b.offset; });
   double total = 0;
   for (const auto& t : tensors) total += t.cost;
 

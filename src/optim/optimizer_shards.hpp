@@ -13,9 +13,9 @@
 namespace kmoe {
 
 struct OptimizerShard {
-  ElementRange elements;                  // of the flat buffer: its tensors and any gap after them
-  int first_matrix = 0, end_matrix = 0;   // its Muon matrices (indices into the matrix list)
-  int first_segment = 0, end_segment = 0; // its AdamW tensors (indices into the segment list)
+  ElementRange elements;                   // of the flat buffer: its tensors and any gap after them
+  int first_matrix = 0, end_matrix = 0;    // its Muon matrices (indices into the matrix list)
+  int first_segment = 0, end_segment = 0;  // its AdamW tensors (indices into the segment list)
 };
 
 // The update's floating-point work for a matrix / a tensor (the balance's weights).

@@ -25,8 +25,7 @@ class GradientSum {
  public:
   // `grads` is where the backward passes accumulate (the parameters' gradient); rank r needs
   // the sum of the elements needed[r].
-  GradientSum(const View1<float>& grads, int grad_accum, const Communicator& comm,
-              std::vector<ElementRange> needed);
+  GradientSum(const View1<float>& grads, int grad_accum, const Communicator& comm, std::vector<ElementRange> needed);
 
   // This rank's micro-batches of the update: [first(), first() + count()).
   int first() const { return first_; }

@@ -163,6 +163,27 @@ class StudyRanks(unittest.TestCase):
             self.assertNotEqual(refused.returncode, 0)
             self.assertIn("--ranks-per-cell: cell noise_std=0.0,seed=1: 4 ranks cannot split", refused.stderr)
 
+    def test_a_stopped_study_of_two_rank_cells_continues(self):
+        from test_study import KMOE_STUDY, write_study
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_study(tmp, 3000)
+            run = subprocess.Popen([KMOE_STUDY, "run", path, "--ranks-per-cell", "2"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+            runs, deadline = os.path.join(tmp, "out", "runs"), time.time() + 120
+            while not glob.glob(os.path.join(runs, "*.h5.partial")) and time.time() < deadline:
+                time.sleep(0.1)  # a cell is training (its ranks handle SIGTERM from their first step)
+            time.sleep(1)
+            run.send_signal(signal.SIGTERM)
+            out, err = run.communicate(timeout=300)
+            self.assertEqual(run.returncode, 75, out + err)
+            self.assertIn("stopped", out)
+            self.assertNotIn("failed", out)
+            finish = subprocess.run([KMOE_STUDY, "run", path, "--ranks-per-cell", "2"], env=env, capture_output=True,
+                                    text=True, timeout=600)
+            self.assertEqual(finish.returncode, 0, finish.stdout + finish.stderr)
+            self.assertIn("total: 4 cells, 4 complete", finish.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
