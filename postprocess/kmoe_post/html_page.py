@@ -18,9 +18,10 @@ def _image(path):
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path)}">'
 
 
-def page(title, sections):
+def page(title, sections, refresh=None):
     """sections: (heading, [parts]); a part is ("table", frame), ("text", str), ("pre", str),
-    ("warning", str) or ("image", png path)."""
+    ("warning", str) or ("image", png path). With `refresh` (seconds) the browser reloads the page
+    that often (a live report)."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     for heading, parts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
@@ -37,6 +38,7 @@ def page(title, sections):
                 body.append(f"<p>{_image(content)}</p>")
             else:
                 raise ValueError(f"unknown part kind {kind!r}")
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+    reload = f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh else ""
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">" + reload +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + "\n</body></html>\n")

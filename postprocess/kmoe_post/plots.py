@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 
 from .metrics import LABELS
 from .tables import conditions  # noqa: E402
+from .trajectories import mean_with_ci, paired_differences  # noqa: E402
 
 DPI = 110
 
@@ -200,4 +201,28 @@ def condition_bars(study, summary, columns, axes=None):
         if len(finite) and column.endswith("ppl"):
             low = (summary[column + "_mean"] - summary[column + "_std"].fillna(0)).min()
             ax.set_ylim(bottom=max(0, low - 0.1 * (finite.max() - low + 1)))
+    return axes
+
+
+def difference_curves(study, reference, axes=None):
+    """Each condition's validation loss and expert CV minus the reference's, paired by seed at each
+    evaluation: the mean difference and its 95 % CI band over the seeds. Small effects that the
+    absolute curves hide show here; zero is the reference. Two panels."""
+    colours = condition_colours(study.runs)
+    axes = _axes(axes, 1, 2, (11, 4.2))
+    for ax, (column, title) in zip(axes[0], (("val_loss", "validation loss"), ("expert_cv_mean", "expert CV"))):
+        paired = paired_differences(study, reference, column)
+        for condition in conditions(study.runs):
+            rows = paired[paired["condition"] == condition]
+            if rows.empty:
+                continue
+            summary = [(step, *mean_with_ci(g["diff"])) for step, g in rows.groupby("step")]
+            steps, mean, low, high, _ = map(np.asarray, zip(*summary))
+            ax.plot(steps, mean, color=colours[condition], lw=1.4, marker="o", ms=3,
+                    label=condition if ax is axes[0][0] else None)
+            if np.isfinite(low).any():
+                ax.fill_between(steps, low, high, color=colours[condition], alpha=0.18, lw=0)
+        ax.axhline(0, color="grey", lw=1)
+        ax.set(title=f"{title} minus {reference}'s (same seed)", xlabel="step", ylabel="difference")
+        ax.grid(alpha=0.3)
     return axes

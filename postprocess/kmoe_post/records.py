@@ -162,6 +162,16 @@ def _study_cells(study_path):
     return name, os.path.join(output, "runs"), cells
 
 
+def unfinished_cells(source):
+    """The cells of a study deck's manifest that were pending or running when it was written and
+    have no final record yet ([] for a directory of records)."""
+    if not (isinstance(source, str) and source.endswith(".toml") and os.path.isfile(source)):
+        return []
+    _, runs, cells = _study_cells(source)
+    return [name for name, cell in cells.items()
+            if cell["state"] in ("pending", "running") and not os.path.exists(os.path.join(runs, name + ".h5"))]
+
+
 def _cells_from_names(names):
     """Without a manifest: runs named key=value,...,seed=N (as studies name them) form conditions
     of their pairs less the seed; any other name is a condition of its own."""
@@ -230,6 +240,8 @@ def load(source):
             continue
         cell = cells.get(row["run"], {})
         row["state"] = cell.get("state", "running" if row["partial"] else row["status"])
+        if row["partial"] and row["state"] == "pending":  # started since the manifest was written
+            row["state"] = "running"
         row["condition"] = cell.get("condition", row["run"])
         for key, value in cell.items():
             if key not in ("state", "condition"):

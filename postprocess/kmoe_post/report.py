@@ -1,19 +1,23 @@
-"""A study's report from its records: tables (Markdown, CSV), statistics, plots (PNG) and one
-self-contained report.html.
+"""A study's report from its records: what it found (factorial effects with their precision),
+tables (Markdown, CSV), statistics, plots (PNG) and one self-contained report.html.
 
-usage: scripts/report STUDY.toml | RECORDS_DIR [--out DIR] [--reference CONDITION] [--heat-maps RUN ...]
+usage: scripts/report STUDY.toml | RECORDS_DIR [--out DIR] [--reference CONDITION] [--min-effect D]
+                      [--target-loss L] [--heat-maps RUN ...] [--watch SECONDS]
 """
 import argparse
 import dataclasses
 import os
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 
-from . import html_page, plots, statistics, tables
+from . import effects, html_page, plots, statistics, tables, trajectories
 from .metrics import BARS, FORMATS, LABELS, TESTED
-from .records import load, study_output_dir
+from .records import load, study_output_dir, unfinished_cells
 MAX_HEAT_MAPS = 6
+PRIMARY = "best_val_ppl"  # --min-effect is in its units
 
 
 def _default_out(source):
@@ -55,9 +59,34 @@ class Report:
     anova_parts: list      # ("text" | "table", content) for the page
     reference_name: str
     warning: str
+    factors: list
+    effects: pd.DataFrame      # every metric's main and simple effects
+    effect_lines: list
+    precision_lines: list
+    matched: pd.DataFrame      # validation loss per condition and evaluation step, paired differences
+    target_loss: float
+    time_to_target: pd.DataFrame  # per run
+    time_to_target_summary: pd.DataFrame
 
 
-def compute(source, reference=None, heat_map_runs=None):
+def _effects(runs, factors, reference_name, min_effect):
+    """Main and simple effects of every BARS metric with a value in every run's condition, their
+    sentences and the precision sentences."""
+    frames, effect_lines, precision_lines = [], [], []
+    if not factors:
+        return pd.DataFrame(), ["One condition: nothing to compare."], []
+    for metric in BARS:
+        if metric not in runs or runs.groupby("condition")[metric].count().min() == 0:
+            continue
+        frame, model = effects.factorial_effects(runs, metric, factors, reference_name)
+        frames.append(frame)
+        effect_lines += effects.effect_sentences(frame, factors, LABELS[metric], FORMATS[metric])
+        precision_lines += effects.precision_sentences(frame, model, LABELS[metric], FORMATS[metric],
+                                                       min_effect if metric == PRIMARY else None)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), effect_lines, precision_lines
+
+
+def compute(source, reference=None, heat_map_runs=None, min_effect=None, target_loss=None):
     """Reads the records and computes every table and statistic of the report; writes nothing."""
     study = load(source)
     if study.runs.empty:
@@ -84,15 +113,37 @@ def compute(source, reference=None, heat_map_runs=None):
             anova_parts += [("text", f"{LABELS[metric]} ~ {factors[0]} × {factors[1]}"
                                      + (" + seed as a block" if blocked else "") + " (type II sums of squares)"),
                             ("table", tables.format_frame(anova_frames[-1]))]
+    reference_name = statistics.reference_condition(runs, reference)
+    factors = effects.factors_of(runs, study.varied)
+    effect_frame, effect_lines, precision_lines = _effects(runs, factors, reference_name, min_effect)
+    matched = trajectories.matched_steps(study, reference_name) if not study.evals.empty else pd.DataFrame()
+    target = trajectories.default_target(study, reference_name) if target_loss is None else target_loss
+    per_run = trajectories.time_to_target(study, target)
     return Report(source, study, heat_map_runs, summary, tables.summary_display(summary),
                   tables.research_csv(runs, study.varied), seeds, comparisons, sentences,
                   pd.concat(anova_frames) if anova_frames else pd.DataFrame(), anova_lines, anova_parts,
-                  statistics.reference_condition(runs, reference), _state_warning(runs))
+                  reference_name, _state_warning(runs), factors, effect_frame, effect_lines, precision_lines,
+                  matched, target, per_run, trajectories.time_to_target_summary(per_run, study))
 
 
-def write(report, out):
-    """Writes the report's files into out (CSV tables, PNG plots, report.md, report.html) and
-    returns the page's path and the Markdown text."""
+def _found_text(r):
+    """The page's opening: what was compared, the effects, their precision."""
+    design = (f"Factors: {' × '.join(r.factors)}" if r.factors != ["condition"] else "Conditions (not a full grid)")
+    seeds = r.study.runs["seed"].nunique() if "seed" in r.study.runs else 1
+    intro = (f"{design}; reference {r.reference_name}; {seeds} seed{'s' if seeds != 1 else ''}. Effects are "
+             "differences of estimated marginal means from the model metric ~ factors (with interactions) + "
+             "seed as a block, with 95 % confidence intervals.")
+    return [intro] + r.effect_lines + r.precision_lines
+
+
+def _time_to_target_title(r):
+    return f"Time to validation loss {r.target_loss:.4f}" if np.isfinite(r.target_loss) else "Time to target"
+
+
+def write(report, out, refresh=None):
+    """Writes the report's files into out (CSV tables, PNG plots, report.md, report.html; the page
+    reloading itself every `refresh` seconds when given) and returns the page's path and the
+    Markdown text."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file; the report needs a directory")
     os.makedirs(out, exist_ok=True)
@@ -105,6 +156,12 @@ def write(report, out):
     r.comparisons.to_csv(path("statistics.csv"), index=False)
     if not r.anova.empty:
         r.anova.to_csv(path("anova.csv"), index=False)
+    r.effects.to_csv(path("effects.csv"), index=False)
+    r.matched.to_csv(path("matched_steps.csv"), index=False)
+    r.time_to_target.to_csv(path("time_to_target.csv"), index=False)
+    difference = None
+    if r.factors and not r.matched.empty and r.matched["diff"].notna().any():
+        difference = plots.save(plots.difference_curves(study, r.reference_name), path("differences.png"))
 
     figures = [plots.save(plots.loss_curves(study), path("loss_curves.png")),
                plots.save(plots.schedules(study), path("schedules.png"))]
@@ -123,10 +180,16 @@ def write(report, out):
                     for i, run in enumerate(chosen)]
 
     seed_tables = {m: tables.format_frame(f, dict.fromkeys(f.columns, FORMATS[m])) for m, f in r.seeds.items()}
-    markdown = [f"# {study.name}", "", tables.markdown(r.display), ""]
+    matched = trajectories.matched_steps_display(r.matched) if not r.matched.empty else pd.DataFrame()
+    reached = trajectories.time_to_target_display(r.time_to_target_summary)
+    markdown = [f"# {study.name}", "", "## What the study found", ""] + [f"- {s}" for s in _found_text(r)] + [""]
+    markdown += ["## Conditions", "", tables.markdown(r.display), ""]
+    if not matched.empty:
+        markdown += [f"## Validation loss at matched steps (difference from {r.reference_name}, paired by seed)", "",
+                     tables.markdown(matched), ""]
+    markdown += [f"## {_time_to_target_title(r)}", "", tables.markdown(reached), ""]
     for metric, frame in seed_tables.items():
         markdown += [f"## {LABELS[metric]} per seed", "", tables.markdown(frame), ""]
-    markdown += [f"## Against {r.reference_name}", ""] + [f"- {s}" for s in r.sentences] + [""]
     if r.anova_lines:
         markdown += ["## Two-way ANOVA", ""] + [f"- {s}" for s in r.anova_lines] + [""]
     if r.warning:
@@ -141,14 +204,23 @@ def write(report, out):
     if isinstance(r.source, str) and r.source.endswith(".toml"):
         with open(r.source) as f:
             deck_text = f.read()
-    sections = [("Conditions (mean ± std over seeds)",
-                 ([("warning", r.warning)] if r.warning else []) + [("table", r.display)])]
+    running = runs[runs["state"] == "running"]
+    live = [("warning", "Running: " + ", ".join(f"{row.run} (step {row.steps})" for row in running.itertuples()))
+            ] if len(running) else []
+    sections = [("What the study found", live + ([("warning", r.warning)] if r.warning else [])
+                 + [("text", s) for s in _found_text(r)] + ([("image", difference)] if difference else []))]
+    sections.append(("Conditions (mean ± std over seeds)", [("table", r.display)]))
+    if not matched.empty:
+        sections.append((f"Validation loss at matched steps (difference from {r.reference_name}, paired by seed, "
+                         "95 % CI)", [("table", matched)]))
+    sections.append((_time_to_target_title(r),
+                     [("text", "Steps, tokens and wall-clock seconds (training and evaluation) until a run's "
+                               "validation loss first reached the target; medians over the runs that did. "
+                               "Default target: the reference's mean final validation loss (--target-loss).")]
+                     + [("table", reached)]))
     sections += [(f"{LABELS[m]} per seed", [("table", frame)]) for m, frame in seed_tables.items()]
-    sections.append((f"Statistics against {r.reference_name}",
-                     [("text", s) for s in r.sentences]
-                     + [("text", "Tests are paired by seed where two or more seeds pair up (same data order and "
-                                 "initial weights), else Welch; Holm's adjustment runs over each metric's "
-                                 "comparisons.")]))
+    sections.append(("Pairwise tests", [("text", "Every condition against the reference, paired by seed (else "
+                                                 "Welch), Holm-adjusted per metric: statistics.csv.")]))
     if r.anova_parts:
         sections.append(("Two-way ANOVA", [("text", s) for s in r.anova_lines] + r.anova_parts))
     if left_out:
@@ -159,15 +231,30 @@ def write(report, out):
         sections.append(("Study deck", [("pre", deck_text)]))
     page = path("report.html")
     with open(page + ".tmp", "w") as f:
-        f.write(html_page.page(f"kmoe study report: {study.name}", sections))
+        f.write(html_page.page(f"kmoe study report: {study.name}", sections, refresh))
     os.replace(page + ".tmp", page)
     return page, "\n".join(markdown)
 
 
-def build(source, out=None, reference=None, heat_map_runs=None):
+def build(source, out=None, reference=None, heat_map_runs=None, min_effect=None, target_loss=None, refresh=None):
     """compute, then write into out (default: <study output_dir>/report); returns the page's path
     and the Markdown text."""
-    return write(compute(source, reference, heat_map_runs), out or _default_out(source))
+    return write(compute(source, reference, heat_map_runs, min_effect, target_loss), out or _default_out(source),
+                 refresh)
+
+
+def watch(args):
+    """Rewrites the report every args.watch seconds, the page reloading itself as often, while the
+    study has cells to finish; then once more without reloading. Returns the page's path."""
+    options = (args.source, args.out, args.reference, args.heat_maps, args.min_effect, args.target_loss)
+    while unfinished_cells(args.source):
+        try:
+            page, _ = build(*options, refresh=args.watch)
+            print(f"report: {page} ({time.strftime('%H:%M:%S')})", flush=True)
+        except SystemExit as nothing_yet:  # no record yet
+            print(nothing_yet, flush=True)
+        time.sleep(args.watch)
+    return build(*options)[0]
 
 
 def main(argv=None):
@@ -178,9 +265,24 @@ def main(argv=None):
                                             "(default: the first condition)")
     parser.add_argument("--heat-maps", nargs="+", metavar="RUN", help="runs to draw load heat maps of "
                                                                      "(default: each condition's first run)")
+    parser.add_argument("--min-effect", type=float, metavar="D",
+                        help=f"a difference in {LABELS[PRIMARY]} worth detecting: the report says how many seeds "
+                             "per condition detect it with 80 %% power")
+    parser.add_argument("--target-loss", type=float, metavar="L",
+                        help="validation loss for the time-to-target table (default: the reference's final)")
+    parser.add_argument("--watch", type=float, metavar="SECONDS",
+                        help="rewrite the report every SECONDS while the study runs (the page reloads itself); "
+                             "ends when no cell is pending or running, or on Ctrl-C")
     args = parser.parse_args(argv)
     try:
-        page, text = build(args.source, args.out, args.reference, args.heat_maps)
+        if args.watch:
+            try:
+                page = watch(args)
+            except KeyboardInterrupt:
+                return
+            print(f"report: {page}")
+            return
+        page, text = build(args.source, args.out, args.reference, args.heat_maps, args.min_effect, args.target_loss)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"report: {error}")
     print(text)

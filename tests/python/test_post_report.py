@@ -141,12 +141,17 @@ class ReportTest(unittest.TestCase):
             page, text = report.build(study_path, out)
             for name in ("summary.csv", "runs.csv", "statistics.csv", "anova.csv", "report.md", "report.html",
                          "loss_curves.png", "schedules.png", "routing.png", "balance.png", "routing_change.png",
-                         "coactivation.png", "conditions.png", "load_0.png",
-                         "per_seed_best_val_ppl.csv"):
+                         "coactivation.png", "conditions.png", "load_0.png", "differences.png",
+                         "per_seed_best_val_ppl.csv", "effects.csv", "matched_steps.csv", "time_to_target.csv"):
                 self.assertGreater(os.path.getsize(os.path.join(out, name)), 100, name)
             with open(page) as f:
                 html = f.read()
-            self.assertEqual(html.count("data:image/png;base64,"), 7 + 4)  # 7 figures + 4 load heat maps
+            self.assertEqual(html.count("data:image/png;base64,"), 8 + 4)  # 8 figures + 4 load heat maps
+            self.assertTrue(text.startswith("# demo\n\n## What the study found\n"), text[:200])
+            self.assertIn("noise_std 0.5 vs 0.0: ", text)
+            self.assertIn("averaged over load_balancing_weight; ", text)
+            self.assertIn("Running: noise_std=0.5,load_balancing_weight=0.01,seed=3 (step 3)", html)
+            self.assertNotIn('http-equiv="refresh"', html)
             self.assertIn("1 of 12 runs are not complete (1 running)", html)
             self.assertIn("noise_std=0.5,load_balancing_weight=0.01", html)
             self.assertIn("Two-way ANOVA", text)
