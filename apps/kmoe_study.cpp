@@ -4,7 +4,9 @@
 // skipped, stopped ones resumed; SIGTERM/SIGINT stop them all with a checkpoint (exit 75) and
 // the same command continues. status: one row per cell from its record. slurm [--submit]: the
 // preparation job and one job array per stage. prepare and cell --stage K --index I: what
-// those jobs run (cell execs kmoe-train for one cell and stage).
+// those jobs run (cell execs kmoe-train for one cell and stage). With [replicate], run adds
+// seeds round by round; replicate decides one round (what the Slurm round job runs) and, when it
+// adds seeds, submits the study again.
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/kokkos_session.hpp"
 #include "study/cell_launch.hpp"
+#include "study/replication.hpp"
 #include "study/slurm_scripts.hpp"
 #include "study/stage_gate.hpp"
 #include "study/study_runner.hpp"
@@ -71,6 +74,9 @@ int main(int argc, char** argv) {
   slurm->add_flag("--submit", submit, "submit them with sbatch, each depending on the one before");
   auto* prepare = subcommand("prepare", "prepare every cell's data (what the Slurm preparation job runs)");
   auto* cell = subcommand("cell", "run one cell of one stage (what a Slurm array task runs)");
+  auto* replicate = subcommand("replicate",
+                               "decide a [replicate] round from the cells' records and, when it adds seeds, submit "
+                               "the study to Slurm again (what the Slurm round job runs)");
   cell->add_option("--stage", stage, "the stage")->required()->check(kmoe::whole_number(0));
   cell->add_option("--index", index, "the cell")->required()->check(kmoe::whole_number(0));
   if (const auto code = kmoe::parse_command_line(app, argc, argv)) return *code;
@@ -78,9 +84,10 @@ int main(int argc, char** argv) {
   const kmoe::KokkosSession kokkos(argc, argv);
   int status = kmoe::kExitFailed;
   try {
-    const auto study = load_study_deck(path);
-    const auto cells = expand_study(study);
+    auto study = with_replicated_seeds(load_study_deck(path));
+    auto cells = expand_study(study);
     check_promote_rules(study, cells);
+    check_replicate_rule(study, cells);
     if (plan->parsed()) {
       print_plan(study, cells, std::cout);
       status = kmoe::kExitComplete;
@@ -97,12 +104,37 @@ int main(int argc, char** argv) {
       status = kmoe::kExitComplete;
     } else if (cell->parsed()) {
       status = run_one_cell(study, cells, index, stage);
+    } else if (replicate->parsed()) {
+      kmoe::require(study.replicate.has_value(), path + ": the study has no [replicate] table");
+      const auto round = replication_round(study, cells);
+      write_study_files(study, cells);
+      std::cout << "study: " << describe(round, *study.replicate) << std::endl;
+      if (!round.added.empty()) {
+        study = with_replicated_seeds(load_study_deck(path));
+        status = write_slurm(study, expand_study(study), path, true);
+      } else {
+        status = kmoe::kExitComplete;
+      }
     } else if (run->parsed()) {
       options.kmoe_train = sibling_program("kmoe-train");
       check_ranks_per_cell(cells, options.ranks_per_cell, "--ranks-per-cell");
       kmoe::require(options.gpus.empty() || options.ranks_per_cell == 1,
                     "--gpus gives each cell one device; with --ranks-per-cell > 1 its ranks would share it");
-      status = run_study(study, cells, options, std::cout);
+      // With [replicate]: after each round's cells, its decision; added seeds are the next round.
+      for (bool more = true; more;) {
+        status = run_study(study, cells, options, std::cout);
+        more = false;
+        if (status == kmoe::kExitComplete && study.replicate) {
+          const auto round = replication_round(study, cells);
+          write_study_files(study, cells);  // the manifest lists the round
+          std::cout << "study: " << describe(round, *study.replicate) << std::endl;
+          if ((more = !round.added.empty())) {
+            study = with_replicated_seeds(load_study_deck(path));
+            cells = expand_study(study);
+            check_ranks_per_cell(cells, options.ranks_per_cell, "--ranks-per-cell");
+          }
+        }
+      }
       print_status(study, cells, std::cout);
     }
   } catch (const std::exception& err) {

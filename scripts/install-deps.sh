@@ -34,7 +34,7 @@ APT_PACKAGES=(
   libopenblas0-openmp libopenblas-openmp-dev libopenblas-dev
   libsentencepiece-dev sentencepiece
   libopenmpi-dev openmpi-bin
-  python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-scipy python3-statsmodels python3-pytest
+  python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-scipy python3-statsmodels python3-pytest python3-venv python3-pip python3-setuptools
   nodejs npm
 )
 

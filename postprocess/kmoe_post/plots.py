@@ -223,6 +223,6 @@ def difference_curves(study, reference, axes=None):
             if np.isfinite(low).any():
                 ax.fill_between(steps, low, high, color=colours[condition], alpha=0.18, lw=0)
         ax.axhline(0, color="grey", lw=1)
-        ax.set(title=f"{title} minus {reference}'s (same seed)", xlabel="step", ylabel="difference")
+        ax.set(title=f"{title} minus the reference's (same seed)", xlabel="step", ylabel="difference")
         ax.grid(alpha=0.3)
     return axes

@@ -78,6 +78,18 @@ std::vector<SlurmJobScript> slurm_scripts(const StudyDeck& study, size_t cell_co
          << "fi\nexit \"$code\"\n";
     scripts.push_back(SlurmJobScript{dir + "/stage-" + label + ".sbatch", text.str(), k == 0 ? "afterok" : "afterany"});
   }
+  if (study.replicate) {
+    SlurmJobScript round;
+    round.path = dir + "/replicate.sbatch";
+    round.text = "#!/bin/bash\n# Study " + study.name +
+                 ": a replication round ([replicate]) after the cells. It decides " +
+                 "from their records\n# whether to add seeds; if so it submits the study again (its complete cells' " +
+                 "tasks end at once),\n# with another round after it.\n#SBATCH --job-name=" + study.name +
+                 "-replicate\n#SBATCH --output=" + dir + "/replicate-%j.out\n#SBATCH --ntasks=1\n" +
+                 resources(study.slurm, false) + "exec " + program + "replicate " + deck + "\n";
+    round.depends = "afterany";
+    scripts.push_back(round);
+  }
   return scripts;
 }
 

@@ -3,7 +3,8 @@
 // that cell and stage; SIGTERM (sent --signal seconds before the time limit, or by
 // `scancel --signal=TERM`) reaches kmoe-train, which checkpoints and exits 75, and the task
 // requeues itself so the cell resumes. Stage k's array starts after stage k−1's (afterany),
-// stage 0's after the preparation job (afterok).
+// stage 0's after the preparation job (afterok). A study with [replicate] ends with a round job
+// (afterany) that decides whether to add seeds and, if so, submits the study again.
 #pragma once
 
 #include <string>

@@ -160,6 +160,27 @@ std::vector<Stage> read_stages(const toml::table& root, const std::string& sourc
   return stages;
 }
 
+ReplicateRule read_replicate(const toml::table& t, const std::string& source, size_t seeds) {
+  reject_unknown(t, {"metric", "target_halfwidth", "max_seeds", "seeds_per_round", "reference"}, source, "[replicate]");
+  ReplicateRule r;
+  r.metric = typed<std::string>(t, "metric", "best_val_ppl", source, "replicate");
+  r.target_halfwidth = typed<double>(t, "target_halfwidth", 0.0, source, "replicate");
+  r.max_seeds = typed<int64_t>(t, "max_seeds", 10, source, "replicate");
+  r.seeds_per_round = typed<int64_t>(t, "seeds_per_round", 1, source, "replicate");
+  r.reference = typed<std::string>(t, "reference", "", source, "replicate");
+  std::string metrics;
+  for (const char* m : kReplicateMetrics) metrics += (metrics.empty() ? "" : ", ") + std::string(m);
+  require(std::any_of(std::begin(kReplicateMetrics), std::end(kReplicateMetrics),
+                      [&](const char* m) { return r.metric == m; }),
+          source + ": key 'replicate.metric' is \"" + r.metric + "\"; allowed: " + metrics);
+  require(r.target_halfwidth > 0, source + ": key 'replicate.target_halfwidth' must be > 0 (in the metric's units)");
+  require(seeds >= 2, source + ": [replicate] needs study.seeds with at least two seeds to estimate a first interval");
+  require(r.max_seeds >= int64_t(seeds), source + ": key 'replicate.max_seeds' (" + std::to_string(r.max_seeds) +
+                                             ") must be at least the study's " + std::to_string(seeds) + " seeds");
+  require(r.seeds_per_round >= 1, source + ": key 'replicate.seeds_per_round' must be >= 1");
+  return r;
+}
+
 SlurmSettings read_slurm(const toml::table& t, const std::string& source) {
   reject_unknown(
       t, {"partition", "account", "time", "mem", "gpus_per_task", "cpus_per_task", "max_parallel", "ranks_per_cell"},
@@ -212,7 +233,7 @@ StudyDeck load_study_deck(const std::string& path) {
     throw Error(path + ":" + std::to_string(err.source().begin.line) +
                 ": TOML syntax error: " + std::string(err.description()));
   }
-  reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm"}, path, "a study deck");
+  reject_unknown(root, {"study", "grid", "set", "cells", "stages", "slurm", "replicate"}, path, "a study deck");
   StudyDeck s;
   s.source = path;
   const auto* study = root["study"].as_table();
@@ -265,6 +286,10 @@ StudyDeck load_study_deck(const std::string& path) {
   }
   s.stages = read_stages(root, path);
   if (const auto* slurm = root["slurm"].as_table()) s.slurm = read_slurm(*slurm, path);
+  if (const auto* replicate = root["replicate"].as_table()) {
+    require(s.stages.empty(), path + ": [replicate] with [[stages]] is not supported: replicate a study of one stage");
+    s.replicate = read_replicate(*replicate, path, s.seeds.size());
+  }
   if (s.grid.empty() && s.explicit_cells.empty() && s.seeds.size() < 2) {
     throw Error(path + ": the study has one cell; give [grid.<section>] lists, [[cells]] or several study.seeds");
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,17 @@ struct SlurmSettings {
   int64_t ranks_per_cell = 1;  // MPI ranks of each cell's kmoe-train (docs/distributed.md)
 };
 
+// [replicate]: seeds are added round by round until every condition's difference from the
+// reference, paired by seed, is known to `target_halfwidth` (95 % CI) or the study has
+// `max_seeds` seeds (study/replication.hpp).
+struct ReplicateRule {
+  std::string metric;  // a final metric of the records (kReplicateMetrics)
+  double target_halfwidth = 0;
+  int64_t max_seeds = 0, seeds_per_round = 1;
+  std::string reference;  // a condition's name; "" = the first condition
+};
+inline const char* const kReplicateMetrics[] = {"best_val_ppl", "val_loss", "val_ppl", "expert_cv"};
+
 struct StudyDeck {
   std::string source, name, base, output_dir;
   std::vector<int64_t> seeds;
@@ -60,6 +72,7 @@ struct StudyDeck {
   std::vector<ExplicitCell> explicit_cells;
   std::vector<Stage> stages;  // empty: one stage to max_steps
   SlurmSettings slurm;
+  std::optional<ReplicateRule> replicate;
 };
 
 // Reads and checks the study file's own structure; `base` and `output_dir` are resolved

@@ -21,6 +21,7 @@
 #include "io/deck_schema.hpp"
 #include "io/hdf5_reader.hpp"
 #include "study/cell_status.hpp"
+#include "study/replication.hpp"
 #include "study/stage_gate.hpp"
 #include "train/gradient_sum.hpp"
 #include "train/resume_compatibility.hpp"
@@ -346,6 +347,7 @@ void write_study_files(const StudyDeck& study, const std::vector<StudyCell>& cel
       if (!d.reference.empty()) manifest << "reference = " << toml_string(d.reference) << "\n";
     }
   }
+  if (study.replicate) manifest << replication_rounds_toml(read_replication_rounds(study), "replication_rounds");
   write_file_atomically(study.output_dir + "/manifest.toml", manifest.str(), "study manifest");
 }
 

@@ -2,12 +2,13 @@
 study as a job array after the preparation job; a cell sent SIGTERM mid-run (scancel
 --signal=TERM) checkpoints, requeues itself and finishes with the same /train rows as an
 uninterrupted run of its deck; a study of two-rank cells (srun --mpi=pmix) gives the
-one-process run."""
+one-process run; a [replicate] study's round job adds a seed and submits the study again."""
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import unittest
 
 import h5py
@@ -115,6 +116,27 @@ class SlurmStudyTest(unittest.TestCase):
             for name in a["train"]:
                 if name not in TIMING:
                     np.testing.assert_array_equal(a["train"][name][()], b["train"][name][()], err_msg=name)
+
+    def test_a_replication_round_adds_a_seed_and_submits_the_study_again(self):
+        work, study, _ = self.submit(
+            "replicate", '[study]\nname = "replicate"\nbase = "base.toml"\noutput_dir = "out"\nseeds = [1, 2]\n'
+                         '[grid.moe]\nnoise_std = [0.0, 0.5]\n[set.train]\nmax_steps = 4\n[slurm]\ncpus_per_task = 1\n'
+                         '[replicate]\nmetric = "val_loss"\ntarget_halfwidth = 1e-9\nmax_seeds = 3\n')
+        rounds_file = os.path.join(work, "out", "replicate.toml")
+
+        def two_rounds_and_idle():
+            if not os.path.exists(rounds_file):
+                return False
+            with open(rounds_file, "rb") as f:
+                decided = tomllib.load(f).get("rounds", [])
+            return len(decided) == 2 and self.slurm.command("squeue", "-h").strip() == ""
+        wait_for(two_rounds_and_idle, 300, "two replication rounds")
+        with open(rounds_file, "rb") as f:
+            first, second = tomllib.load(f)["rounds"]
+        self.assertEqual((first["decision"], first["added"]), ("add", [3]))
+        self.assertEqual((second["seeds"], second["decision"]), ([1, 2, 3], "max_seeds"))
+        status = subprocess.run([KMOE_STUDY, "status", study], capture_output=True, text=True, timeout=60)
+        self.assertIn("total: 6 cells, 6 complete", status.stdout, status.stdout + status.stderr)
 
 
 if __name__ == "__main__":
