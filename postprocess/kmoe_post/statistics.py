@@ -25,6 +25,7 @@ class TTest:
     effect: float    # Cohen's d (pooled SD) for Welch, d_z (mean / SD of the differences) when paired
 
 
+@np.errstate(divide="ignore", invalid="ignore")  # identical values: infinite t, undefined d; said as such
 def welch(a, b, confidence=0.95):
     """Welch's t-test of mean(a) − mean(b) with its Welch–Satterthwaite degrees of freedom."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -37,6 +38,7 @@ def welch(a, b, confidence=0.95):
     return TTest(t, df, 2 * stats.t.sf(abs(t), df), diff, diff - half, diff + half, diff / pooled)
 
 
+@np.errstate(divide="ignore", invalid="ignore")
 def paired(a, b, confidence=0.95):
     """Paired t-test of a − b, element by element."""
     d = np.asarray(a, float) - np.asarray(b, float)

@@ -21,7 +21,7 @@ double routed_rows(const ModelConfig& c, double tokens) {
 }  // namespace
 
 MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters, int64_t tokens, int value_bytes,
-                                        double optimizer_scratch) {
+                                        double optimizer_scratch, int ranks) {
   const double N = double(tokens), D = c.d_model, L = c.n_layers, H = c.n_heads, P = double(parameters);
   const double rows = routed_rows(c, N), F = c.moe ? c.expert_d_ff : c.d_ff;
   const double router = c.moe ? N * (3.0 * c.num_experts + 2.0 * c.slots()) : 0;
@@ -37,8 +37,10 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, int64_t parameters
                 double(kernels::attention_kept_words(attention_shape(c, tokens))) * sizeof(uint32_t)
           : 0;
   MemoryEstimate m;
-  // Values, gradients, two moments (AdamW) or momentum (Muon), and the optimizer's workspace.
-  m.state_bytes = (4 * P + optimizer_scratch) * value_bytes;
+  // Values, gradients, two moments (AdamW) or momentum (Muon) of this rank's share, and the
+  // optimizer's workspace; on several ranks also the ranks' subtree sums of this rank's share.
+  const double received = ranks > 1 ? P : 0;
+  m.state_bytes = (2 * P + 2 * P / ranks + received + optimizer_scratch) * value_bytes;
   m.activation_bytes =
       (L * per_layer + scratch + (L + 4) * N * D + attention + logits) * value_bytes + L * mask_bytes_per_layer;
   m.checkpoint_bytes = 2 * 4 * P * sizeof(float);  // host copies of the four tensors, then the payload

@@ -18,9 +18,11 @@ struct MemoryEstimate {
 };
 
 // tokens = batch_size · seq_len of one micro-batch; value_bytes = sizeof the compute type;
-// optimizer_scratch = the optimizer's workspace in elements (Muon's, by shape group).
+// optimizer_scratch = the optimizer's workspace in elements (Muon's, by shape group); ranks = the
+// MPI ranks sharing the optimizer (each holds 1/ranks of its state, plus the gradient sums it
+// receives from the others).
 MemoryEstimate estimate_training_memory(const ModelConfig& config, int64_t parameters, int64_t tokens, int value_bytes,
-                                        double optimizer_scratch);
+                                        double optimizer_scratch, int ranks = 1);
 
 // "" when every buffer's element count fits the kernels' int indexing; else which does not.
 std::string index_range_problem(const ModelConfig& config, int64_t tokens);

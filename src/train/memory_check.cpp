@@ -22,7 +22,7 @@ constexpr bool kModelOnDevice = !Kokkos::SpaceAccessibility<HostSpace, MemSpace>
 
 }  // namespace
 
-void check_memory_fits(const RunDeck& deck) {
+void check_memory_fits(const RunDeck& deck, int ranks) {
   const auto config = model_config_from_deck(deck);
   const int64_t tokens = deck.train.batch_size * deck.model.seq_len;
   const std::string range = index_range_problem(config, tokens);
@@ -31,7 +31,7 @@ void check_memory_fits(const RunDeck& deck) {
   const int64_t parameters = count_parameters(specs).total;
   const double muon_scratch =
       double(muon_scratch_elements(muon_matrices(specs, optimizer_settings_from_deck(deck).joint_qkv)));
-  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float), muon_scratch);
+  const auto need = estimate_training_memory(config, parameters, tokens, sizeof(float), muon_scratch, ranks);
   // The checkpoint's transient copies live on the host; on a device build the rest is the GPU's.
   const double needed = kModelOnDevice ? need.state_bytes + need.activation_bytes : need.total();
   const double available = (kModelOnDevice ? available_device_memory_mib() : available_host_memory_mib()) * kMiB;

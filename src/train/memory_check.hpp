@@ -10,7 +10,8 @@
 
 namespace kmoe {
 
-void check_memory_fits(const RunDeck& deck);
+// `ranks`: the MPI ranks of the run, which share the optimizer state.
+void check_memory_fits(const RunDeck& deck, int ranks);
 
 void allocate_before_first_step(MoeTransformer<float>& model, const RunDeck& deck);
 

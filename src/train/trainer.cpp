@@ -192,7 +192,7 @@ bool Run::handle_earlier_outputs() {
 }
 
 void Run::set_up() {
-  check_memory_fits(deck_);
+  check_memory_fits(deck_, comm_.size());
   start_memory_ledger();
   shards_ = open_shards(deck_, log_);
   data_identity_ = data_identity(shards_);
