@@ -44,14 +44,16 @@ else
   build=$work/build
   cpu=$work/cpu
   reference=$work/torch_moe.py
-  export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuBLAS is the machine's own (the CUDA toolkit's, else the one PyTorch's wheels bring).
+  cublas=$(find /usr/local/cuda*/ /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -n1)
+  export LD_LIBRARY_PATH="$work/lib${cublas:+:$(dirname "$cublas")}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # The build carries sm_80 code and PTX: the driver compiles the PTX for this GPU once, into a
   # cache every program shares.
   export CUDA_CACHE_PATH=$work/cuda-cache CUDA_CACHE_MAXSIZE=4294967296
   quick=""
   study_jobs=4
   cp "$work/identity.txt" "$logs/"
-  nvidia-smi > "$logs/nvidia-smi.txt" 2>&1
+  { nvidia-smi; echo "cuBLAS: ${cublas:-not found}"; ldd "$build/apps/kmoe-train"; } > "$logs/machine.txt" 2>&1
 fi
 # The first Python with h5py (the GPU machine's python3 has it; here, Debian's /usr/bin/python3).
 for python in python3 /usr/bin/python3; do "$python" -c "import h5py" 2>/dev/null && break; done
