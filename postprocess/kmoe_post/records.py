@@ -162,6 +162,24 @@ def _study_cells(study_path):
     return name, os.path.join(output, "runs"), cells
 
 
+def _lock_held(lock_file):
+    """Whether a process holds a lock on the file (/proc/locks; the lock is not taken)."""
+    try:
+        st = os.stat(lock_file)
+    except FileNotFoundError:
+        return False
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    with open("/proc/locks") as locks:
+        return any(len(f) > 5 and f[5] == wanted for f in (line.split() for line in locks))
+
+
+def study_running(source):
+    """Whether a `kmoe-study run` holds the study deck's runner lock (<output_dir>/study.lock)."""
+    if not (isinstance(source, str) and source.endswith(".toml") and os.path.isfile(source)):
+        return False
+    return _lock_held(os.path.join(study_output_dir(source)[1], "study.lock"))
+
+
 def unfinished_cells(source):
     """The cells of a study deck's manifest that were pending or running when it was written and
     have no final record yet ([] for a directory of records)."""
@@ -269,6 +287,12 @@ def load(source):
                 left_out.append((rows[i]["path"], "trained under other settings than the rest: "
                                  + ", ".join(differ[:6]) + (" …" if len(differ) > 6 else "")))
         pick = (lambda items: [items[i] for i in kept])
+        rows, trajectories, routers, router_layers, evals, coactivations = map(
+            pick, (rows, trajectories, routers, router_layers, evals, coactivations))
+    if from_manifest:  # the manifest's order: its first condition is the study's first grid point
+        position = {name: i for i, name in enumerate(cells)}
+        order = sorted(range(len(rows)), key=lambda i: position.get(rows[i]["run"], len(position)))
+        pick = (lambda items: [items[i] for i in order])
         rows, trajectories, routers, router_layers, evals, coactivations = map(
             pick, (rows, trajectories, routers, router_layers, evals, coactivations))
     frame = pd.DataFrame(rows)

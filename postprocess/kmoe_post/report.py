@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import effects, html_page, plots, statistics, tables, trajectories
 from .metrics import BARS, FORMATS, LABELS, TESTED
-from .records import load, study_output_dir, unfinished_cells
+from .records import load, study_output_dir, study_running, unfinished_cells
 MAX_HEAT_MAPS = 6
 PRIMARY = "best_val_ppl"  # --min-effect is in its units
 
@@ -245,9 +245,10 @@ def build(source, out=None, reference=None, heat_map_runs=None, min_effect=None,
 
 def watch(args):
     """Rewrites the report every args.watch seconds, the page reloading itself as often, while the
-    study has cells to finish; then once more without reloading. Returns the page's path."""
+    study has cells to finish or its runner is at work (between stages, or adding seeds); then once
+    more without reloading. Returns the page's path."""
     options = (args.source, args.out, args.reference, args.heat_maps, args.min_effect, args.target_loss)
-    while unfinished_cells(args.source):
+    while unfinished_cells(args.source) or study_running(args.source):
         try:
             page, _ = build(*options, refresh=args.watch)
             print(f"report: {page} ({time.strftime('%H:%M:%S')})", flush=True)

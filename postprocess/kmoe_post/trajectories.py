@@ -106,7 +106,8 @@ def time_to_target_summary(per_run, study):
         reached = group.dropna(subset=["step"])
         row = {"condition": condition, "reached": f"{len(reached)} of {len(group)}"}
         for column in ("step", "tokens", "seconds"):
-            row["median " + column] = reached[column].median() if len(reached) else np.nan
+            values = reached[column].dropna()
+            row["median " + column] = values.median() if len(values) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -1,7 +1,8 @@
 """What a study found: factorial main and simple effects with their CIs against a hand computation
 on a balanced 2 × 2 with seeds as blocks, the detectable difference and the seeds needed against
-their closed forms, validation loss at matched steps, time to a target with "not reached", and the
-live report."""
+their closed forms, validation loss at matched steps, time to a target with "not reached", the
+live report, and conditions in the manifest's order."""
+import fcntl
 import os
 import subprocess
 import sys
@@ -134,6 +135,15 @@ class TrajectoriesTest(unittest.TestCase):
         self.assertEqual(summary.loc["ref", "reached"], "1 of 2")
 
 
+class ConditionOrderTest(unittest.TestCase):
+    def test_conditions_follow_the_manifest_not_the_file_names(self):
+        values = {("0.5", s): (2.2, 0.2) for s in (1, 2)}  # listed first in the manifest
+        values.update({("0.0", s): (2.0, 0.1) for s in (1, 2)})
+        with tempfile.TemporaryDirectory() as tmp:
+            study = records.load(write_study(tmp, values))
+            self.assertEqual(list(dict.fromkeys(study.runs["condition"])), ["noise_std=0.5", "noise_std=0.0"])
+
+
 class LiveReportTest(unittest.TestCase):
     def test_watch_rewrites_a_refreshing_page_until_the_study_is_done(self):
         values = {("0.0", s): (2.0 + 0.1 * s, 0.1) for s in (1, 2)}
@@ -151,8 +161,15 @@ class LiveReportTest(unittest.TestCase):
             self.assertIn('<meta http-equiv="refresh" content="1">', html)
             self.assertIn("Running: noise_std=0.5,seed=2 (step 3)", html)
             self.assertIsNone(watcher.poll())
+            # The cell ends while the study's runner still holds its lock (a next stage, a replication
+            # round): the watch goes on until the runner lets go.
+            runner = os.open(os.path.join(tmp, "out", "study.lock"), os.O_RDWR | os.O_CREAT)
+            fcntl.flock(runner, fcntl.LOCK_EX)
             runs = os.path.join(tmp, "out", "runs")
             os.rename(os.path.join(runs, "noise_std=0.5,seed=2.h5.partial"), os.path.join(runs, "noise_std=0.5,seed=2.h5"))
+            time.sleep(3)
+            self.assertIsNone(watcher.poll())
+            os.close(runner)
             out, _ = watcher.communicate(timeout=60)
             self.assertEqual(watcher.returncode, 0, out)
             with open(page) as f:
