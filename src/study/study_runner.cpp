@@ -112,8 +112,8 @@ void stop_cell(pid_t pid, int ranks) {
   if (rank_pids.empty()) ::kill(pid, SIGTERM);  // no rank started yet: nothing to save
 }
 
-// mpirun reports 1 for a job whose ranks all stopped with a checkpoint (exit 75), and for one
-// signalled while its ranks were finishing, and may return before rank 0 has written the record.
+// mpirun reports 1 when it was signalled itself (e.g. by PR_SET_PDEATHSIG when the runner died),
+// whether or not its ranks stopped with a checkpoint, and may return before rank 0 has written the record.
 // Once rank 0 lets go of the run's lock (at most a minute), the cell's final record, which
 // kmoe-train writes only at such endings (never at a crash), says which: its exit code, else `code`.
 int exit_code_from_record(const StudyCell& cell, int code) {
