@@ -88,10 +88,13 @@ void GradientSum::finish() {
   const size_t n = mine.size();
   Kokkos::fence();  // the device's sum is complete before MPI reads its host copy
   const auto local = Kokkos::create_mirror_view_and_copy(HostSpace(), grads_);
-  auto all = Kokkos::View<float*, HostSpace>("gathered_host", n * comm_.size());
-  comm_.exchange("gradient subtree sums", local.data(), needed_, all.data());
-  if (gathered_.extent(0) != all.extent(0)) gathered_ = View1<float>("gradient_tree_gathered", all.extent(0));
-  Kokkos::deep_copy(gathered_, all);
+  if (gathered_.extent(0) != n * comm_.size()) {  // once: every update receives the same sizes
+    gathered_ =
+        View1<float>(Kokkos::view_alloc(Kokkos::WithoutInitializing, "gradient_tree_gathered"), n * comm_.size());
+    gathered_host_ = Kokkos::create_mirror_view(gathered_);
+  }
+  comm_.exchange("gradient subtree sums", local.data(), needed_, gathered_host_.data());
+  Kokkos::deep_copy(gathered_, gathered_host_);
   // The ranks' sums are the tree's subtrees in rank order: finish the tree over them.
   for (int width = 1; width < comm_.size(); width *= 2) {
     for (int left = 0; left + width < comm_.size(); left += 2 * width) {

@@ -47,6 +47,7 @@ class GradientSum {
   std::vector<int> stack_levels_;
   std::vector<View1<float>> spare_;  // buffers not in use
   View1<float> gathered_;            // [ranks · needed elements] the ranks' subtree sums
+  View1<float>::HostMirror gathered_host_;
 };
 
 }  // namespace kmoe
