@@ -231,3 +231,26 @@ def precision_sentences(frame, model, label, fmt, min_effect=None):
                      + (f"{needed} seeds per condition" if needed else f"more than {MAX_SEEDS} seeds per condition"))
         lines.append(text + ".")
     return lines
+
+
+def with_precision(comparisons, metric, min_effect=None):
+    """The pairwise comparisons (statistics.compare) with each one's CI half-width, the difference
+    it detects at 80 % power and, for `metric` given min_effect, the seeds per condition needed to
+    detect min_effect (a paired test's n − 1 degrees of freedom, Welch's about 2n − 2)."""
+    out = comparisons.copy()
+    if out.empty:
+        return out
+    t = stats.t.ppf(0.5 + CONFIDENCE / 2, out["df"])
+    se = (out["ci_high"] - out["diff"]) / t
+    out["half_width"] = out["ci_high"] - out["diff"]
+    out["detectable"] = (t + stats.t.ppf(POWER, out["df"])) * se
+    if min_effect is not None:
+        needed = []
+        for row, error in zip(out.itertuples(), se):
+            paired = row.test == "paired by seed"
+            seeds = row.n_pairs if paired else min(row.n, row.n_reference)
+            usable = row.metric == metric and np.isfinite(error) and error > 0
+            needed.append(seeds_detectable(error, seeds, (lambda n: n - 1) if paired else (lambda n: 2 * n - 2),
+                                           min_effect) if usable else np.nan)
+        out["seeds_needed"] = needed
+    return out

@@ -79,6 +79,9 @@ def _effects(runs, factors, reference_name, min_effect):
         if metric not in runs or runs.groupby("condition")[metric].count().min() == 0:
             continue
         frame, model = effects.factorial_effects(runs, metric, factors, reference_name)
+        if metric == PRIMARY and min_effect is not None and not frame.empty:
+            frame["seeds_needed"] = [effects.seeds_detectable(r.se, r.seeds, model.df_with, min_effect)
+                                     if np.isfinite(r.se) else np.nan for r in frame.itertuples()]
         frames.append(frame)
         effect_lines += effects.effect_sentences(frame, factors, LABELS[metric], FORMATS[metric])
         precision_lines += effects.precision_sentences(frame, model, LABELS[metric], FORMATS[metric],
@@ -101,6 +104,7 @@ def compute(source, reference=None, heat_map_runs=None, min_effect=None, target_
     seeds = {m: tables.per_seed(runs, m) for m in ("best_val_ppl", "expert_cv")} if "seed" in runs else {}
     comparisons = [statistics.compare(runs, m, reference, FORMATS[m]) for m in TESTED]
     comparisons = pd.concat([c for c in comparisons if not c.empty] or [pd.DataFrame()], ignore_index=True)
+    comparisons = effects.with_precision(comparisons, PRIMARY, min_effect)
     sentences = list(comparisons["sentence"]) if not comparisons.empty else ["One condition: nothing to compare."]
     anova_frames, anova_parts, anova_lines = [], [], []
     factors = _factors(study)

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "postprocess"))
-from kmoe_post import effects, records, trajectories  # noqa: E402
+from kmoe_post import effects, records, statistics, trajectories  # noqa: E402
 from synthetic_records import write_study  # noqa: E402
 
 REPORT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "report")
@@ -83,6 +83,20 @@ class FactorialEffectsTest(unittest.TestCase):
         self.assertIn("with 3 seeds per condition", sentence)
         self.assertIn(f"detecting 0.05 needs {effects.seeds_detectable(main['se'], 3, model.df_with, 0.05)} seeds",
                       sentence)
+
+    def test_every_pairwise_comparison_states_its_precision(self):
+        runs = two_by_two()
+        comparisons = effects.with_precision(statistics.compare(runs, "y", "a=0.0,b=0.01"), "y", 0.05)
+        row = comparisons.set_index("condition").loc["a=0.5,b=0.0"]
+        d = (runs[runs["condition"] == "a=0.5,b=0.0"]["y"].to_numpy()
+             - runs[runs["condition"] == "a=0.0,b=0.01"]["y"].to_numpy())  # seeds 1, 2, 3 in order
+        se = np.std(d, ddof=1) / np.sqrt(3)
+        self.assertAlmostEqual(row["half_width"], stats.t.ppf(0.975, 2) * se, places=10)
+        self.assertAlmostEqual(row["detectable"], (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * se, places=10)
+        n = int(row["seeds_needed"])
+        detect = (lambda k: (stats.t.ppf(0.975, k - 1) + stats.t.ppf(0.8, k - 1)) * se * np.sqrt(3 / k))
+        self.assertLessEqual(detect(n), 0.05)
+        self.assertGreater(detect(n - 1), 0.05)
 
     def test_an_incomplete_grid_is_analysed_by_condition(self):
         runs = two_by_two()
