@@ -41,8 +41,9 @@ namespace {
 //
 // A cell runs in a process group of its own, so a terminal's Ctrl-C (SIGINT to the foreground
 // group) reaches the runner only, which sends each cell one SIGTERM: a second signal would make
-// kmoe-train exit without its checkpoint. A cell whose runner dies (kill -9) gets SIGTERM and
-// checkpoints.
+// kmoe-train exit without its checkpoint. A cell whose runner dies (kill -9) gets SIGTERM
+// (PR_SET_PDEATHSIG), or for a multi-rank cell its ranks see the runner gone
+// (KMOE_STOP_WHEN_PID_ENDS), and checkpoints.
 // How one cell's processes are started.
 struct CellLaunch {
   int threads;
@@ -59,7 +60,11 @@ pid_t start_cell(const std::string& kmoe_train, const std::vector<std::string>& 
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   ::setpgid(0, 0);
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (ranks > 1) {  // the ranks watch the runner themselves: mpirun, signalled, would kill them
+    ::setenv("KMOE_STOP_WHEN_PID_ENDS", std::to_string(runner).c_str(), 1);
+  } else {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  }
   if (::getppid() != runner) _exit(kExitStopped);  // the runner died before the request took effect
   ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   if (launch.sharing_cores) ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
@@ -112,8 +117,8 @@ void stop_cell(pid_t pid, int ranks) {
   if (rank_pids.empty()) ::kill(pid, SIGTERM);  // no rank started yet: nothing to save
 }
 
-// mpirun reports 1 when it was signalled itself (e.g. by PR_SET_PDEATHSIG when the runner died),
-// whether or not its ranks stopped with a checkpoint, and may return before rank 0 has written the record.
+// mpirun reports 1 when it was signalled itself, whether or not its ranks stopped with a
+// checkpoint, and may return before rank 0 has written the record.
 // Once rank 0 lets go of the run's lock (at most a minute), the cell's final record, which
 // kmoe-train writes only at such endings (never at a crash), says which: its exit code, else `code`.
 int exit_code_from_record(const StudyCell& cell, int code) {

@@ -92,6 +92,27 @@ class MpiRanks(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.same_as_reference("terminated")
 
+    def test_the_ranks_stop_with_a_checkpoint_when_the_watched_process_ends(self):
+        # A study runner's multi-rank cells watch the runner (KMOE_STOP_WHEN_PID_ENDS): when it dies
+        # they checkpoint and exit 75, with no signal from anyone.
+        watched = subprocess.Popen(["sleep", "600"])
+        deck = self.deck("watching")
+        os.environ["KMOE_STOP_WHEN_PID_ENDS"] = str(watched.pid)
+        try:
+            job = mpirun(2, deck, "--set", "train.max_steps=400", wait=False)
+        finally:
+            del os.environ["KMOE_STOP_WHEN_PID_ENDS"]
+        rank_pids(job, deck, 2)
+        time.sleep(1)
+        watched.kill()
+        watched.wait()
+        _, err = job.communicate(timeout=120)
+        self.assertEqual(job.returncode, 75, err)
+        with h5py.File(self.runs + "watching.h5", "r") as f:
+            self.assertEqual(f.attrs["status"], "stopped")
+            self.assertLess(f["train/step"].shape[0], 400)
+        self.assertTrue(os.path.exists(self.runs + "watching.ckpt"))
+
     def test_a_sigterm_to_every_rank_stops_the_job_and_it_resumes(self):
         # As Slurm's time limit does: every task gets SIGTERM, at its own instant.
         deck = self.deck("signalled")

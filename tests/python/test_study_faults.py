@@ -1,8 +1,8 @@
 """A study's result survives interruptions and concurrent commands: a cell killed while writing
 its final record is finished by the rerun; a second runner is refused; `status` takes no lock;
-a cell whose lock is held is reported still running, not failed; the runner's death, Ctrl-C
-to its process group and SIGHUP all leave checkpointed cells and no orphans, and the rerun
-ends with the uninterrupted study's records."""
+a cell whose lock is held is reported still running, not failed; the runner's death (also with
+two-rank cells), Ctrl-C to its process group and SIGHUP all leave checkpointed cells and no
+orphans, and the rerun ends with the uninterrupted study's records."""
 import fcntl
 import os
 import random
@@ -27,7 +27,8 @@ def status_of(record):
 
 
 def kmoe_train_processes(directory):
-    """Pids of kmoe-train processes whose command line names a deck under `directory`."""
+    """Pids of kmoe-train processes (and the mpirun of a multi-rank cell) whose command line names a
+    deck under `directory`."""
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -37,7 +38,8 @@ def kmoe_train_processes(directory):
                 args = f.read().split(b"\0")
         except OSError:
             continue
-        if args and args[0].endswith(b"kmoe-train") and any(directory.encode() in a for a in args):
+        launched = args[0].endswith(b"kmoe-train") or args[0].endswith(b"mpirun")
+        if launched and any(directory.encode() in a for a in args):
             pids.append(int(pid))
     return pids
 
@@ -49,9 +51,13 @@ def wait_until_gone(directory, seconds=60):
     return kmoe_train_processes(directory)
 
 
-def start_runner(path, **kwargs):
-    run = subprocess.Popen([KMOE_STUDY, "run", path, "--jobs", "2"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, **kwargs)
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+
+
+def start_runner(path, ranks=1, **kwargs):
+    more = ["--ranks-per-cell", str(ranks)] if ranks > 1 else []
+    run = subprocess.Popen([KMOE_STUDY, "run", path, "--jobs", "2", *more], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=dict(os.environ, **MPI_ENV), **kwargs)
     started = 0
     for line in run.stdout:
         started += line.startswith("study: started")
@@ -135,13 +141,14 @@ class StudyFaultTest(unittest.TestCase):
             self.assertEqual(run.returncode, 75, out + err)
             self.assertNotIn("failed", out)
 
-    def check_interruption(self, interrupt, new_session, checkpoints=True):
-        """Interrupts a running study, checks that no kmoe-train is left and every started cell
-        checkpointed, then finishes it from another directory through an absolute path and
-        compares the records with an uninterrupted study's."""
+    def check_interruption(self, interrupt, new_session, checkpoints=True, ranks=1):
+        """Interrupts a running study (of cells of `ranks` MPI ranks), checks that no kmoe-train is
+        left and every started cell checkpointed, then finishes it (one process per cell) from
+        another directory through an absolute path and compares the records with an
+        uninterrupted study's."""
         with tempfile.TemporaryDirectory() as tmp:
             path = write_study(tmp, STEPS)
-            run = start_runner(path, start_new_session=new_session)
+            run = start_runner(path, ranks, start_new_session=new_session)
             interrupt(run)
             try:
                 run.communicate(timeout=300)
@@ -326,6 +333,10 @@ promote = {{ reference = "{reference}", better_by = 0.02 }}
 
     def test_kill_9_of_the_runner_stops_its_cells_with_a_checkpoint(self):
         self.check_interruption(lambda run: run.kill(), new_session=False)
+
+    def test_kill_9_of_the_runner_stops_its_two_rank_cells_with_a_checkpoint(self):
+        # mpirun, signalled, would kill its ranks a second later: the ranks watch the runner instead.
+        self.check_interruption(lambda run: run.kill(), new_session=False, ranks=2)
 
     def test_ctrl_c_to_the_process_group_checkpoints_every_cell(self):
         self.check_interruption(lambda run: os.killpg(run.pid, signal.SIGINT), new_session=True)
