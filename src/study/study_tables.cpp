@@ -7,6 +7,7 @@
 #include "core/run_state.hpp"
 #include "model/parameter_registry.hpp"
 #include "study/cell_status.hpp"
+#include "study/replication.hpp"
 #include "study/stage_gate.hpp"
 #include "study/study_runner.hpp"
 #include "train/deck_settings.hpp"
@@ -20,6 +21,16 @@ int name_width(const std::vector<StudyCell>& cells) {
   size_t width = 4;
   for (const auto& cell : cells) width = std::max(width, cell.name.size());
   return int(width + 2);
+}
+
+// "[replicate]" in one line: the rule, and each round decided so far.
+void print_replication(const StudyDeck& study, std::ostream& out) {
+  if (!study.replicate) return;
+  const auto& rule = *study.replicate;
+  out << std::defaultfloat << std::setprecision(6) << "replicate: " << rule.metric << " to ±" << rule.target_halfwidth
+      << " (95 % CI half-width against the " << (rule.reference.empty() ? "first condition" : rule.reference)
+      << "), up to " << rule.max_seeds << " seeds, " << rule.seeds_per_round << " per round\n";
+  for (const auto& round : read_replication_rounds(study)) out << "  " << describe(round, rule) << "\n";
 }
 
 std::string varied_text(const StudyCell& cell) {
@@ -48,6 +59,7 @@ void print_plan(const StudyDeck& study, const std::vector<StudyCell>& cells, std
         << "\n";
   }
   out << "total: " << cells.size() << " cells, " << total_tokens << " training tokens\n";
+  print_replication(study, out);
 }
 
 int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells, std::ostream& out) {
@@ -72,6 +84,7 @@ int print_status(const StudyDeck& study, const std::vector<StudyCell>& cells, st
   out << "total: " << cells.size() << " cells";
   for (const auto& [state, n] : totals) out << ", " << n << " " << state;
   out << "\n";
+  print_replication(study, out);
   return 0;
 }
 

@@ -63,6 +63,9 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(len(rounds(tmp)), 2)
             status = study("status", path)
             self.assertIn("seed=3", status.stdout)
+            self.assertIn("replicate: val_loss to ±1e-09 (95 % CI half-width against the first condition), up to 3 "
+                          "seeds, 1 per round\n  replication round 1 (2 seeds)", status.stdout)
+            self.assertIn("adding seed 3\n  replication round 2 (3 seeds)", status.stdout)
 
     def test_bad_rules_are_refused_before_any_work(self):
         with tempfile.TemporaryDirectory() as tmp:
