@@ -52,12 +52,13 @@ ShardedUpdate::ShardedUpdate(ParameterSet<float>& params, const HybridOptimizerS
     needed_.push_back(ElementRange{s.elements.begin, std::max(end, s.elements.end)});
   }
   if (!split()) needed_.assign(size_t(comm.size()), ElementRange{0, n});
+  if (split()) values_host_ = Kokkos::create_mirror_view(params.values());  // on the host: the values themselves
 }
 
-void ShardedUpdate::share(const char* what, const View1<float>& values) const {
+void ShardedUpdate::share(const char* what, const View1<float>& values, const View1<float>::HostMirror& host) const {
   if (!split()) return;
-  Kokkos::fence();  // the device's values are final before MPI reads their host copy
-  auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), values);
+  Kokkos::fence();                  // the device's values are final before MPI reads their host copy
+  Kokkos::deep_copy(host, values);  // on the host the mirror is the values themselves: no copy
   std::vector<ElementRange> owned;
   for (const auto& s : optimizer_.shards()) owned.push_back(s.elements);
   comm_.share(what, host.data(), owned);
@@ -70,7 +71,9 @@ bool ShardedUpdate::gradients_finite() const {
   return split() ? !comm_.any("non-finite gradients", !finite) : finite;
 }
 
-void ShardedUpdate::share_gradients() const { share("gradients", params_.grads()); }
+void ShardedUpdate::share_gradients() const {
+  share("gradients", params_.grads(), Kokkos::create_mirror_view(params_.grads()));
+}
 
 double ShardedUpdate::clip(double max_norm) {
   const auto grads = params_.grads();
@@ -92,7 +95,7 @@ double ShardedUpdate::clip(double max_norm) {
 
 void ShardedUpdate::step(double lr_multiplier) {
   optimizer_.step(params_, lr_multiplier);
-  share("updated parameters", params_.values());
+  share("updated parameters", params_.values(), values_host_);
 }
 
 OptimizerState ShardedUpdate::gathered_state() const {

@@ -47,7 +47,8 @@ class ShardedUpdate {
  private:
   bool split() const { return optimizer_.shards().size() > 1; }
   ElementRange owned() const { return optimizer_.shards()[size_t(shard_)].elements; }
-  void share(const char* what, const View1<float>& values) const;
+  // Every rank's owned elements of `values` to every rank, through `host` (values' host mirror).
+  void share(const char* what, const View1<float>& values, const View1<float>::HostMirror& host) const;
 
   ParameterSet<float>& params_;
   const Communicator& comm_;
@@ -56,6 +57,7 @@ class ShardedUpdate {
   std::vector<ElementRange> needed_;
   std::vector<ElementRange> norm_blocks_;  // per shard, the norm's blocks it sums
   OrderedSum norm_sum_;
+  View1<float>::HostMirror values_host_;  // the parameters' host staging, kept between updates
 };
 
 }  // namespace kmoe
