@@ -16,22 +16,13 @@ class OrderedSum {
  public:
   static constexpr size_t kBlock = 4096;
 
-  // Σ term(i) for i < n; term(i) returns a double. The scratch grows on first use only.
-  template <class Term>
-  double operator()(const char* name, size_t n, const Term& term) {
-    if (total_.extent(0) == 0) total_ = View1<double>("ordered_sum_total", 1);
-    each(
-        name, 1, n, KOKKOS_LAMBDA(int, size_t i) { return term(i); }, total_);
-    double total = 0;
-    Kokkos::deep_copy(total, Kokkos::subview(total_, 0));
-    return total;
-  }
+  static size_t blocks(size_t n) { return (n + kBlock - 1) / kBlock; }
 
   // sums(e) = Σ term(e, i) for i < n, for every e < count, on the device and without a sync:
   // entry e's bits are those of the sum of its terms alone.
   template <class Term>
   void each(const char* name, int count, size_t n, const Term& term, const View1<double>& sums) {
-    const size_t blocks = (n + kBlock - 1) / kBlock, total_blocks = blocks * size_t(count);
+    const size_t blocks = OrderedSum::blocks(n), total_blocks = blocks * size_t(count);
     if (partials_.extent(0) < total_blocks) partials_ = View1<double>("ordered_sum_partials", total_blocks);
     const auto partials = partials_;
     Kokkos::parallel_for(
@@ -50,10 +41,9 @@ class OrderedSum {
         });
   }
 
-  static size_t blocks(size_t n) { return (n + kBlock - 1) / kBlock; }
-
-  // The sums of blocks [first, end) of Σ term(i), i < n: adding all blocks' sums in order gives
-  // operator()'s bits, so ranks may each sum some blocks and one adds them all.
+  // The sums of blocks [first, end) of Σ term(i), i < n (term(i) returns a double): the whole sum
+  // is every block's sum added in block order, so ranks may each sum some blocks and one adds them
+  // all. The scratch grows on first use only.
   template <class Term>
   std::vector<double> block_sums(const char* name, size_t first, size_t end, size_t n, const Term& term) {
     if (partials_.extent(0) < end - first) partials_ = View1<double>("ordered_sum_partials", end - first);
@@ -73,7 +63,7 @@ class OrderedSum {
   }
 
  private:
-  View1<double> partials_, total_;
+  View1<double> partials_;
 };
 
 }  // namespace kmoe

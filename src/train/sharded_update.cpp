@@ -79,15 +79,11 @@ double ShardedUpdate::clip(double max_norm) {
   const auto grads = params_.grads();
   const size_t n = grads.extent(0);
   const ElementRange mine = norm_blocks_[size_t(shard_)];
-  auto sums = norm_sum_.block_sums(
-      "gradient_norm", mine.begin, mine.end, n,
-      KOKKOS_LAMBDA(size_t i) { return double(grads(i)) * double(grads(i)); });
+  const auto sums = squared_block_sums(grads, mine.begin, mine.end, norm_sum_);
   std::vector<double> all(OrderedSum::blocks(n));
   std::copy(sums.begin(), sums.end(), all.begin() + std::ptrdiff_t(mine.begin));
   if (split()) comm_.share("gradient norm blocks", all.data(), norm_blocks_);
-  double total = 0;
-  for (double s : all) total += s;
-  const double norm = std::sqrt(total);
+  const double norm = norm_of_block_sums(all);
   const ElementRange r = owned();
   clip_to_max_norm(View1<float>(Kokkos::subview(grads, std::make_pair(r.begin, r.end))), norm, max_norm);
   return norm;
