@@ -10,16 +10,14 @@ std::vector<Item> slice(const std::vector<Item>& items, int first, int end) {
   return std::vector<Item>(items.begin() + first, items.begin() + end);
 }
 
-// Each shard's range of a state that holds `sizes[i]` values for item i, items in order.
+// Each shard's range of a state that holds `sizes[i]` values for item i, items in order, a shard
+// holding items [shard.*first, shard.*end).
 std::vector<ElementRange> state_ranges(const std::vector<size_t>& sizes, const std::vector<OptimizerShard>& shards,
-                                       bool matrices) {
+                                       int OptimizerShard::*first, int OptimizerShard::*end) {
   std::vector<size_t> start(sizes.size() + 1, 0);
   for (size_t i = 0; i < sizes.size(); ++i) start[i + 1] = start[i] + sizes[i];
   std::vector<ElementRange> out;
-  for (const auto& s : shards) {
-    out.push_back(matrices ? ElementRange{start[size_t(s.first_matrix)], start[size_t(s.end_matrix)]}
-                           : ElementRange{start[size_t(s.first_segment)], start[size_t(s.end_segment)]});
-  }
+  for (const auto& s : shards) out.push_back(ElementRange{start[size_t(s.*first)], start[size_t(s.*end)]});
   return out;
 }
 }  // namespace
@@ -57,20 +55,22 @@ std::vector<MatrixSegment> muon_matrices(const std::vector<ParamSpec>& specs, bo
 template <class T>
 HybridOptimizer<T>::HybridOptimizer(const ParameterSet<T>& params, const HybridOptimizerSettings& settings, int shards,
                                     int shard)
+    : HybridOptimizer(settings, muon_matrices(params.specs(), settings.joint_qkv), adamw_segments(params.specs()),
+                      params.values().extent(0), shards, shard) {}
+
+template <class T>
+HybridOptimizer<T>::HybridOptimizer(const HybridOptimizerSettings& settings, const std::vector<MatrixSegment>& matrices,
+                                    const std::vector<Segment>& segments, size_t elements, int shards, int shard)
     : settings_(settings),
-      shards_(shard_by_tensors(muon_matrices(params.specs(), settings.joint_qkv), adamw_segments(params.specs()),
-                               params.values().extent(0), shards, settings.muon.ns_steps)),
-      adamw_(slice(adamw_segments(params.specs()), shards_[size_t(shard)].first_segment,
-                   shards_[size_t(shard)].end_segment),
-             settings.adamw),
-      muon_(slice(muon_matrices(params.specs(), settings.joint_qkv), shards_[size_t(shard)].first_matrix,
-                  shards_[size_t(shard)].end_matrix),
-            settings.muon) {
+      shards_(shard_by_tensors(matrices, segments, elements, shards, settings.muon.ns_steps)),
+      adamw_(slice(segments, shards_[size_t(shard)].first_segment, shards_[size_t(shard)].end_segment), settings.adamw),
+      muon_(slice(matrices, shards_[size_t(shard)].first_matrix, shards_[size_t(shard)].end_matrix), settings.muon) {
   std::vector<size_t> adamw_sizes, muon_sizes;
-  for (const auto& s : adamw_segments(params.specs())) adamw_sizes.push_back(s.size);
-  for (const auto& m : muon_matrices(params.specs(), settings.joint_qkv)) muon_sizes.push_back(size_t(m.rows) * m.cols);
-  adamw_state_ranges_ = state_ranges(adamw_sizes, shards_, false);
-  muon_state_ranges_ = state_ranges(muon_sizes, shards_, true);
+  for (const auto& s : segments) adamw_sizes.push_back(s.size);
+  for (const auto& m : matrices) muon_sizes.push_back(size_t(m.rows) * m.cols);
+  adamw_state_ranges_ =
+      state_ranges(adamw_sizes, shards_, &OptimizerShard::first_segment, &OptimizerShard::end_segment);
+  muon_state_ranges_ = state_ranges(muon_sizes, shards_, &OptimizerShard::first_matrix, &OptimizerShard::end_matrix);
 }
 
 template <class T>

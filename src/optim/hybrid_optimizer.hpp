@@ -44,6 +44,9 @@ class HybridOptimizer {
   const std::vector<ElementRange>& muon_state_ranges() const { return muon_state_ranges_; }
 
  private:
+  // `matrices` and `segments`: every Muon matrix and AdamW tensor of the `elements` parameters.
+  HybridOptimizer(const HybridOptimizerSettings& settings, const std::vector<MatrixSegment>& matrices,
+                  const std::vector<Segment>& segments, size_t elements, int shards, int shard);
   HybridOptimizerSettings settings_;
   std::vector<OptimizerShard> shards_;
   std::vector<ElementRange> adamw_state_ranges_, muon_state_ranges_;
