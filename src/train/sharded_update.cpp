@@ -1,7 +1,6 @@
 #include "train/sharded_update.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <string>
 #include <utility>
 
